@@ -1,0 +1,102 @@
+# Shared by scripts/run.sh and scripts/test.sh: install what is missing, idempotently, and say so.
+# Only the package registries (crates.io, npm, Debian) are reachable, so every tool comes from one.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.11
+WASM_BINDGEN_VERSION=0.2.130
+S3S_FS_VERSION=0.14.1
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages, installed only when a command they provide is missing.
+ensure_apt() {
+  local missing=()
+  while [ $# -gt 0 ]; do
+    local cmd=$1 pkg=$2; shift 2
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return; fi
+  step "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y --no-install-recommends "${missing[@]}" \
+    || { as_root apt-get update && as_root apt-get install -y --no-install-recommends "${missing[@]}"; }
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    step "Adding the wasm32-unknown-unknown Rust target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+# Installs a crate's published source with one dependency pinned back, because the newest
+# version of that dependency needs a newer Rust than this machine's (see BUILD.md).
+install_pinned_crate() {
+  local crate=$1 version=$2 pin=$3 pin_version=$4; shift 4
+  local src
+  cargo info "$crate@$version" >/dev/null 2>&1 || true
+  src=$(ls -d "$HOME"/.cargo/registry/src/*/"$crate-$version" 2>/dev/null | head -n1)
+  if [ -z "$src" ]; then
+    # `cargo info` may not unpack the crate: fetch it through a throwaway manifest.
+    local tmp; tmp=$(mktemp -d)
+    mkdir -p "$tmp/src" && echo 'fn main() {}' > "$tmp/src/main.rs"
+    printf '[package]\nname = "fetch-%s"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n' \
+      "$crate" "$crate" "$version" > "$tmp/Cargo.toml"
+    (cd "$tmp" && cargo fetch >/dev/null 2>&1) || true
+    rm -rf "$tmp"
+    src=$(ls -d "$HOME"/.cargo/registry/src/*/"$crate-$version" 2>/dev/null | head -n1)
+  fi
+  [ -n "$src" ] || { echo "cannot fetch the source of $crate $version from crates.io" >&2; exit 1; }
+  local work; work=$(mktemp -d)
+  cp -r "$src" "$work/$crate"
+  (
+    cd "$work/$crate"
+    cargo update -p "$pin" --precise "$pin_version"
+    CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install --path . --locked "$@"
+  )
+  rm -rf "$work"
+}
+
+ensure_cargo_leptos() {
+  if cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then return; fi
+  step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (offline build; about 15 minutes, once)"
+  install_pinned_crate cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 --features no_downloads
+}
+
+ensure_wasm_bindgen() {
+  if wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then return; fi
+  step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes, once)"
+  install_pinned_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" webpki-roots 1.0.10
+}
+
+ensure_s3s_fs() {
+  if command -v s3s-fs >/dev/null 2>&1; then return; fi
+  step "Installing s3s-fs $S3S_FS_VERSION, the S3-compatible server the tests use (about 4 minutes, once)"
+  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install "s3s-fs@$S3S_FS_VERSION" --features binary --locked
+}
+
+# Tailwind, wasm-opt (npm binaryen: Debian's is too old to produce wasm that hydrates), Playwright.
+ensure_npm_packages() {
+  if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then return; fi
+  step "Installing npm packages (Tailwind, binaryen's wasm-opt, Playwright)"
+  npm ci --no-audit --no-fund --loglevel=error
+}
+
+ensure_build_tools() {
+  ensure_wasm_target
+  ensure_npm_packages
+  ensure_wasm_bindgen
+  ensure_cargo_leptos
+}

@@ -1,0 +1,137 @@
+//! The `fitroom` command line (API.md). `serve` lives in the binary, which owns the web app;
+//! the operator commands live here, beside the code they drive.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::ids::UserId;
+use crate::ledger::{Credits, Grant, Ledger, verify};
+
+#[derive(Debug, Parser)]
+#[command(name = "fitroom", version, about = "Fitroom, a virtual fitting room")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default); migrations are applied at start.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage shoppers' credits.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+    /// Inspect the credit ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Give a shopper a credit package; prints its id.
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        amount: i64,
+        /// Days until the package expires; without it the package never expires.
+        #[arg(long = "expires-in-days")]
+        expires_in_days: Option<i64>,
+        #[arg(long, default_value = "Granted by the operator")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every ledger invariant over the whole database.
+    Verify,
+}
+
+/// Runs an operator command and reports in words; the exit code says whether it worked.
+pub async fn run(command: Command, config: Config) -> ExitCode {
+    match run_inner(command, config).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let result = match command {
+        Command::Serve => anyhow::bail!("serve is run by the fitroom binary"),
+        Command::Migrate => {
+            println!("migrations applied to {}", redact(&config.database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Credits(CreditsCommand::Grant { email, amount, expires_in_days, name }) => {
+            grant(&db, &email, amount, expires_in_days, name).await
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let report = verify::verify(&db).await?;
+            if report.is_clean() {
+                println!("{}", report.summary());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for violation in &report.violations {
+                    println!("violation: {violation}");
+                }
+                println!("ledger verify FAILED: {} violations", report.violations.len());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    };
+    db.close().await;
+    result
+}
+
+async fn grant(db: &Db, email: &str, amount: i64, days: Option<i64>, name: String) -> anyhow::Result<ExitCode> {
+    if amount <= 0 {
+        eprintln!("error: --amount must be a positive whole number of credits (got {amount})");
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(d) = days.filter(|d| *d <= 0) {
+        eprintln!("error: --expires-in-days must be positive (got {d})");
+        return Ok(ExitCode::FAILURE);
+    }
+    let email = email.trim().to_lowercase();
+    let user: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?;
+    let Some((user,)) = user else {
+        eprintln!("error: no account with the email {email:?}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let clock = Arc::new(SystemClock);
+    let now = clock.now();
+    let ledger = Ledger::new(db.clone(), clock);
+    let package = ledger
+        .grant(&Grant {
+            user: UserId::from_string(user),
+            credits: Credits::new(amount)?,
+            name,
+            expires_at: days.map(|d| now.plus_days(d)),
+            source: None,
+        })
+        .await?;
+    println!("{package}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Database URLs carry passwords: never print them.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

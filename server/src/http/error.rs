@@ -1,0 +1,132 @@
+//! The API's error envelope, and the one place where failures become HTTP statuses and codes.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::ledger::LedgerError;
+
+/// The `code` strings of API.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    NotFound,
+    InvalidRequest,
+    InvalidEmail,
+    WeakPassword,
+    EmailTaken,
+    InvalidCredentials,
+    InsufficientCredits,
+    TooManyJobs,
+    RateLimited,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UnknownProvider,
+    NoProviderAvailable,
+    StillRunning,
+    AlreadyFinished,
+    InvalidSignature,
+    PaymentsDisabled,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::InsufficientCredits => "insufficient_credits",
+            ErrorCode::TooManyJobs => "too_many_jobs",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UnknownProvider => "unknown_provider",
+            ErrorCode::NoProviderAvailable => "no_provider_available",
+            ErrorCode::StillRunning => "still_running",
+            ErrorCode::AlreadyFinished => "already_finished",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::PaymentsDisabled => "payments_disabled",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials | ErrorCode::InvalidSignature => {
+                StatusCode::UNAUTHORIZED
+            }
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::InvalidRequest | ErrorCode::InvalidEmail | ErrorCode::WeakPassword => StatusCode::BAD_REQUEST,
+            ErrorCode::EmailTaken | ErrorCode::StillRunning | ErrorCode::AlreadyFinished => StatusCode::CONFLICT,
+            ErrorCode::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
+            ErrorCode::TooManyJobs | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnknownProvider => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "Sign in to continue.")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "Not found.")
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// Logs the cause with the request's span and tells the client only that it failed.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(ErrorCode::Internal, "Something went wrong on our side. Please try again.")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
+        (self.code.status(), Json(body)).into_response()
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::InsufficientCredits { requested, available } => ApiError::new(
+                ErrorCode::InsufficientCredits,
+                format!("This needs {requested} credits and you have {available}."),
+            ),
+            LedgerError::UnknownUser | LedgerError::UnknownHold => ApiError::not_found(),
+            LedgerError::IdempotencyMismatch => {
+                ApiError::invalid("This Idempotency-Key was already used for a different request.")
+            }
+            LedgerError::NonPositiveGrant | LedgerError::NonPositiveHold | LedgerError::ExpiresInThePast => {
+                ApiError::invalid(e.to_string())
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}

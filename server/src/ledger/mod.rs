@@ -1,0 +1,67 @@
+//! The credit ledger: packages with expiry, two-phase holds (freeze → settle | release), and an
+//! append-only journal from which every package's state can be rebuilt.
+//!
+//! Every operation runs in one transaction that first bumps the user's `ledger_seq`: this row
+//! write serialises one user's ledger operations on both databases (PostgreSQL row lock, SQLite
+//! write lock) so that the balance check and the reservation are atomic, and it numbers the
+//! entries so that replay does not depend on clocks. Conflicts are retried here.
+
+mod credits;
+mod deadline;
+mod entry;
+mod error;
+mod expiry;
+mod hold;
+mod package;
+mod txn;
+pub mod verify;
+
+pub use credits::{Credits, NegativeCredits};
+pub use entry::{Entry, EntryKind};
+pub use error::LedgerError;
+pub use hold::{Allocation, FreezeRequest, Frozen, Hold, HoldState, Resolution, Resolved};
+pub use package::{Balance, Grant, Package, PackageStatus};
+pub use txn::LedgerTx;
+
+use crate::clock::SharedClock;
+use crate::db::Db;
+use crate::fault::FaultPoints;
+
+/// The fault points of the ledger's multi-row operations, for the fault-injection tests.
+pub const FAULT_POINTS: &[&str] = &[
+    "grant:after_package",
+    "freeze:after_package_update",
+    "freeze:after_hold",
+    "freeze:after_allocations",
+    "freeze:after_entries",
+    "resolve:after_package_update",
+    "resolve:after_entries",
+    "resolve:after_hold_update",
+    "expire:after_package_update",
+    "deadline:after_release",
+];
+
+#[derive(Clone)]
+pub struct Ledger {
+    db: Db,
+    clock: SharedClock,
+    faults: FaultPoints,
+}
+
+impl Ledger {
+    pub fn new(db: Db, clock: SharedClock) -> Self {
+        Ledger { db, clock, faults: FaultPoints::default() }
+    }
+
+    pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
+        Ledger { db, clock, faults }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+}

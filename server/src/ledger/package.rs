@@ -1,0 +1,211 @@
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::db::with_retry;
+use crate::ids::{PackageId, UserId};
+use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
+
+/// A request to give a user credits.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub user: UserId,
+    pub credits: Credits,
+    pub name: String,
+    /// `None`: never expires.
+    pub expires_at: Option<Timestamp>,
+    /// What the grant fulfils (`signup`, `stripe:cs_…`): the same source is granted only once.
+    pub source: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageStatus {
+    Active,
+    Depleted,
+    Expired,
+}
+
+impl PackageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageStatus::Active => "active",
+            PackageStatus::Depleted => "depleted",
+            PackageStatus::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    pub id: PackageId,
+    pub user: UserId,
+    pub name: String,
+    pub granted: Credits,
+    pub consumed: Credits,
+    pub held: Credits,
+    pub expired: Credits,
+    pub granted_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub source: Option<String>,
+}
+
+impl Package {
+    /// granted − consumed − held, as API.md defines it.
+    pub fn remaining(&self) -> Credits {
+        Credits::new(self.granted.get() - self.consumed.get() - self.held.get()).unwrap_or_default()
+    }
+
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    pub fn status_at(&self, now: Timestamp) -> PackageStatus {
+        if self.is_expired_at(now) {
+            PackageStatus::Expired
+        } else if self.remaining().is_zero() {
+            PackageStatus::Depleted
+        } else {
+            PackageStatus::Active
+        }
+    }
+}
+
+/// What the account page and `GET /api/credits` show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Balance {
+    pub available: Credits,
+    pub held: Credits,
+    /// Active ones in consumption order, then depleted and expired ones, newest first.
+    pub packages: Vec<Package>,
+    pub now: Timestamp,
+}
+
+pub(crate) type PackageRow =
+    (String, String, String, i64, i64, i64, i64, i64, Option<i64>, Option<String>);
+
+pub(crate) const PACKAGE_COLUMNS: &str =
+    "id, user_id, name, granted, consumed, held, expired, granted_at, expires_at, source";
+
+fn credits(value: i64) -> Result<Credits, LedgerError> {
+    Credits::new(value).map_err(|e| LedgerError::Database(sqlx::Error::Decode(Box::new(e))))
+}
+
+impl Package {
+    pub(crate) fn from_row(row: PackageRow) -> Result<Self, LedgerError> {
+        let (id, user, name, granted, consumed, held, expired, granted_at, expires_at, source) = row;
+        Ok(Package {
+            id: PackageId::from_string(id),
+            user: UserId::from_string(user),
+            name,
+            granted: credits(granted)?,
+            consumed: credits(consumed)?,
+            held: credits(held)?,
+            expired: credits(expired)?,
+            granted_at: Timestamp::from_millis(granted_at),
+            expires_at: expires_at.map(Timestamp::from_millis),
+            source,
+        })
+    }
+}
+
+/// Sorts packages for display: the consumption order first, then the finished ones newest first.
+pub fn display_order(packages: &mut [Package], now: Timestamp) {
+    packages.sort_by(|a, b| {
+        let a_active = a.status_at(now) == PackageStatus::Active;
+        let b_active = b.status_at(now) == PackageStatus::Active;
+        match (a_active, b_active) {
+            (true, true) => consumption_key(a).cmp(&consumption_key(b)),
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) => (b.granted_at, &b.id).cmp(&(a.granted_at, &a.id)),
+        }
+    });
+}
+
+/// First-expiring-first, never-expiring last, ties by grant time (then id, to be total).
+pub fn consumption_key(p: &Package) -> (bool, i64, Timestamp, &PackageId) {
+    (p.expires_at.is_none(), p.expires_at.map_or(0, Timestamp::millis), p.granted_at, &p.id)
+}
+
+impl Ledger {
+    /// Creates a package and its `grant` entry. A grant with a `source` already granted returns
+    /// the existing package and writes nothing.
+    pub async fn grant(&self, grant: &Grant) -> Result<PackageId, LedgerError> {
+        if grant.credits.is_zero() {
+            return Err(LedgerError::NonPositiveGrant);
+        }
+        with_retry(|| async {
+            let mut tx = LedgerTx::begin(self, &grant.user).await?;
+            let id = self.grant_in(&mut tx, grant).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+        .await
+    }
+
+    pub(crate) async fn grant_in(&self, tx: &mut LedgerTx, grant: &Grant) -> Result<PackageId, LedgerError> {
+        let now = tx.now();
+        if grant.expires_at.is_some_and(|at| at <= now) {
+            return Err(LedgerError::ExpiresInThePast);
+        }
+        if let Some(source) = &grant.source {
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM credit_packages WHERE source = $1")
+                    .bind(source)
+                    .fetch_optional(tx.conn())
+                    .await?;
+            if let Some((id,)) = existing {
+                return Ok(PackageId::from_string(id));
+            }
+        }
+        let id = PackageId::generate();
+        sqlx::query(
+            "INSERT INTO credit_packages (id, user_id, name, granted, granted_at, expires_at, source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.as_str())
+        .bind(grant.user.as_str())
+        .bind(&grant.name)
+        .bind(grant.credits.get())
+        .bind(now.millis())
+        .bind(grant.expires_at.map(Timestamp::millis))
+        .bind(grant.source.as_deref())
+        .execute(tx.conn())
+        .await?;
+        self.faults.check("grant:after_package")?;
+        tx.entry(EntryKind::Grant, grant.credits, Some(&id), None, None, grant.source.as_deref())
+            .await?;
+        Ok(id)
+    }
+
+    /// Every package of the user, in display order.
+    pub async fn packages(&self, user: &UserId) -> Result<Vec<Package>, LedgerError> {
+        Ok(self.balance(user).await?.packages)
+    }
+
+    pub async fn balance(&self, user: &UserId) -> Result<Balance, LedgerError> {
+        let rows: Vec<PackageRow> = sqlx::query_as(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM credit_packages WHERE user_id = $1"
+        ))
+        .bind(user.as_str())
+        .fetch_all(self.db.pool())
+        .await?;
+        let now = self.clock.now();
+        let mut packages = rows.into_iter().map(Package::from_row).collect::<Result<Vec<_>, _>>()?;
+        display_order(&mut packages, now);
+        let available = packages
+            .iter()
+            .filter(|p| p.status_at(now) == PackageStatus::Active)
+            .map(|p| p.remaining().get())
+            .sum();
+        // Credits held in a package that has since expired are still held: they settle normally.
+        let held = packages.iter().map(|p| p.held.get()).sum();
+        Ok(Balance { available: Credits::new(available)?, held: Credits::new(held)?, packages, now })
+    }
+}
+
+impl From<crate::ledger::NegativeCredits> for LedgerError {
+    fn from(e: crate::ledger::NegativeCredits) -> Self {
+        LedgerError::Database(sqlx::Error::Decode(Box::new(e)))
+    }
+}

@@ -1,0 +1,16 @@
+//! Fitroom's backend core. No Leptos here: everything is usable and tested without a browser.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod fault;
+pub mod http;
+pub mod ids;
+pub mod ledger;
+pub mod storage;
+pub mod telemetry;
+
+pub use app::AppState;
+pub use config::Config;

@@ -1,0 +1,148 @@
+use std::sync::Arc;
+
+use fitroom_server::clock::{ManualClock, Timestamp};
+use fitroom_server::db::{Backend, Db};
+use fitroom_server::fault::FaultPoints;
+use fitroom_server::ids::{JobId, UserId};
+use fitroom_server::ledger::Ledger;
+
+/// 2026-01-01T00:00:00Z: tests start from a fixed instant and move the clock by hand.
+pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+pub struct TestDb {
+    pub db: Db,
+    pub clock: ManualClock,
+    pub faults: FaultPoints,
+    // Keeps the SQLite file alive for the test's duration.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self::connect(&url, Some(dir)).await
+            }
+            Backend::Postgres => {
+                let url = fresh_postgres_database().await;
+                Self::connect(&url, None).await
+            }
+        }
+    }
+
+    async fn connect(url: &str, dir: Option<tempfile::TempDir>) -> TestDb {
+        let db = Db::connect(url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        TestDb { db, clock: ManualClock::at(START), faults: FaultPoints::default(), _dir: dir }
+    }
+
+    pub fn ledger(&self) -> Ledger {
+        Ledger::with_faults(self.db.clone(), Arc::new(self.clock.clone()), self.faults.clone())
+    }
+
+    pub async fn user(&self) -> UserId {
+        let id = UserId::generate();
+        sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, 'x', $3)")
+            .bind(id.as_str())
+            .bind(format!("{}@example.com", id.as_str()))
+            .bind(START.millis())
+            .execute(self.db.pool())
+            .await
+            .expect("insert user");
+        id
+    }
+
+    /// A queued job for the user: every hold belongs to one.
+    pub async fn job(&self, user: &UserId) -> JobId {
+        let id = JobId::generate();
+        sqlx::query(
+            "INSERT INTO jobs (id, user_id, status, cost, provider, created_at, updated_at) \
+             VALUES ($1, $2, 'queued', 1, 'local', $3, $3)",
+        )
+        .bind(id.as_str())
+        .bind(user.as_str())
+        .bind(START.millis())
+        .execute(self.db.pool())
+        .await
+        .expect("insert job");
+        id
+    }
+
+    pub async fn set_job_status(&self, job: &JobId, status: &str) {
+        sqlx::query("UPDATE jobs SET status = $1 WHERE id = $2")
+            .bind(status)
+            .bind(job.as_str())
+            .execute(self.db.pool())
+            .await
+            .expect("update job");
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.db.pool())
+            .await
+            .expect("count");
+        n
+    }
+
+    /// Every row that the ledger writes, as text: equal snapshots mean nothing changed.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let queries = [
+            "SELECT id || ':' || CAST(consumed AS TEXT) || ':' || CAST(held AS TEXT) || ':' || CAST(expired AS TEXT) FROM credit_packages ORDER BY id",
+            "SELECT id || ':' || state FROM holds ORDER BY id",
+            "SELECT hold_id || ':' || package_id || ':' || CAST(amount AS TEXT) FROM hold_allocations ORDER BY hold_id, package_id",
+            "SELECT id || ':' || kind FROM ledger_entries ORDER BY id",
+            "SELECT id || ':' || status FROM jobs ORDER BY id",
+        ];
+        for q in queries {
+            let rows: Vec<(String,)> = sqlx::query_as(q).fetch_all(self.db.pool()).await.expect("snapshot");
+            out.extend(rows.into_iter().map(|(r,)| r));
+        }
+        out
+    }
+
+    pub async fn assert_verified(&self) {
+        let report = fitroom_server::ledger::verify::verify(&self.db).await.expect("verify runs");
+        assert!(report.is_clean(), "ledger invariants violated: {:#?}", report.violations);
+    }
+}
+
+/// Creates a database named by a UUID on the test cluster and returns its URL.
+async fn fresh_postgres_database() -> String {
+    let admin = std::env::var("FITROOM_TEST_POSTGRES_URL").expect(
+        "FITROOM_TEST_POSTGRES_URL is not set: run the test suite with scripts/test.sh, which starts a \
+         throwaway PostgreSQL cluster",
+    );
+    let name = format!("fitroom_test_{}", uuid::Uuid::new_v4().simple());
+    let db = Db::connect(&admin).await.expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(db.pool()).await.expect("create database");
+    db.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
+    format!("{base}/{name}")
+}
+
+/// Writes each spec once per backend: `mod sqlite` and `mod postgres`, same body.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::common::TestDb::new(fitroom_server::db::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::common::TestDb::new(fitroom_server::db::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,85 @@
+//! Fault injection: an error forced between the statements of a multi-row operation leaves no
+//! partial state, and the operation succeeds once the fault is gone.
+
+use fitroom_server::ledger::{Credits, FAULT_POINTS, Grant, LedgerError};
+
+use fitroom_server::clock::Clock;
+
+use crate::common::TestDb;
+use crate::ledger_holds::freeze;
+
+fn credits(n: i64) -> Credits {
+    Credits::new(n).expect("non-negative")
+}
+
+async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
+    let ledger = t.ledger();
+    let mut exercised = Vec::new();
+    for &point in FAULT_POINTS {
+        let user = t.user().await;
+        // Two packages, one expiring, so that operations touch several rows.
+        ledger
+            .grant(&Grant { user: user.clone(), credits: credits(1), name: "Soon".into(), expires_at: Some(t.clock.now().plus_days(400)), source: None })
+            .await
+            .expect("grant");
+        ledger
+            .grant(&Grant { user: user.clone(), credits: credits(3), name: "Never".into(), expires_at: None, source: None })
+            .await
+            .expect("grant");
+        let job = t.job(&user).await;
+
+        // Bring the world to just before the operation that `point` interrupts.
+        let family = point.split(':').next().unwrap_or_default();
+        let hold = match family {
+            "resolve" | "deadline" => Some(freeze(&ledger, &user, &job, 2, "k").await.expect("freeze").hold),
+            _ => None,
+        };
+        let before = t.snapshot().await;
+        t.faults.arm(point);
+
+        let result: Result<(), LedgerError> = match family {
+            "grant" => ledger
+                .grant(&Grant { user: user.clone(), credits: credits(5), name: "More".into(), expires_at: None, source: None })
+                .await
+                .map(|_| ()),
+            "freeze" => freeze(&ledger, &user, &job, 2, "k").await.map(|_| ()),
+            "resolve" => ledger.release(&hold.as_ref().expect("hold").id).await.map(|_| ()),
+            "expire" => {
+                t.clock.advance_days(401);
+                ledger.expire_due().await.map(|_| ())
+            }
+            "deadline" => {
+                t.clock.advance_days(2);
+                ledger.release_overdue().await.map(|_| ())
+            }
+            other => panic!("no scenario for fault family {other}"),
+        };
+        let err = result.expect_err("the armed fault point must be reached");
+        assert!(matches!(err, LedgerError::Fault(_)), "{point}: {err:?}");
+        assert_eq!(t.snapshot().await, before, "{point} left partial state");
+
+        t.faults.disarm_all();
+        t.assert_verified().await;
+        exercised.push(point);
+    }
+    assert_eq!(exercised.len(), FAULT_POINTS.len());
+}
+
+async fn after_a_fault_the_same_operation_completes_normally(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    ledger
+        .grant(&Grant { user: user.clone(), credits: credits(2), name: "Two".into(), expires_at: None, source: None })
+        .await
+        .expect("grant");
+    let job = t.job(&user).await;
+    t.faults.arm("freeze:after_entries");
+    assert!(freeze(&ledger, &user, &job, 1, "k").await.is_err());
+    t.faults.disarm_all();
+    let frozen = freeze(&ledger, &user, &job, 1, "k").await.expect("freeze after the fault");
+    assert!(!frozen.replayed, "the failed attempt left no hold behind");
+    assert_eq!(ledger.balance(&user).await.expect("balance").held, credits(1));
+    t.assert_verified().await;
+}
+
+crate::on_both_databases!(every_fault_point_leaves_no_partial_state, after_a_fault_the_same_operation_completes_normally);

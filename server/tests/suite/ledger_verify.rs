@@ -1,0 +1,81 @@
+//! `verify` names each violation of a database that was corrupted on purpose.
+
+use fitroom_server::ledger::{Credits, Grant, verify};
+
+use crate::common::TestDb;
+use crate::ledger_holds::freeze;
+
+fn credits(n: i64) -> Credits {
+    Credits::new(n).expect("non-negative")
+}
+
+async fn corrupted(t: &TestDb, sql: &str) -> Vec<String> {
+    sqlx::query(sql).execute(t.db.pool()).await.expect("corrupt on purpose");
+    verify::verify(&t.db).await.expect("verify runs").violations
+}
+
+async fn verify_names_each_kind_of_corruption(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    let package = ledger
+        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
+        .await
+        .expect("grant");
+    let job = t.job(&user).await;
+    let hold = freeze(&ledger, &user, &job, 2, "k").await.expect("freeze").hold;
+    t.assert_verified().await;
+
+    let v = corrupted(&t, &format!("UPDATE credit_packages SET held = 3 WHERE id = '{package}'")).await;
+    assert!(v.iter().any(|m| m.contains("held 3 but its open holds allocate 2")), "{v:#?}");
+    corrupted(&t, &format!("UPDATE credit_packages SET held = 2 WHERE id = '{package}'")).await;
+
+    let v = corrupted(&t, &format!("UPDATE jobs SET status = 'succeeded' WHERE id = '{job}'")).await;
+    assert!(v.iter().any(|m| m.contains("is open but its job")), "{v:#?}");
+    corrupted(&t, &format!("UPDATE jobs SET status = 'queued' WHERE id = '{job}'")).await;
+
+    let v = corrupted(&t, &format!("UPDATE holds SET state = 'settled' WHERE id = '{}'", hold.id)).await;
+    assert!(v.iter().any(|m| m.contains("settled but its job")), "{v:#?}");
+    assert!(v.iter().any(|m| m.contains("consumed 0 but its settled holds allocate 2")), "{v:#?}");
+    corrupted(&t, &format!("UPDATE holds SET state = 'open' WHERE id = '{}'", hold.id)).await;
+
+    let v = corrupted(&t, &format!("DELETE FROM ledger_entries WHERE kind = 'freeze' AND package_id = '{package}'")).await;
+    assert!(v.iter().any(|m| m.contains("journal rebuilds")), "{v:#?}");
+}
+
+async fn verify_catches_a_freeze_that_skipped_the_first_expiring_package(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    let soon = ledger
+        .grant(&Grant { user: user.clone(), credits: credits(1), name: "Soon".into(), expires_at: Some(t.clock_now().plus_days(1)), source: None })
+        .await
+        .expect("grant");
+    let never = ledger
+        .grant(&Grant { user: user.clone(), credits: credits(1), name: "Never".into(), expires_at: None, source: None })
+        .await
+        .expect("grant");
+    let job = t.job(&user).await;
+    let hold = freeze(&ledger, &user, &job, 1, "k").await.expect("freeze").hold;
+    assert_eq!(hold.allocations[0].package, soon);
+
+    // Rewrite history as if the never-expiring package had been used first.
+    for sql in [
+        format!("UPDATE credit_packages SET held = 0 WHERE id = '{soon}'"),
+        format!("UPDATE credit_packages SET held = 1 WHERE id = '{never}'"),
+        format!("UPDATE hold_allocations SET package_id = '{never}' WHERE hold_id = '{}'", hold.id),
+        format!("UPDATE ledger_entries SET package_id = '{never}' WHERE hold_id = '{}'", hold.id),
+    ] {
+        sqlx::query(&sql).execute(t.db.pool()).await.expect("rewrite");
+    }
+    let v = verify::verify(&t.db).await.expect("verify").violations;
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert!(v[0].contains("first-expiring-first"), "{v:#?}");
+}
+
+impl TestDb {
+    fn clock_now(&self) -> fitroom_server::clock::Timestamp {
+        use fitroom_server::clock::Clock;
+        self.clock.now()
+    }
+}
+
+crate::on_both_databases!(verify_names_each_kind_of_corruption, verify_catches_a_freeze_that_skipped_the_first_expiring_package);

@@ -1,0 +1,10 @@
+//! Fitroom's backend, specified by behaviour. Every database test runs twice: on a fresh SQLite
+//! file and on a fresh PostgreSQL database (scripts/test.sh starts a throwaway cluster).
+
+mod common;
+mod ledger_concurrency;
+mod ledger_faults;
+mod ledger_holds;
+mod ledger_model;
+mod ledger_packages;
+mod ledger_verify;

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::accounts::{Accounts, SignupGift};
 use crate::clock::{SharedClock, SystemClock};
+use crate::http::limits::RateLimits;
 use crate::config::Config;
 use crate::db::Db;
 use crate::ledger::Ledger;
@@ -15,6 +17,8 @@ pub struct AppState {
     pub ledger: Ledger,
     pub storage: Arc<dyn Storage>,
     pub clock: SharedClock,
+    pub accounts: Accounts,
+    pub limits: RateLimits,
 }
 
 impl AppState {
@@ -28,6 +32,16 @@ impl AppState {
         db.migrate().await?;
         let storage = storage::from_config(&config).await?;
         let ledger = Ledger::new(db.clone(), clock.clone());
-        Ok(AppState { config: Arc::new(config), db, ledger, storage, clock })
+        let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
+        let accounts = Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift);
+        Ok(AppState {
+            config: Arc::new(config),
+            db,
+            ledger,
+            storage,
+            clock,
+            accounts,
+            limits: RateLimits::default(),
+        })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::accounts::Email;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
@@ -105,11 +106,16 @@ async fn grant(db: &Db, email: &str, amount: i64, days: Option<i64>, name: Strin
         eprintln!("error: --expires-in-days must be positive (got {d})");
         return Ok(ExitCode::FAILURE);
     }
-    let email = email.trim().to_lowercase();
-    let user: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?;
+    let Ok(email) = Email::parse(email) else {
+        eprintln!("error: {email:?} is not an email address");
+        return Ok(ExitCode::FAILURE);
+    };
+    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(db.pool())
+        .await?;
     let Some((user,)) = user else {
-        eprintln!("error: no account with the email {email:?}");
+        eprintln!("error: no account with the email {:?}", email.as_str());
         return Ok(ExitCode::FAILURE);
     };
     let clock = Arc::new(SystemClock);

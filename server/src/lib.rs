@@ -1,5 +1,6 @@
 //! Fitroom's backend core. No Leptos here: everything is usable and tested without a browser.
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -28,6 +28,7 @@ pub enum ErrorCode {
     AlreadyFinished,
     InvalidSignature,
     PaymentsDisabled,
+    CrossOrigin,
     Internal,
 }
 
@@ -52,6 +53,7 @@ impl ErrorCode {
             ErrorCode::AlreadyFinished => "already_finished",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::PaymentsDisabled => "payments_disabled",
+            ErrorCode::CrossOrigin => "cross_origin_request",
             ErrorCode::Internal => "internal",
         }
     }
@@ -70,6 +72,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnknownProvider => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::CrossOrigin => StatusCode::FORBIDDEN,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

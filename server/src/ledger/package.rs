@@ -143,7 +143,7 @@ impl Ledger {
         .await
     }
 
-    pub(crate) async fn grant_in(&self, tx: &mut LedgerTx, grant: &Grant) -> Result<PackageId, LedgerError> {
+    pub async fn grant_in(&self, tx: &mut LedgerTx, grant: &Grant) -> Result<PackageId, LedgerError> {
         let now = tx.now();
         if grant.expires_at.is_some_and(|at| at <= now) {
             return Err(LedgerError::ExpiresInThePast);

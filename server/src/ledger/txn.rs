@@ -17,7 +17,17 @@ impl LedgerTx {
     /// Opens the transaction and takes the user's lock with a write as the very first statement:
     /// on SQLite a transaction that reads before it writes can fail with a stale snapshot.
     pub(crate) async fn begin(ledger: &Ledger, user: &UserId) -> Result<Self, LedgerError> {
-        let mut tx = ledger.db.pool().begin().await?;
+        let tx = ledger.db.pool().begin().await?;
+        Self::begin_in(ledger, tx, user).await
+    }
+
+    /// Continues a caller's transaction as a ledger transaction of `user` (a new account and its
+    /// sign-up package are written together).
+    pub async fn begin_in(
+        ledger: &Ledger,
+        mut tx: Transaction<'static, Any>,
+        user: &UserId,
+    ) -> Result<Self, LedgerError> {
         let seq: Option<(i64,)> = sqlx::query_as(
             "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = $1 RETURNING ledger_seq",
         )

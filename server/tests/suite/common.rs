@@ -11,6 +11,7 @@ pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
 pub struct TestDb {
     pub db: Db,
+    pub url: String,
     pub clock: ManualClock,
     pub faults: FaultPoints,
     // Keeps the SQLite file alive for the test's duration.
@@ -35,7 +36,7 @@ impl TestDb {
     async fn connect(url: &str, dir: Option<tempfile::TempDir>) -> TestDb {
         let db = Db::connect(url).await.expect("connect");
         db.migrate().await.expect("migrate");
-        TestDb { db, clock: ManualClock::at(START), faults: FaultPoints::default(), _dir: dir }
+        TestDb { db, url: url.to_owned(), clock: ManualClock::at(START), faults: FaultPoints::default(), _dir: dir }
     }
 
     pub fn ledger(&self) -> Ledger {

@@ -8,3 +8,6 @@ mod ledger_holds;
 mod ledger_model;
 mod ledger_packages;
 mod ledger_verify;
+mod http_accounts;
+mod http_app;
+mod http_credits;

@@ -1,0 +1,11 @@
+//! Shopper accounts: registration, sign-in, server-side sessions.
+
+mod email;
+mod password;
+mod service;
+pub mod session;
+
+pub use email::{Email, InvalidEmail};
+pub use password::{Password, PasswordHasher, WeakPassword};
+pub use service::{Accounts, AccountsError, SignupGift, User};
+pub use session::{SessionPolicy, SessionToken};

@@ -1,0 +1,138 @@
+use crate::accounts::session::{self, SessionPolicy, SessionToken};
+use crate::accounts::{Email, InvalidEmail, Password, PasswordHasher, WeakPassword};
+use crate::clock::SharedClock;
+use crate::db::Db;
+use crate::ids::UserId;
+use crate::ledger::{Credits, Grant, Ledger, LedgerError, LedgerTx};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The sign-up gift: `credits` that expire after `days` (0 credits: no gift).
+#[derive(Clone, Copy, Debug)]
+pub struct SignupGift {
+    pub credits: Credits,
+    pub days: i64,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    ledger: Ledger,
+    clock: SharedClock,
+    hasher: PasswordHasher,
+    gift: SignupGift,
+    pub policy: SessionPolicy,
+}
+
+impl Accounts {
+    pub fn new(db: Db, ledger: Ledger, clock: SharedClock, gift: SignupGift) -> Self {
+        Accounts { db, ledger, clock, hasher: PasswordHasher::new(), gift, policy: SessionPolicy::default() }
+    }
+
+    /// Creates the account, its sign-up package and a session, all in one transaction.
+    pub async fn register(&self, email: &str, password: String) -> Result<(User, SessionToken), AccountsError> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
+        let hash = self.hasher.hash(&password).map_err(|e| AccountsError::Hashing(e.to_string()))?;
+        let id = UserId::generate();
+        let now = self.clock.now();
+
+        let mut tx = self.db.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(email.as_str())
+        .bind(&hash)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(AccountsError::EmailTaken);
+        }
+        let mut tx = LedgerTx::begin_in(&self.ledger, tx, &id).await?;
+        if !self.gift.credits.is_zero() {
+            let grant = Grant {
+                user: id.clone(),
+                credits: self.gift.credits,
+                name: "Welcome credits".into(),
+                expires_at: (self.gift.days > 0).then(|| tx.now().plus_days(self.gift.days)),
+                source: Some(format!("signup:{id}")),
+            };
+            self.ledger.grant_in(&mut tx, &grant).await?;
+        }
+        let token = session::create(tx.conn(), &id, now, self.policy).await?;
+        tx.commit().await?;
+        tracing::info!(user = %id, "account created");
+        Ok((User { id, email: email.as_str().to_owned() }, token))
+    }
+
+    /// Unknown email and wrong password fail alike, after the same Argon2 work.
+    pub async fn login(&self, email: &str, password: &str) -> Result<(User, SessionToken), AccountsError> {
+        let row: Option<(String, String, String)> = match Email::parse(email) {
+            Ok(email) => sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(self.db.pool())
+                .await?,
+            Err(_) => None,
+        };
+        if !self.hasher.verify(password, row.as_ref().map(|(_, _, h)| h.as_str())) {
+            return Err(AccountsError::InvalidCredentials);
+        }
+        let Some((id, email, _)) = row else { return Err(AccountsError::InvalidCredentials) };
+        let id = UserId::from_string(id);
+        let mut conn = self.db.pool().acquire().await?;
+        // A fresh token on every sign-in: a session id planted before login is worthless after.
+        let token = session::create(&mut conn, &id, self.clock.now(), self.policy).await?;
+        Ok((User { id, email }, token))
+    }
+
+    pub async fn logout(&self, token: &SessionToken) -> Result<(), AccountsError> {
+        session::end(&self.db, token).await?;
+        Ok(())
+    }
+
+    pub async fn session_user(&self, token: &SessionToken) -> Result<Option<UserId>, AccountsError> {
+        Ok(session::user_of(&self.db, token, self.clock.now(), self.policy).await?)
+    }
+
+    pub async fn user(&self, id: &UserId) -> Result<Option<User>, AccountsError> {
+        let row: Option<(String, String)> = sqlx::query_as("SELECT id, email FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.map(|(id, email)| User { id: UserId::from_string(id), email }))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AccountsError> {
+        let Ok(email) = Email::parse(email) else { return Ok(None) };
+        let row: Option<(String, String)> = sqlx::query_as("SELECT id, email FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.map(|(id, email)| User { id: UserId::from_string(id), email }))
+    }
+}

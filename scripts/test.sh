@@ -63,8 +63,10 @@ note "s3s-fs on $FITROOM_TEST_S3_ENDPOINT"
 step "Unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace --features ssr --no-fail-fast
 
-step "Building the site for the browser tests"
-cargo leptos build
+# The server binary is the one `cargo test` just built (target/debug/fitroom): building it again
+# through cargo-leptos would compile every dependency a second time with other features.
+step "Building the site's wasm, JS and CSS for the browser tests"
+cargo leptos build --frontend-only
 
 step "Browser tests (Playwright driving Debian's Chromium)"
 export FITROOM_E2E_PORT=$(free_port)

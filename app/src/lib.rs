@@ -19,6 +19,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -37,9 +38,12 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/fitroom.css" />
         <Title text="Fitroom" />
         <Router>
-            <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=HomePage />
-            </Routes>
+            // The router's view needs an element of its own to hydrate into.
+            <div id="app" class="flex min-h-screen flex-col">
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage />
+                </Routes>
+            </div>
         </Router>
     }
 }

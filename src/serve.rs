@@ -25,6 +25,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let options = leptos_options(&config);
     let state = AppState::build(config).await.context("starting Fitroom")?;
 
+    let reconciler = fitroom_server::jobs::spawn_reconciler(state.jobs.clone());
+
     let routes = generate_route_list(App);
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -49,6 +51,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    reconciler.abort();
     tracing::info!("in-flight requests finished; closing the database");
     state.db.close().await;
     Ok(())

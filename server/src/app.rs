@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use crate::accounts::{Accounts, SignupGift};
 use crate::clock::{SharedClock, SystemClock};
+use crate::fault::FaultPoints;
 use crate::http::limits::RateLimits;
+use crate::jobs::Jobs;
+use crate::providers::Registry;
+use crate::providers::local::LocalProvider;
+use crate::signing::Signer;
 use crate::config::Config;
 use crate::db::Db;
 use crate::ledger::Ledger;
@@ -19,6 +24,10 @@ pub struct AppState {
     pub clock: SharedClock,
     pub accounts: Accounts,
     pub limits: RateLimits,
+    pub signer: Signer,
+    pub jobs: Jobs,
+    /// The `local` provider when enabled: its output URLs are served by this process.
+    pub local_provider: Option<LocalProvider>,
 }
 
 impl AppState {
@@ -28,20 +37,41 @@ impl AppState {
     }
 
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_with(config, clock, FaultPoints::default()).await
+    }
+
+    /// With the fault points that tests arm to simulate a crash between two steps.
+    pub async fn build_with(config: Config, clock: SharedClock, faults: FaultPoints) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let storage = storage::from_config(&config).await?;
-        let ledger = Ledger::new(db.clone(), clock.clone());
+        let ledger = Ledger::with_faults(db.clone(), clock.clone(), faults.clone());
+        let signer = Signer::load_or_create(config.secret.as_deref(), &config.data_dir)?;
+        let (registry, local_provider) = Registry::build(&config, &signer, &clock)?;
+        let config = Arc::new(config);
+        let jobs = Jobs::new(
+            db.clone(),
+            ledger.clone(),
+            storage.clone(),
+            registry,
+            signer.clone(),
+            config.clone(),
+            clock.clone(),
+            faults,
+        );
         let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
         let accounts = Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift);
         Ok(AppState {
-            config: Arc::new(config),
+            config,
             db,
             ledger,
             storage,
             clock,
             accounts,
             limits: RateLimits::default(),
+            signer,
+            jobs,
+            local_provider,
         })
     }
 }

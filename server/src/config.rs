@@ -107,6 +107,9 @@ pub struct Config {
     pub job_timeout_secs: u64,
     pub local: LocalProviderConfig,
     pub fetch_allow_private: bool,
+    /// `FITROOM_SECRET`: signs URLs and the local provider's webhooks; several processes sharing
+    /// a database must share it. Without it a key is kept in `<data>/secret.key`.
+    pub secret: Option<String>,
     /// Every variable as read, so provider adapters can take their own keys (`REPLICATE_*`, …).
     pub raw: HashMap<String, String>,
 }
@@ -277,6 +280,7 @@ impl Config {
                 drop_rate: r.rate("FITROOM_LOCAL_DROP_RATE")?,
             },
             fetch_allow_private: r.bool("FITROOM_FETCH_ALLOW_PRIVATE")?,
+            secret: r.string("FITROOM_SECRET"),
             raw: source.all(),
         })
     }

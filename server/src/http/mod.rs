@@ -3,6 +3,9 @@
 mod auth;
 mod credits;
 mod error;
+mod files;
+mod generations;
+mod webhooks;
 mod health;
 mod json;
 pub mod limits;
@@ -31,11 +34,29 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(auth::me))
         .route("/api/credits", get(credits::credits))
         .route("/api/credits/ledger", get(credits::ledger))
+        .route("/api/generations/{id}", get(generations::get).delete(generations::delete))
+        .route("/api/generations/{id}/cancel", post(generations::cancel))
+        .route("/api/generations/{id}/result", get(generations::result))
+        .route("/api/generations", get(generations::list))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
-    Router::new()
+    let uploads = Router::new()
+        .route("/api/generations", post(generations::create))
+        .layer(DefaultBodyLimit::max(2 * generations::MAX_UPLOAD_BYTES + 64 * 1024));
+    let webhooks = Router::new()
+        .route("/webhooks/{provider}", post(webhooks::receive))
+        .layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES));
+    let local = state.local_provider.clone().map(crate::providers::local::router);
+    let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/files/{*key}", get(files::get))
         .merge(api)
+        .merge(uploads)
+        .merge(webhooks)
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::same_origin_only))
-        .with_state(state)
+        .with_state(state);
+    if let Some(local) = local {
+        router = router.merge(local);
+    }
+    router
 }

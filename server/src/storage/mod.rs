@@ -42,6 +42,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// A cheap round trip that proves the store answers.
     async fn health(&self) -> Result<(), StorageError>;
+    /// A URL that reads the object without credentials until `ttl` passes, when the store can
+    /// make one (S3 presigning); `None` means Fitroom serves it through its own signed route.
+    async fn presign_get(&self, _key: &str, _ttl: std::time::Duration) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// Keys are ours (`results/<job>.png`), but they become paths and URLs: keep them boring.

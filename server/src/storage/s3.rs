@@ -80,4 +80,11 @@ impl Storage for S3Storage {
         self.client.head_bucket().bucket(&self.bucket).send().await.map_err(remote)?;
         Ok(())
     }
+
+    async fn presign_get(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>, StorageError> {
+        validate_key(key)?;
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(remote)?;
+        let request = self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(remote)?;
+        Ok(Some(request.uri().to_string()))
+    }
 }

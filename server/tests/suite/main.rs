@@ -11,3 +11,4 @@ mod ledger_verify;
 mod http_accounts;
 mod http_app;
 mod http_credits;
+mod http_server;

@@ -1,0 +1,167 @@
+//! Generation jobs: created with their credit hold in one transaction, submitted to a provider
+//! (with failover), finished by the provider's webhook or by the reconciler, and charged only
+//! once Fitroom holds its own copy of the result.
+
+mod create;
+mod fetch;
+mod outcome;
+mod reconciler;
+mod record;
+mod status;
+mod submit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use create::{Created, NewGeneration};
+pub use fetch::{FetchPolicy, download};
+pub use reconciler::spawn as spawn_reconciler;
+pub use record::Job;
+pub use status::JobStatus;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::fault::FaultPoints;
+use crate::ids::{JobId, UserId};
+use crate::ledger::{Ledger, LedgerError};
+use crate::providers::Registry;
+use crate::signing::Signer;
+use crate::storage::{Storage, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    #[error("you already have {0} generations running")]
+    TooManyJobs(u32),
+    #[error("no such generation")]
+    NotFound,
+    #[error("the generation is still running")]
+    StillRunning,
+    #[error("the generation has already finished")]
+    AlreadyFinished,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Fault(#[from] crate::fault::InjectedFault),
+}
+
+impl crate::db::AsRetryable for JobError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            JobError::Ledger(e) => e.is_retryable(),
+            JobError::Database(e) => crate::db::is_retryable(e),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Jobs {
+    pub(crate) db: Db,
+    pub(crate) ledger: Ledger,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) registry: Registry,
+    pub(crate) signer: Signer,
+    pub(crate) config: Arc<Config>,
+    pub(crate) clock: SharedClock,
+    pub(crate) faults: FaultPoints,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Jobs {
+    pub fn new(
+        db: Db,
+        ledger: Ledger,
+        storage: Arc<dyn Storage>,
+        registry: Registry,
+        signer: Signer,
+        config: Arc<Config>,
+        clock: SharedClock,
+        faults: FaultPoints,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// One indexed read: the status endpoint every open page polls.
+    pub async fn get(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+            record::JOB_COLUMNS
+        ))
+        .bind(id.as_str())
+        .bind(user.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.as_ref().map(record::from_row).transpose()?.ok_or(JobError::NotFound)
+    }
+
+    pub async fn list(&self, user: &UserId, limit: u32) -> Result<Vec<Job>, JobError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM jobs WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2",
+            record::JOB_COLUMNS
+        ))
+        .bind(user.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(record::from_row).collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Any job, whoever owns it (webhooks and the reconciler act for the system).
+    pub async fn load_job(&self, id: &JobId) -> Result<Option<Job>, JobError> {
+        self.load(id).await
+    }
+
+    pub(crate) async fn load(&self, id: &JobId) -> Result<Option<Job>, JobError> {
+        let row = sqlx::query(&format!("SELECT {} FROM jobs WHERE id = $1", record::JOB_COLUMNS))
+            .bind(id.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.as_ref().map(record::from_row).transpose()?)
+    }
+
+    /// Cancels an unfinished generation; its hold is released.
+    pub async fn cancel(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
+        let job = self.get(user, id).await?;
+        if job.status.is_finished() {
+            return Err(JobError::AlreadyFinished);
+        }
+        if !self.finish_unsuccessfully(&job, JobStatus::Canceled, "canceled by the shopper").await? {
+            return Err(JobError::AlreadyFinished);
+        }
+        self.get(user, id).await
+    }
+
+    /// Hides a finished generation from history and deletes its stored images.
+    pub async fn delete(&self, user: &UserId, id: &JobId) -> Result<(), JobError> {
+        let job = self.get(user, id).await?;
+        if !job.status.is_finished() {
+            return Err(JobError::StillRunning);
+        }
+        for key in [&job.person_key, &job.garment_key, &job.result_key].into_iter().flatten() {
+            self.storage.delete(key).await?;
+        }
+        sqlx::query("UPDATE jobs SET deleted_at = $1 WHERE id = $2 AND user_id = $3")
+            .bind(self.clock.now().millis())
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+use bytes::Bytes;
+
+use crate::db::with_retry;
+use crate::jobs::fetch::{FetchError, FetchPolicy, download};
+use crate::jobs::{Job, JobError, JobStatus, Jobs};
+use crate::ledger::{LedgerTx, Resolution};
+use crate::providers::TaskState;
+
+/// Mirror retries back off from 2 s to 5 minutes while storage is down.
+fn mirror_backoff_secs(attempts: i64) -> i64 {
+    2i64.saturating_pow(attempts.clamp(1, 8) as u32).min(300)
+}
+
+impl Jobs {
+    /// Applies what a provider says about a task. Finished jobs are final: a duplicate or late
+    /// report is a no-op.
+    pub async fn apply(&self, job: &Job, task_id: &str, state: TaskState) -> Result<(), JobError> {
+        if job.status.is_finished() {
+            return Ok(());
+        }
+        match state {
+            TaskState::Pending => Ok(()),
+            TaskState::Failed { reason } => {
+                let message = format!("The provider could not make this picture ({reason}). You were not charged.");
+                self.finish_unsuccessfully(job, JobStatus::Failed, &message).await.map(|_| ())
+            }
+            TaskState::Succeeded { outputs } => {
+                let Some(output) = outputs.into_iter().next() else {
+                    return self
+                        .finish_unsuccessfully(job, JobStatus::Failed, "The provider returned no picture. You were not charged.")
+                        .await
+                        .map(|_| ());
+                };
+                let now = self.clock.now();
+                sqlx::query(
+                    "UPDATE jobs SET status = 'processing', output_url = $1, \
+                     provider_task_id = COALESCE(provider_task_id, $2), updated_at = $3, next_check_at = $3 \
+                     WHERE id = $4 AND status IN ('queued', 'processing')",
+                )
+                .bind(&output)
+                .bind(task_id)
+                .bind(now.millis())
+                .bind(job.id.as_str())
+                .execute(self.db.pool())
+                .await?;
+                self.faults.check("outcome:after_output_recorded")?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies the provider's output into our storage, then marks the job succeeded and settles
+    /// its hold in one transaction. Storage trouble leaves the job processing with its hold open
+    /// and schedules another attempt; the shopper is charged only once the copy exists.
+    pub async fn mirror(&self, id: &crate::ids::JobId) -> Result<(), JobError> {
+        let now = self.clock.now();
+        let claimed = sqlx::query(
+            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = 'processing' AND output_url IS NOT NULL \
+             AND (lease_until IS NULL OR lease_until < $3)",
+        )
+        .bind(now.plus_secs(120).millis())
+        .bind(id.as_str())
+        .bind(now.millis())
+        .execute(self.db.pool())
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Ok(()); // finished, or another worker is on it
+        }
+        let Some(job) = self.load(id).await? else { return Ok(()) };
+        let Some(output) = job.output_url.clone() else { return Ok(()) };
+        let policy = FetchPolicy {
+            max_bytes: 25 * 1024 * 1024,
+            allow_private: self.config.fetch_allow_private
+                || self.registry.get(&job.provider).is_some_and(|p| p.serves_private_outputs()),
+        };
+        let fetched = match download(&self.http, &output, &policy).await {
+            Ok(fetched) => fetched,
+            Err(FetchError::Refused(reason)) => {
+                let message = format!("The provider's picture could not be accepted ({reason}). You were not charged.");
+                self.finish_unsuccessfully(&job, JobStatus::Failed, &message).await?;
+                return Ok(());
+            }
+            Err(FetchError::Transient(reason)) => {
+                tracing::warn!(job = %job.id, %reason, "downloading the output failed; will retry");
+                return self.retry_mirror_later(&job).await;
+            }
+        };
+        self.faults.check("mirror:after_download")?;
+        let key = format!("results/{}.{}", job.id, fetched.kind.extension());
+        if let Err(e) = self.storage.put(&key, Bytes::from(fetched.bytes), fetched.kind.content_type()).await {
+            tracing::warn!(job = %job.id, error = %e, "storing the result failed; will retry");
+            return self.retry_mirror_later(&job).await;
+        }
+        self.faults.check("mirror:after_store")?;
+        self.finish_successfully(&job, &key, fetched.kind.content_type()).await
+    }
+
+    async fn retry_mirror_later(&self, job: &Job) -> Result<(), JobError> {
+        let attempts = job.mirror_attempts + 1;
+        let next = self.clock.now().plus_secs(mirror_backoff_secs(attempts));
+        sqlx::query("UPDATE jobs SET mirror_attempts = $1, next_check_at = $2, lease_until = NULL WHERE id = $3")
+            .bind(attempts)
+            .bind(next.millis())
+            .bind(job.id.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_successfully(&self, job: &Job, key: &str, content_type: &str) -> Result<(), JobError> {
+        let hold = self.ledger.hold_for_job(&job.id).await?;
+        with_retry(|| async {
+            let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
+            let updated = sqlx::query(
+                "UPDATE jobs SET status = 'succeeded', result_key = $1, result_content_type = $2, error = NULL, \
+                 finished_at = $3, updated_at = $3, lease_until = NULL, next_check_at = NULL \
+                 WHERE id = $4 AND status = 'processing'",
+            )
+            .bind(key)
+            .bind(content_type)
+            .bind(tx.now().millis())
+            .bind(job.id.as_str())
+            .execute(tx.conn())
+            .await?;
+            if updated.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok::<_, JobError>(());
+            }
+            self.faults.check("success:after_job_update")?;
+            if let Some(hold) = &hold {
+                self.ledger.resolve_in(&mut tx, &hold.id, Resolution::Settle).await?;
+            }
+            tx.commit().await?;
+            tracing::info!(job = %job.id, "generation succeeded; credits settled");
+            Ok(())
+        })
+        .await
+    }
+
+    /// Fails or cancels an unfinished job and releases its hold, in one transaction.
+    /// Returns false when the job had already finished.
+    pub(crate) async fn finish_unsuccessfully(&self, job: &Job, status: JobStatus, message: &str) -> Result<bool, JobError> {
+        let hold = self.ledger.hold_for_job(&job.id).await?;
+        with_retry(|| async {
+            let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
+            let updated = sqlx::query(
+                "UPDATE jobs SET status = $1, error = $2, finished_at = $3, updated_at = $3, lease_until = NULL, \
+                 next_check_at = NULL WHERE id = $4 AND status IN ('queued', 'processing')",
+            )
+            .bind(status.as_str())
+            .bind(message)
+            .bind(tx.now().millis())
+            .bind(job.id.as_str())
+            .execute(tx.conn())
+            .await?;
+            if updated.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok::<_, JobError>(false);
+            }
+            self.faults.check("failure:after_job_update")?;
+            if let Some(hold) = &hold {
+                self.ledger.resolve_in(&mut tx, &hold.id, Resolution::Release).await?;
+            }
+            tx.commit().await?;
+            tracing::info!(job = %job.id, status = status.as_str(), "generation ended without a result; credits released");
+            Ok(true)
+        })
+        .await
+    }
+}

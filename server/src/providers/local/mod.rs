@@ -1,0 +1,246 @@
+//! The `local` provider, Fitroom's default: real code on this machine, no network beyond
+//! loopback. It takes tasks like any provider, does real image work, publishes the result at its
+//! own URL that expires, and calls back over HTTP with a signed webhook, the path every real
+//! provider takes. Its knobs make failures, duplicate deliveries and lost webhooks on demand.
+
+mod render;
+mod routes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+pub use routes::router;
+
+use crate::clock::{SharedClock, Timestamp};
+use crate::config::LocalProviderConfig;
+use crate::providers::{Authenticity, FetchError, Provider, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent};
+use crate::signing::{Signer, hex};
+
+pub const NAME: &str = "local";
+const SIGNATURE_HEADER: &str = "x-local-signature";
+const TIMESTAMP_HEADER: &str = "x-local-timestamp";
+const TOLERANCE_SECS: i64 = 300;
+/// Output URLs expire, as every provider's do.
+const OUTPUT_TTL_SECS: i64 = 600;
+/// Finished tasks are forgotten after this long (a restart forgets them at once).
+const KEEP_TASKS_MS: i64 = 3_600_000;
+
+#[derive(Clone, Debug)]
+enum LocalState {
+    Running,
+    Succeeded(Arc<Vec<u8>>),
+    Failed(String),
+}
+
+struct LocalTask {
+    state: LocalState,
+    created_at: Timestamp,
+}
+
+/// The payload of a `local` webhook.
+#[derive(Debug, Serialize, Deserialize)]
+struct Callback {
+    task_id: String,
+    status: String,
+    output_url: Option<String>,
+    error: Option<String>,
+}
+
+/// Cheap to clone: every clone is the same provider, so a task can outlive `submit`'s borrow.
+#[derive(Clone)]
+pub struct LocalProvider {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    tasks: Mutex<HashMap<String, LocalTask>>,
+    config: LocalProviderConfig,
+    public_url: String,
+    signer: Signer,
+    http: reqwest::Client,
+    clock: SharedClock,
+}
+
+impl LocalProvider {
+    pub fn new(config: LocalProviderConfig, public_url: &str, signer: Signer, clock: SharedClock) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        LocalProvider {
+            inner: Arc::new(Inner { tasks: Mutex::default(), config, public_url: public_url.to_owned(), signer, http, clock }),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LocalTask>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn output_url(&self, task_id: &str) -> String {
+        let path = format!("/providers/local/outputs/{task_id}");
+        let expires = self.clock.now().plus_secs(OUTPUT_TTL_SECS);
+        format!("{}{}", self.public_url, self.signer.sign_path(&path, expires))
+    }
+
+    pub(crate) fn output(&self, task_id: &str) -> Option<Arc<Vec<u8>>> {
+        match &self.lock().get(task_id)?.state {
+            LocalState::Succeeded(bytes) => Some(bytes.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn sign_body(&self, timestamp: i64, body: &[u8]) -> String {
+        let mut message = format!("{timestamp}.").into_bytes();
+        message.extend_from_slice(body);
+        format!("v1={}", hex(&self.signer.mac(&message)))
+    }
+
+    async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
+        let response = self.http.get(url).send().await.map_err(|e| format!("fetching {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("fetching an input answered {}", response.status()));
+        }
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The work of one task, after the configured delay; then the webhook(s).
+    async fn run(self: Arc<Self>, task_id: String, task: TaskInput) {
+        tokio::time::sleep(Duration::from_millis(self.config.delay_ms)).await;
+        let outcome = async {
+            if rand::random::<f64>() < self.config.failure_rate {
+                return Err("the local provider failed this task on purpose (FITROOM_LOCAL_FAILURE_RATE)".to_owned());
+            }
+            let person = self.download(&task.person_image_url).await?;
+            let garment = match &task.garment_image_url {
+                Some(url) => Some(self.download(url).await?),
+                None => None,
+            };
+            let (prompt, aspect) = (task.prompt.clone(), task.aspect_ratio.clone());
+            tokio::task::spawn_blocking(move || render::render(&person, garment.as_deref(), prompt.as_deref(), aspect.as_deref()))
+                .await
+                .map_err(|e| e.to_string())?
+        }
+        .await;
+
+        let callback = match outcome {
+            Ok(png) => {
+                self.set_state(&task_id, LocalState::Succeeded(Arc::new(png)));
+                Callback { output_url: Some(self.output_url(&task_id)), task_id: task_id.clone(), status: "succeeded".into(), error: None }
+            }
+            Err(reason) => {
+                tracing::info!(task = %task_id, %reason, "local task failed");
+                self.set_state(&task_id, LocalState::Failed(reason.clone()));
+                Callback { task_id: task_id.clone(), status: "failed".into(), output_url: None, error: Some(reason) }
+            }
+        };
+        if rand::random::<f64>() < self.config.drop_rate {
+            tracing::info!(task = %task_id, "local webhook dropped on purpose (FITROOM_LOCAL_DROP_RATE)");
+            return;
+        }
+        let body = serde_json::to_vec(&callback).unwrap_or_default();
+        for copy in 0..self.config.webhook_copies.max(1) {
+            let timestamp = self.clock.now().millis() / 1000;
+            let result = self
+                .http
+                .post(&task.callback_url)
+                .header("content-type", "application/json")
+                .header(TIMESTAMP_HEADER, timestamp.to_string())
+                .header(SIGNATURE_HEADER, self.sign_body(timestamp, &body))
+                .body(body.clone())
+                .send()
+                .await;
+            match result {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => tracing::warn!(task = %task_id, copy, status = %r.status(), "local webhook refused"),
+                Err(e) => tracing::warn!(task = %task_id, copy, error = %e, "local webhook not delivered"),
+            }
+        }
+    }
+
+    fn set_state(&self, task_id: &str, state: LocalState) {
+        if let Some(task) = self.lock().get_mut(task_id) {
+            task.state = state;
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn submit(&self, task: &TaskInput) -> Result<String, SubmitError> {
+        let now = self.inner.clock.now();
+        let task_id = format!("local_{}", uuid::Uuid::now_v7().simple());
+        {
+            let mut tasks = self.inner.lock();
+            tasks.retain(|_, t| now.millis() - t.created_at.millis() < KEEP_TASKS_MS);
+            tasks.insert(task_id.clone(), LocalTask { state: LocalState::Running, created_at: now });
+        }
+        tokio::spawn(self.inner.clone().run(task_id.clone(), task.clone()));
+        Ok(task_id)
+    }
+
+    fn parse_webhook(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8], now: Timestamp) -> Result<WebhookEvent, WebhookError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let timestamp: i64 = header(TIMESTAMP_HEADER)
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| WebhookError::BadSignature("missing timestamp".into()))?;
+        if (now.millis() / 1000 - timestamp).abs() > TOLERANCE_SECS {
+            return Err(WebhookError::BadSignature("timestamp outside the tolerance".into()));
+        }
+        let signature = header(SIGNATURE_HEADER).ok_or_else(|| WebhookError::BadSignature("missing signature".into()))?;
+        let mut message = format!("{timestamp}.").into_bytes();
+        message.extend_from_slice(body);
+        let valid = signature
+            .split(',')
+            .filter_map(|part| part.trim().strip_prefix("v1="))
+            .any(|sig| self.inner.signer.verify(&message, sig));
+        if !valid {
+            return Err(WebhookError::BadSignature("signature mismatch".into()));
+        }
+        let callback: Callback = serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        let state = match callback.status.as_str() {
+            "succeeded" => TaskState::Succeeded { outputs: callback.output_url.into_iter().collect() },
+            "failed" => TaskState::Failed { reason: callback.error.unwrap_or_else(|| "failed".into()) },
+            "running" => TaskState::Pending,
+            other => return Err(WebhookError::Malformed(format!("unknown status {other:?}"))),
+        };
+        Ok(WebhookEvent { task_id: callback.task_id, state, authenticity: Authenticity::Signed })
+    }
+
+    async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
+        let state = self.inner.lock().get(task_id).map(|t| t.state.clone());
+        Ok(match state {
+            Some(LocalState::Running) => TaskState::Pending,
+            Some(LocalState::Succeeded(_)) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
+            Some(LocalState::Failed(reason)) => TaskState::Failed { reason },
+            None => TaskState::Failed { reason: "the local provider has no such task (was it restarted?)".into() },
+        })
+    }
+
+    fn serves_private_outputs(&self) -> bool {
+        true
+    }
+}

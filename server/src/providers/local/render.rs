@@ -1,0 +1,182 @@
+//! The `local` provider's image work: real pixels, no model. The garment is composited onto the
+//! person (or, for a described outfit, the torso is recoloured) and the picture is marked as a
+//! local preview so that nobody mistakes it for a real try-on.
+
+use std::io::Cursor;
+
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+
+use crate::media::normalize::decode;
+
+const MAX_SIDE: u32 = 1024;
+
+pub fn render(person: &[u8], garment: Option<&[u8]>, prompt: Option<&str>, aspect: Option<&str>) -> Result<Vec<u8>, String> {
+    let person = decode(person).map_err(|e| format!("person image: {e}"))?;
+    let cropped = crop_to_aspect(person, aspect);
+    // Large photos are scaled down; small ones keep their size.
+    let cropped = if cropped.width().max(cropped.height()) > MAX_SIDE {
+        cropped.resize(MAX_SIDE, MAX_SIDE, FilterType::Triangle)
+    } else {
+        cropped
+    };
+    let mut canvas = cropped.to_rgba8();
+    match (garment, prompt) {
+        (Some(garment), _) => {
+            let garment = decode(garment).map_err(|e| format!("garment image: {e}"))?;
+            overlay_garment(&mut canvas, garment);
+        }
+        (None, Some(prompt)) => recolour_torso(&mut canvas, colour_for(prompt)),
+        (None, None) => return Err("nothing to try on: no garment and no description".into()),
+    }
+    stamp_preview_banner(&mut canvas);
+    let mut out = Cursor::new(Vec::new());
+    DynamicImage::ImageRgba8(canvas).write_to(&mut out, ImageFormat::Png).map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
+}
+
+/// `3:4` → the largest centred 3:4 crop. Unknown or absent ratios keep the photo as it is.
+fn crop_to_aspect(image: DynamicImage, aspect: Option<&str>) -> DynamicImage {
+    let Some((w, h)) = aspect.and_then(|a| a.split_once(':')) else { return image };
+    let (Ok(w), Ok(h)) = (w.trim().parse::<u32>(), h.trim().parse::<u32>()) else { return image };
+    if w == 0 || h == 0 || w > 100 || h > 100 {
+        return image;
+    }
+    let (iw, ih) = (image.width(), image.height());
+    let (cw, ch) = if u64::from(iw) * u64::from(h) > u64::from(ih) * u64::from(w) {
+        ((u64::from(ih) * u64::from(w) / u64::from(h)) as u32, ih)
+    } else {
+        (iw, (u64::from(iw) * u64::from(h) / u64::from(w)) as u32)
+    };
+    image.crop_imm((iw - cw) / 2, (ih - ch) / 2, cw.max(1), ch.max(1))
+}
+
+/// Places the garment over the upper body; a white studio background around it is keyed out.
+fn overlay_garment(canvas: &mut RgbaImage, garment: DynamicImage) {
+    let width = (canvas.width() * 45 / 100).max(1);
+    let height = (u64::from(garment.height()) * u64::from(width) / u64::from(garment.width().max(1))) as u32;
+    let mut garment = garment.resize_exact(width, height.clamp(1, canvas.height()), FilterType::Triangle).to_rgba8();
+    for pixel in garment.pixels_mut() {
+        let Rgba([r, g, b, a]) = *pixel;
+        let near_white = r > 235 && g > 235 && b > 235;
+        pixel.0[3] = if near_white { 0 } else { (u16::from(a) * 230 / 255) as u8 };
+    }
+    let x = i64::from((canvas.width() - garment.width()) / 2);
+    let y = i64::from(canvas.height() * 28 / 100);
+    imageops::overlay(canvas, &garment, x, y);
+}
+
+fn colour_for(prompt: &str) -> [u8; 3] {
+    // A stable colour per description, so the same words give the same preview.
+    let hash = prompt.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    [(hash >> 16) as u8 | 0x30, (hash >> 8) as u8 | 0x20, hash as u8 | 0x40]
+}
+
+fn recolour_torso(canvas: &mut RgbaImage, colour: [u8; 3]) {
+    let (w, h) = canvas.dimensions();
+    for y in h * 30 / 100..h * 80 / 100 {
+        for x in w * 25 / 100..w * 75 / 100 {
+            let p = canvas.get_pixel_mut(x, y);
+            // Keep the photo's light and shade: the new colour is scaled by the pixel's brightness.
+            let luma = (u32::from(p[0]) * 30 + u32::from(p[1]) * 59 + u32::from(p[2]) * 11) / 100;
+            for (channel, c) in colour.iter().enumerate() {
+                let target = u32::from(*c) * (90 + luma * 165 / 255) / 255;
+                p[channel] = ((u32::from(p[channel]) * 35 + target * 65) / 100).min(255) as u8;
+            }
+        }
+    }
+}
+
+/// A dark band along the bottom reading LOCAL PREVIEW, drawn with a 5×7 pixel font.
+fn stamp_preview_banner(canvas: &mut RgbaImage) {
+    let (w, h) = canvas.dimensions();
+    let band = (h / 12).max(16);
+    for y in h.saturating_sub(band)..h {
+        for x in 0..w {
+            let p = canvas.get_pixel_mut(x, y);
+            for c in 0..3 {
+                p[c] = (u16::from(p[c]) * 35 / 100) as u8;
+            }
+            p[3] = 255;
+        }
+    }
+    let text = "LOCAL PREVIEW";
+    let scale = ((band * 6 / 10) / 7).max(1);
+    let text_width = text.len() as u32 * 6 * scale;
+    let x0 = w.saturating_sub(text_width) / 2;
+    let y0 = h - band + (band - 7 * scale) / 2;
+    for (i, ch) in text.chars().enumerate() {
+        let glyph = glyph(ch);
+        for (row, bits) in glyph.iter().enumerate() {
+            for col in 0..5 {
+                if bits & (0b10000 >> col) != 0 {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let x = x0 + (i as u32 * 6 + col) * scale + dx;
+                            let y = y0 + row as u32 * scale + dy;
+                            if x < w && y < h {
+                                canvas.put_pixel(x, y, Rgba([255, 255, 255, 255]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        'L' => [0b10000, 0b10000, 0b10000, 0b10000, 0b10000, 0b10000, 0b11111],
+        'O' => [0b01110, 0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b01110],
+        'C' => [0b01110, 0b10001, 0b10000, 0b10000, 0b10000, 0b10001, 0b01110],
+        'A' => [0b01110, 0b10001, 0b10001, 0b11111, 0b10001, 0b10001, 0b10001],
+        'P' => [0b11110, 0b10001, 0b10001, 0b11110, 0b10000, 0b10000, 0b10000],
+        'R' => [0b11110, 0b10001, 0b10001, 0b11110, 0b10100, 0b10010, 0b10001],
+        'E' => [0b11111, 0b10000, 0b10000, 0b11110, 0b10000, 0b10000, 0b11111],
+        'V' => [0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b01010, 0b00100],
+        'I' => [0b01110, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110],
+        'W' => [0b10001, 0b10001, 0b10001, 0b10101, 0b10101, 0b10101, 0b01010],
+        _ => [0; 7],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solid(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+        let img = RgbaImage::from_pixel(w, h, Rgba([rgb[0], rgb[1], rgb[2], 255]));
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::ImageRgba8(img).write_to(&mut out, ImageFormat::Png).expect("encode");
+        out.into_inner()
+    }
+
+    #[test]
+    fn the_garment_lands_on_the_person_and_the_preview_is_marked() {
+        let person = solid(300, 400, [200, 180, 160]);
+        let garment = solid(100, 100, [200, 0, 0]);
+        let out = decode(&render(&person, Some(&garment), None, Some("3:4")).expect("render")).expect("decodes").to_rgba8();
+        assert_eq!(out.dimensions(), (300, 400));
+        let centre = out.get_pixel(150, 160);
+        assert!(centre[0] > 150 && centre[1] < 60, "garment colour at the chest: {centre:?}");
+        let banner = out.get_pixel(5, 395);
+        assert!(banner[0] < 100, "the preview band darkens the bottom: {banner:?}");
+    }
+
+    #[test]
+    fn a_description_recolours_the_torso() {
+        let person = solid(200, 200, [128, 128, 128]);
+        let out = decode(&render(&person, None, Some("a green linen shirt"), None).expect("render")).expect("decodes").to_rgba8();
+        assert_ne!(out.get_pixel(100, 100), &Rgba([128, 128, 128, 255]));
+        assert_eq!(out.get_pixel(5, 5), &Rgba([128, 128, 128, 255]), "outside the torso unchanged");
+    }
+
+    #[test]
+    fn aspect_ratios_crop_the_centre() {
+        let img = crop_to_aspect(DynamicImage::new_rgb8(400, 400), Some("3:4"));
+        assert_eq!((img.width(), img.height()), (300, 400));
+        let img = crop_to_aspect(DynamicImage::new_rgb8(400, 400), Some("nonsense"));
+        assert_eq!((img.width(), img.height()), (400, 400));
+    }
+}

@@ -1,0 +1,104 @@
+//! AI providers behind one trait. Adding one is a module and a line in `registry::build`.
+
+pub mod local;
+mod registry;
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+
+pub use registry::{ProviderHealth, Registry, RegistryError};
+
+use crate::clock::Timestamp;
+use crate::ids::JobId;
+
+/// What a provider is asked to make.
+#[derive(Clone, Debug)]
+pub struct TaskInput {
+    pub job: JobId,
+    /// Short-lived signed URLs of Fitroom's copies of the shopper's images.
+    pub person_image_url: String,
+    pub garment_image_url: Option<String>,
+    pub prompt: Option<String>,
+    pub aspect_ratio: Option<String>,
+    /// Where the provider must POST its webhook (carries a per-job token for unsigned providers).
+    pub callback_url: String,
+}
+
+/// A task's state in Fitroom's words, whatever the provider calls it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Pending,
+    Succeeded { outputs: Vec<String> },
+    Failed { reason: String },
+}
+
+impl TaskState {
+    pub fn is_final(&self) -> bool {
+        !matches!(self, TaskState::Pending)
+    }
+}
+
+/// How a webhook proved it came from the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authenticity {
+    /// The signature checked out: the payload can be believed.
+    Signed,
+    /// Unsigned provider: the URL's token must match the job's, and the task is fetched again
+    /// from the provider's API before anything is believed.
+    Token(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEvent {
+    pub task_id: String,
+    pub state: TaskState,
+    pub authenticity: Authenticity,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WebhookError {
+    #[error("invalid signature: {0}")]
+    BadSignature(String),
+    #[error("malformed webhook: {0}")]
+    Malformed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Down, overloaded, timed out, 5xx or 429: another provider may take the task.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused this task (4xx): trying elsewhere would not help it.
+    #[error("provider rejected the task: {0}")]
+    Rejected(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("provider query failed: {0}")]
+pub struct FetchError(pub String);
+
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The name in `FITROOM_PROVIDERS` and in `/webhooks/{name}`.
+    fn name(&self) -> &'static str;
+
+    /// Starts a task; returns the provider's task id.
+    async fn submit(&self, task: &TaskInput) -> Result<String, SubmitError>;
+
+    /// Verifies a webhook delivery and reads it. `query` is the callback URL's query string.
+    fn parse_webhook(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError>;
+
+    /// Asks the provider for a task's state (webhooks that never came, unsigned webhooks).
+    async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError>;
+
+    /// Whether its output URLs may point at private or loopback addresses (self-hosted).
+    fn serves_private_outputs(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,213 @@
+//! A real Fitroom on a loopback port: the `local` provider calls back over real HTTP.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use fitroom_server::{AppState, Config};
+use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::common::TestDb;
+
+pub struct Server {
+    pub t: TestDb,
+    pub state: AppState,
+    pub base: String,
+    pub http: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+pub fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let img = RgbaImage::from_pixel(w, h, Rgba([rgb[0], rgb[1], rgb[2], 255]));
+    let mut out = Cursor::new(Vec::new());
+    DynamicImage::ImageRgba8(img).write_to(&mut out, ImageFormat::Png).expect("encode");
+    out.into_inner()
+}
+
+impl Server {
+    /// Starts Fitroom with a real clock (webhook timestamps are checked) and the given settings.
+    pub async fn start(t: TestDb, extra: &[(&str, &str)]) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let data = tempfile::tempdir().expect("data dir");
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("DATABASE_URL".into(), t.url.clone());
+        env.insert("FITROOM_DATA_DIR".into(), data.path().display().to_string());
+        env.insert("FITROOM_ADDR".into(), addr.to_string());
+        env.insert("FITROOM_LOCAL_DELAY_MS".into(), "50".into());
+        for (k, v) in extra {
+            env.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_source(&env).expect("config");
+        let state = AppState::build_with(config, Arc::new(fitroom_server::clock::SystemClock), t.faults.clone())
+            .await
+            .expect("state");
+        let router = fitroom_server::http::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
+        });
+        let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        Server { t, state, base: format!("http://{addr}"), http, _data: data }
+    }
+
+    pub async fn sign_up(&self, email: &str) {
+        let r = self
+            .http
+            .post(format!("{}/api/auth/register", self.base))
+            .json(&json!({ "email": email, "password": "correct horse battery" }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), 201);
+    }
+
+    pub async fn generate(&self, key: Option<&str>) -> (u16, Value) {
+        let form = Form::new()
+            .part("person_image", Part::bytes(png(120, 160, [200, 170, 150])).file_name("me.png"))
+            .part("garment_image", Part::bytes(png(40, 40, [20, 40, 200])).file_name("shirt.png"))
+            .text("aspect_ratio", "3:4");
+        let mut request = self.http.post(format!("{}/api/generations", self.base)).multipart(form);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let r = request.send().await.expect("generate");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http.get(format!("{}{path}", self.base)).send().await.expect("get").json().await.expect("json")
+    }
+
+    /// Polls the status endpoint until the job is finished.
+    pub async fn wait_finished(&self, id: &str) -> Value {
+        for _ in 0..200 {
+            let g = self.get_json(&format!("/api/generations/{id}")).await;
+            if matches!(g["status"].as_str(), Some("succeeded" | "failed" | "canceled")) {
+                return g;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("generation {id} did not finish");
+    }
+
+    pub async fn credits(&self) -> (i64, i64) {
+        let me = self.get_json("/api/me").await;
+        (me["credits"]["available"].as_i64().expect("available"), me["credits"]["held"].as_i64().expect("held"))
+    }
+}
+
+async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t: TestDb) {
+    let server = Server::start(t, &[("FITROOM_LOCAL_WEBHOOK_COPIES", "3")]).await;
+    server.sign_up("ann@example.com").await;
+    let (status, created) = server.generate(None).await;
+    assert_eq!(status, 202, "{created}");
+    assert_eq!(created["cost"], 1);
+    assert_eq!(created["provider"], "local");
+    assert!(matches!(created["status"].as_str(), Some("queued" | "processing")), "{created}");
+
+    let done = server.wait_finished(created["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let result_url = done["result_url"].as_str().expect("result_url");
+    assert!(result_url.starts_with(&server.base), "a Fitroom URL: {result_url}");
+
+    let image = server.http.get(result_url).send().await.expect("result");
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert!(image.headers()["cache-control"].to_str().expect("ascii").contains("private"));
+    let bytes = image.bytes().await.expect("bytes");
+    let decoded = image::load_from_memory(&bytes).expect("the result decodes");
+    assert_eq!((decoded.width(), decoded.height()), (120, 160));
+
+    // Three copies of the webhook, one charge.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.credits().await, (2, 0));
+    let ledger = server.get_json("/api/credits/ledger").await;
+    let settles = ledger["entries"].as_array().expect("entries").iter().filter(|e| e["kind"] == "settle").count();
+    assert_eq!(settles, 1);
+    server.t.assert_verified().await;
+
+    let stranger = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let r = stranger.get(result_url).send().await.expect("anonymous");
+    assert_eq!(r.status(), 401);
+}
+
+async fn a_provider_failure_releases_the_credits(t: TestDb) {
+    let server = Server::start(t, &[("FITROOM_LOCAL_FAILURE_RATE", "1")]).await;
+    server.sign_up("ann@example.com").await;
+    let (_, created) = server.generate(None).await;
+    let done = server.wait_finished(created["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "failed");
+    assert!(done["error"].as_str().expect("error").contains("not charged"), "{done}");
+    assert_eq!(done["result_url"], Value::Null);
+    assert_eq!(server.credits().await, (3, 0));
+    server.t.assert_verified().await;
+}
+
+async fn lost_webhooks_are_finished_by_the_reconciler(t: TestDb) {
+    let server = Server::start(t, &[("FITROOM_LOCAL_DROP_RATE", "1"), ("FITROOM_POLL_AFTER_SECS", "0")]).await;
+    server.sign_up("ann@example.com").await;
+    let (_, created) = server.generate(None).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "processing", "no webhook came");
+
+    server.state.jobs.reconcile_once().await.expect("reconcile");
+    let done = server.wait_finished(&id).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(server.credits().await, (2, 0));
+    server.t.assert_verified().await;
+}
+
+async fn a_forged_webhook_is_refused_and_changes_nothing(t: TestDb) {
+    let server = Server::start(t, &[("FITROOM_LOCAL_DROP_RATE", "1")]).await;
+    server.sign_up("ann@example.com").await;
+    let (_, created) = server.generate(None).await;
+    let id = created["id"].as_str().expect("id");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let body = json!({ "task_id": "local_x", "status": "failed", "error": "forged" }).to_string();
+    let forged = server
+        .http
+        .post(format!("{}/webhooks/local?job={id}", server.base))
+        .header("x-local-timestamp", now.to_string())
+        .header("x-local-signature", "v1=00ff")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 401);
+    let unknown = server.http.post(format!("{}/webhooks/nobody", server.base)).body("{}").send().await.expect("post");
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "processing");
+    assert_eq!(server.credits().await, (2, 1));
+}
+
+async fn the_same_idempotency_key_makes_one_generation(t: TestDb) {
+    let server = Server::start(t, &[]).await;
+    server.sign_up("ann@example.com").await;
+    let (first_status, first) = server.generate(Some("try-1")).await;
+    let (second_status, second) = server.generate(Some("try-1")).await;
+    assert_eq!((first_status, second_status), (202, 200));
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(server.t.count("jobs").await, 1);
+}
+
+async fn without_credits_nothing_is_created(t: TestDb) {
+    let server = Server::start(t, &[("FITROOM_SIGNUP_CREDITS", "0")]).await;
+    server.sign_up("ann@example.com").await;
+    let (status, body) = server.generate(None).await;
+    assert_eq!(status, 402);
+    assert_eq!(body["error"]["code"], "insufficient_credits");
+    assert_eq!(server.t.count("jobs").await, 0);
+    assert_eq!(server.t.count("holds").await, 0);
+}
+
+crate::on_both_databases!(
+    a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once,
+    a_provider_failure_releases_the_credits,
+    lost_webhooks_are_finished_by_the_reconciler,
+    a_forged_webhook_is_refused_and_changes_nothing,
+    the_same_idempotency_key_makes_one_generation,
+    without_credits_nothing_is_created,
+);

@@ -91,7 +91,9 @@ ensure_s3s_fs() {
 ensure_npm_packages() {
   if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then return; fi
   step "Installing npm packages (Tailwind, binaryen's wasm-opt, Playwright)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` refuses this lock file on npm 11 (it lists only this platform's optional Tailwind
+  # binaries), so install from it without demanding an exact match.
+  npm install --no-audit --no-fund --loglevel=error
 }
 
 ensure_build_tools() {

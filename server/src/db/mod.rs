@@ -43,6 +43,11 @@ pub enum DbError {
 impl Db {
     /// Connects, creating the SQLite file (and its directory) when it does not exist yet.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_sized(url, None).await
+    }
+
+    /// Like `connect`, with an explicit pool size (benchmarks match their client count).
+    pub async fn connect_sized(url: &str, max_connections: Option<u32>) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -57,7 +62,7 @@ impl Db {
                 let url = sqlite_url_creating_dir(url)?;
                 let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
                 AnyPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(max_connections.unwrap_or(8))
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
@@ -76,7 +81,7 @@ impl Db {
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
                 AnyPoolOptions::new()
-                    .max_connections(32)
+                    .max_connections(max_connections.unwrap_or(32))
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
                     .await?

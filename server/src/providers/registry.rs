@@ -53,6 +53,7 @@ impl Registry {
                     let provider = crate::providers::local::LocalProvider::new(
                         config.local.clone(),
                         &config.public_url,
+                        config.data_dir.join("local-provider"),
                         signer.clone(),
                         clock.clone(),
                     );

@@ -16,7 +16,17 @@ pub struct Server {
     pub state: AppState,
     pub base: String,
     pub http: reqwest::Client,
+    env: HashMap<String, String>,
+    addr: std::net::SocketAddr,
+    serving: tokio::task::JoinHandle<()>,
     _data: tempfile::TempDir,
+}
+
+fn serve(listener: tokio::net::TcpListener, state: &AppState) -> tokio::task::JoinHandle<()> {
+    let router = fitroom_server::http::router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
+    })
 }
 
 pub fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
@@ -41,15 +51,44 @@ impl Server {
             env.insert((*k).into(), (*v).into());
         }
         let config = Config::from_source(&env).expect("config");
-        let state = AppState::build_with(config, Arc::new(fitroom_server::clock::SystemClock), t.faults.clone())
-            .await
-            .expect("state");
-        let router = fitroom_server::http::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
-        });
+        // The manual clock of the test; the local provider signs with it too, so webhook
+        // timestamps agree, while real time still passes for the provider's delay.
+        let state = AppState::build_with(config, Arc::new(t.clock.clone()), t.faults.clone()).await.expect("state");
+        let serving = serve(listener, &state);
         let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
-        Server { t, state, base: format!("http://{addr}"), http, _data: data }
+        Server { t, state, base: format!("http://{addr}"), http, env, addr, serving, _data: data }
+    }
+
+    /// Kills the process (its in-memory state, the local provider's tasks included, is lost)
+    /// and starts a new one on the same address, database and data directory.
+    pub async fn restart(&mut self) {
+        self.serving.abort();
+        let _ = (&mut self.serving).await;
+        let config = Config::from_source(&self.env).expect("config");
+        self.state = AppState::build_with(config, Arc::new(self.t.clock.clone()), fitroom_server::fault::FaultPoints::default())
+            .await
+            .expect("restarted state");
+        let mut listener = None;
+        for _ in 0..50 {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+        self.serving = serve(listener.expect("the address is free again"), &self.state);
+    }
+
+    pub async fn sign_up_as(&self, client: &reqwest::Client, email: &str) {
+        let r = client
+            .post(format!("{}/api/auth/register", self.base))
+            .json(&json!({ "email": email, "password": "correct horse battery" }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), 201);
     }
 
     pub async fn sign_up(&self, email: &str) {
@@ -203,7 +242,79 @@ async fn without_credits_nothing_is_created(t: TestDb) {
     assert_eq!(server.t.count("holds").await, 0);
 }
 
+/// Every step of the flow where a crash can happen: after it, a restarted process's reconciler
+/// finishes every job (either way), no hold stays open, and the ledger verifies.
+const CRASH_POINTS: &[&str] = &[
+    "create:after_job",
+    "create:after_freeze",
+    "create:after_commit",
+    "create:after_inputs",
+    "outcome:after_output_recorded",
+    "mirror:after_download",
+    "mirror:after_store",
+    "success:after_job_update",
+];
+
+async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: TestDb) {
+    let mut server = Server::start(t, &[("FITROOM_POLL_AFTER_SECS", "60")]).await;
+    for (i, &point) in CRASH_POINTS.iter().enumerate() {
+        let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        server.sign_up_as(&client, &format!("crash{i}@example.com")).await;
+        server.t.faults.arm(point);
+        let form = Form::new()
+            .part("person_image", Part::bytes(png(60, 80, [200, 170, 150])).file_name("me.png"))
+            .text("prompt", "a red raincoat");
+        let _ = client.post(format!("{}/api/generations", server.base)).multipart(form).send().await.expect("post");
+        // Let the provider's webhook and the mirror run into the armed fault.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        server.t.faults.disarm_all();
+    }
+
+    // Restart: leases and poll deadlines pass, and the new process reconciles.
+    server.t.clock.advance_millis(200_000);
+    server.restart().await;
+    for _ in 0..40 {
+        server.state.jobs.reconcile_once().await.expect("reconcile");
+        let (unfinished,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'processing')")
+            .fetch_one(server.t.db.pool())
+            .await
+            .expect("count");
+        if unfinished == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        server.t.clock.advance_millis(61_000);
+    }
+    let statuses: Vec<(String, String)> = sqlx::query_as(
+        "SELECT u.email, j.status FROM jobs j JOIN users u ON u.id = j.user_id ORDER BY u.email",
+    )
+    .fetch_all(server.t.db.pool())
+    .await
+    .expect("jobs");
+    let status_of = |point: &str| {
+        let i = CRASH_POINTS.iter().position(|p| *p == point).expect("known point");
+        statuses.iter().find(|(email, _)| email == &format!("crash{i}@example.com")).map(|(_, s)| s.as_str())
+    };
+    // A crash inside the creating transaction leaves nothing at all.
+    assert_eq!(status_of("create:after_job"), None);
+    assert_eq!(status_of("create:after_freeze"), None);
+    // Inputs never stored: the job cannot run, and the shopper is not charged.
+    assert_eq!(status_of("create:after_commit"), Some("failed"));
+    // Everything else had what it needed: the new process submits a job left queued, and copies
+    // and charges a result whose output was recorded.
+    for point in ["create:after_inputs", "outcome:after_output_recorded", "mirror:after_download", "mirror:after_store", "success:after_job_update"] {
+        assert_eq!(status_of(point), Some("succeeded"), "{point}: {statuses:?}");
+    }
+    let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE state = 'open'")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("holds");
+    assert_eq!(open, 0);
+    server.t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    a_crash_after_any_step_is_finished_by_the_reconciler_after_restart,
     a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once,
     a_provider_failure_releases_the_credits,
     lost_webhooks_are_finished_by_the_reconciler,

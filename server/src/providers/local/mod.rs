@@ -7,6 +7,7 @@ mod render;
 mod routes;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ const KEEP_TASKS_MS: i64 = 3_600_000;
 #[derive(Clone, Debug)]
 enum LocalState {
     Running,
-    Succeeded(Arc<Vec<u8>>),
+    Succeeded,
     Failed(String),
 }
 
@@ -59,6 +60,8 @@ pub struct LocalProvider {
 
 pub struct Inner {
     tasks: Mutex<HashMap<String, LocalTask>>,
+    /// Outputs live on disk, like a real provider's, so they outlive a restart of Fitroom.
+    dir: PathBuf,
     config: LocalProviderConfig,
     public_url: String,
     signer: Signer,
@@ -67,13 +70,13 @@ pub struct Inner {
 }
 
 impl LocalProvider {
-    pub fn new(config: LocalProviderConfig, public_url: &str, signer: Signer, clock: SharedClock) -> Self {
+    pub fn new(config: LocalProviderConfig, public_url: &str, dir: PathBuf, signer: Signer, clock: SharedClock) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
         LocalProvider {
-            inner: Arc::new(Inner { tasks: Mutex::default(), config, public_url: public_url.to_owned(), signer, http, clock }),
+            inner: Arc::new(Inner { tasks: Mutex::default(), dir, config, public_url: public_url.to_owned(), signer, http, clock }),
         }
     }
 
@@ -93,10 +96,37 @@ impl Inner {
         format!("{}{}", self.public_url, self.signer.sign_path(&path, expires))
     }
 
-    pub(crate) fn output(&self, task_id: &str) -> Option<Arc<Vec<u8>>> {
-        match &self.lock().get(task_id)?.state {
-            LocalState::Succeeded(bytes) => Some(bytes.clone()),
-            _ => None,
+    fn output_path(&self, task_id: &str) -> Option<PathBuf> {
+        // Task ids are ours (`local_<hex>`); anything else never names a file.
+        let valid = task_id.starts_with("local_") && task_id[6..].bytes().all(|b| b.is_ascii_hexdigit());
+        valid.then(|| self.dir.join(format!("{task_id}.png")))
+    }
+
+    pub(crate) async fn output(&self, task_id: &str) -> Option<Vec<u8>> {
+        tokio::fs::read(self.output_path(task_id)?).await.ok()
+    }
+
+    async fn save_output(&self, task_id: &str, png: &[u8]) -> Result<(), String> {
+        let path = self.output_path(task_id).ok_or("bad task id")?;
+        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| e.to_string())?;
+        let tmp = self.dir.join(format!(".{task_id}.tmp"));
+        tokio::fs::write(&tmp, png).await.map_err(|e| e.to_string())?;
+        tokio::fs::rename(&tmp, &path).await.map_err(|e| e.to_string())
+    }
+
+    /// Outputs expire like any provider's: files older than an hour are removed.
+    fn prune_outputs(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_millis() as i64 > KEEP_TASKS_MS);
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 
@@ -142,9 +172,13 @@ impl Inner {
         }
         .await;
 
+        let outcome = match outcome {
+            Ok(png) => self.save_output(&task_id, &png).await,
+            Err(e) => Err(e),
+        };
         let callback = match outcome {
-            Ok(png) => {
-                self.set_state(&task_id, LocalState::Succeeded(Arc::new(png)));
+            Ok(()) => {
+                self.set_state(&task_id, LocalState::Succeeded);
                 Callback { output_url: Some(self.output_url(&task_id)), task_id: task_id.clone(), status: "succeeded".into(), error: None }
             }
             Err(reason) => {
@@ -198,6 +232,7 @@ impl Provider for LocalProvider {
             tasks.retain(|_, t| now.millis() - t.created_at.millis() < KEEP_TASKS_MS);
             tasks.insert(task_id.clone(), LocalTask { state: LocalState::Running, created_at: now });
         }
+        self.inner.prune_outputs();
         tokio::spawn(self.inner.clone().run(task_id.clone(), task.clone()));
         Ok(task_id)
     }
@@ -234,9 +269,13 @@ impl Provider for LocalProvider {
         let state = self.inner.lock().get(task_id).map(|t| t.state.clone());
         Ok(match state {
             Some(LocalState::Running) => TaskState::Pending,
-            Some(LocalState::Succeeded(_)) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
+            Some(LocalState::Succeeded) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
             Some(LocalState::Failed(reason)) => TaskState::Failed { reason },
-            None => TaskState::Failed { reason: "the local provider has no such task (was it restarted?)".into() },
+            // Not in memory (Fitroom restarted): a finished output is still on disk.
+            None => match self.inner.output_path(task_id).filter(|p| p.exists()) {
+                Some(_) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
+                None => TaskState::Failed { reason: "the local provider has no such task (was it restarted?)".into() },
+            },
         })
     }
 

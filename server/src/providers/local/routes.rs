@@ -25,8 +25,8 @@ async fn output(State(provider): State<LocalProvider>, Path(task): Path<String>,
     if !inner.signer().verify_path(&path, signed.expires, &signed.sig, inner.now()) {
         return (StatusCode::FORBIDDEN, "link expired or invalid").into_response();
     }
-    match inner.output(&task) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes.as_ref().clone()).into_response(),
+    match inner.output(&task).await {
+        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -1,0 +1,199 @@
+//! Ledger throughput: freeze+settle pairs per second at 1, 8 and 64 concurrent clients, on
+//! SQLite and PostgreSQL, beside the ceiling measured in the same run on the same machine:
+//! a raw one-row-update transaction loop for SQLite, pgbench's built-in tpcb-like script for
+//! PostgreSQL. Run through scripts/bench-ledger.sh, which starts the PostgreSQL cluster.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fitroom_server::clock::SystemClock;
+use fitroom_server::db::{Backend, Db};
+use fitroom_server::ids::{JobId, UserId};
+use fitroom_server::ledger::{Credits, FreezeRequest, Grant, Ledger};
+
+const CLIENTS: [usize; 3] = [1, 8, 64];
+
+struct Row {
+    backend: &'static str,
+    clients: usize,
+    ceiling: f64,
+    many: f64,
+    one: f64,
+}
+
+async fn fresh_db(backend: Backend, pool: u32) -> (Db, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("dir");
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            let db = Db::connect_sized(&url, Some(pool)).await.expect("sqlite");
+            db.migrate().await.expect("migrate");
+            (db, Some(dir))
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("FITROOM_BENCH_POSTGRES_URL");
+            let name = format!("fitroom_bench_{}", uuid::Uuid::new_v4().simple());
+            let a = Db::connect(&admin).await.expect("admin");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(a.pool()).await.expect("create");
+            a.close().await;
+            let (base, _) = admin.rsplit_once('/').expect("url");
+            let db = Db::connect_sized(&format!("{base}/{name}"), Some(pool)).await.expect("pg");
+            db.migrate().await.expect("migrate");
+            (db, None)
+        }
+    }
+}
+
+async fn user(db: &Db, ledger: &Ledger) -> UserId {
+    let id = UserId::generate();
+    sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, 'x', 0)")
+        .bind(id.as_str())
+        .bind(format!("{id}@bench"))
+        .execute(db.pool())
+        .await
+        .expect("user");
+    for expiry in [None, Some(30), Some(7)] {
+        ledger
+            .grant(&Grant {
+                user: id.clone(),
+                credits: Credits::new(1_000_000_000).expect("credits"),
+                name: "bench".into(),
+                expires_at: expiry.map(|d| fitroom_server::clock::Clock::now(&SystemClock).plus_days(d)),
+                source: None,
+            })
+            .await
+            .expect("grant");
+    }
+    id
+}
+
+/// Jobs are created beforehand (untimed): the benchmark measures the ledger's two transactions.
+async fn jobs(db: &Db, user: &UserId, n: usize) -> Vec<JobId> {
+    let mut tx = db.pool().begin().await.expect("tx");
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = JobId::generate();
+        sqlx::query("INSERT INTO jobs (id, user_id, status, cost, provider, created_at, updated_at) VALUES ($1, $2, 'queued', 1, 'bench', 0, 0)")
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .expect("job");
+        ids.push(id);
+    }
+    tx.commit().await.expect("commit");
+    ids
+}
+
+/// Freeze+settle pairs per second with `clients` concurrent clients, each on its own account or
+/// all on one.
+async fn pairs_per_second(backend: Backend, clients: usize, one_account: bool, per_client: usize) -> f64 {
+    let (db, _dir) = fresh_db(backend, clients.max(1) as u32 + 2).await;
+    let ledger = Ledger::new(db.clone(), Arc::new(SystemClock));
+    let shared = user(&db, &ledger).await;
+    let mut work = Vec::new();
+    for _ in 0..clients {
+        let u = if one_account { shared.clone() } else { user(&db, &ledger).await };
+        let j = jobs(&db, &u, per_client).await;
+        work.push((u, j));
+    }
+    let deadline = fitroom_server::clock::Timestamp::from_millis(i64::MAX / 2);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (u, js) in work {
+        let ledger = ledger.clone();
+        tasks.push(tokio::spawn(async move {
+            for job in js {
+                let frozen = ledger
+                    .freeze(&FreezeRequest { user: u.clone(), amount: Credits::new(1).expect("1"), job: job.clone(), idempotency_key: job.to_string(), deadline })
+                    .await
+                    .expect("freeze");
+                ledger.settle(&frozen.hold.id).await.expect("settle");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let rate = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
+    db.close().await;
+    rate
+}
+
+/// The SQLite ceiling: one-row-update transactions through the same driver and pool.
+async fn sqlite_ceiling(clients: usize, per_client: usize) -> f64 {
+    let (db, _dir) = fresh_db(Backend::Sqlite, clients as u32 + 2).await;
+    sqlx::query("CREATE TABLE counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)").execute(db.pool()).await.expect("table");
+    sqlx::query("INSERT INTO counter VALUES (1, 0)").execute(db.pool()).await.expect("row");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_client {
+                fitroom_server::db::with_retry(|| async {
+                    let mut tx = db.pool().begin().await?;
+                    sqlx::query("UPDATE counter SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+                    tx.commit().await
+                })
+                .await
+                .expect("update");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    (clients * per_client) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The PostgreSQL ceiling: pgbench's built-in tpcb-like script with the same client count.
+fn pgbench(clients: usize, seconds: u64) -> f64 {
+    let url = std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("url");
+    let out = std::process::Command::new(std::env::var("PGBENCH").unwrap_or_else(|_| "pgbench".into()))
+        .args(["-n", "-c", &clients.to_string(), "-j", &clients.min(2).to_string(), "-T", &seconds.to_string(), &url])
+        .output()
+        .expect("pgbench runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("pgbench printed no tps: {text}{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let per_client_total = |clients: usize, total: usize| (total / clients).max(20);
+    let mut rows = Vec::new();
+    for &c in &CLIENTS {
+        let n = per_client_total(c, 3000);
+        rows.push(Row {
+            backend: "SQLite",
+            clients: c,
+            ceiling: sqlite_ceiling(c, n * 2).await,
+            many: pairs_per_second(Backend::Sqlite, c, false, n).await,
+            one: pairs_per_second(Backend::Sqlite, c, true, n).await,
+        });
+    }
+    if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_ok() {
+        for &c in &CLIENTS {
+            let n = per_client_total(c, 3000);
+            rows.push(Row {
+                backend: "PostgreSQL",
+                clients: c,
+                ceiling: pgbench(c, 10),
+                many: pairs_per_second(Backend::Postgres, c, false, n).await,
+                one: pairs_per_second(Backend::Postgres, c, true, n).await,
+            });
+        }
+    }
+    println!("| database | clients | ceiling tx/s | freeze+settle pairs/s (one account per client) | % of ceiling | pairs/s (all clients on one account) | % of ceiling |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} % | {:.0} | {:.0} % |",
+            r.backend, r.clients, r.ceiling, r.many, 100.0 * r.many / r.ceiling, r.one, 100.0 * r.one / r.ceiling
+        );
+    }
+}

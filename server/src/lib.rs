@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod providers;
 pub mod signing;
 pub mod ledger;

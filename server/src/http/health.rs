@@ -17,8 +17,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     checks.insert("database".into(), check(db.map_err(|e| e.to_string())));
     checks.insert("storage".into(), check(storage.map_err(|e| e.to_string())));
     let ready = checks.values().all(|c| c["status"] == "ok");
+    // Providers are reported, not required: a provider cooling down is routed around.
+    let now = state.clock.now();
+    let providers: serde_json::Map<String, Value> = state
+        .jobs
+        .registry()
+        .health()
+        .into_iter()
+        .map(|(name, h)| {
+            let status = if h.is_cooling(now) { "cooling_down" } else { "ok" };
+            (name.to_owned(), json!({ "status": status, "consecutive_failures": h.consecutive_failures }))
+        })
+        .collect();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({ "status": if ready { "ok" } else { "unavailable" }, "checks": checks });
+    let body = json!({ "status": if ready { "ok" } else { "unavailable" }, "checks": checks, "providers": providers });
     (status, Json(body))
 }
 

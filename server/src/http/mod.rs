@@ -8,6 +8,7 @@ mod generations;
 mod webhooks;
 mod health;
 mod json;
+mod metrics;
 pub mod limits;
 mod origin;
 mod request_id;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/files/{*key}", get(files::get))
         .merge(api)
         .merge(uploads)

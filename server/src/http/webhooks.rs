@@ -26,12 +26,19 @@ pub async fn receive(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let provider = state.jobs.registry().get(&name).cloned().ok_or_else(ApiError::not_found)?;
+    let started = std::time::Instant::now();
+    let metrics = state.jobs.metrics.clone();
+    let provider_name = provider.name();
     let event = provider.parse_webhook(&headers, query.as_deref(), &body, state.clock.now()).map_err(|e| match e {
         WebhookError::BadSignature(reason) => {
+            metrics.count("fitroom_webhooks", &[("provider", provider_name), ("outcome", "invalid_signature")]);
             tracing::warn!(provider = %name, %reason, "webhook refused");
             ApiError::new(ErrorCode::InvalidSignature, "The webhook signature is not valid.")
         }
-        WebhookError::Malformed(reason) => ApiError::invalid(format!("Malformed webhook: {reason}")),
+        WebhookError::Malformed(reason) => {
+            metrics.count("fitroom_webhooks", &[("provider", provider_name), ("outcome", "malformed")]);
+            ApiError::invalid(format!("Malformed webhook: {reason}"))
+        }
     })?;
 
     let job = find_job(&state, &name, &event.task_id, query.as_deref()).await?;
@@ -56,6 +63,8 @@ pub async fn receive(
         return Ok(StatusCode::OK.into_response());
     }
     state.jobs.apply(&job, &event.task_id, state_to_apply).await?;
+    metrics.count("fitroom_webhooks", &[("provider", provider_name), ("outcome", "applied")]);
+    metrics.observe("fitroom_webhook_handling", &[("provider", provider_name)], started.elapsed().as_secs_f64());
     // The copy into our storage may be slow: do it after answering, so the provider does not
     // time out and retry. A crash here is covered by the reconciler (the output URL is recorded).
     let jobs = state.jobs.clone();

@@ -72,6 +72,7 @@ pub struct Jobs {
     pub(crate) clock: SharedClock,
     pub(crate) faults: FaultPoints,
     pub(crate) http: reqwest::Client,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Jobs {
@@ -90,7 +91,7 @@ impl Jobs {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http }
+        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http, metrics: Default::default() }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -48,6 +48,7 @@ impl Jobs {
         let mut pass = Pass::default();
         for (id,) in due {
             let id = JobId::from_string(id);
+            self.metrics.count("fitroom_reconciler_actions", &[("action", "examine_job")]);
             if let Err(e) = self.reconcile_job(&id).await {
                 tracing::warn!(job = %id, error = %e, "reconciling a job failed; will try again");
             }
@@ -55,6 +56,12 @@ impl Jobs {
         }
         pass.expired_packages = self.ledger.expire_due().await?;
         pass.released_holds = self.ledger.release_overdue().await?;
+        for _ in 0..pass.expired_packages {
+            self.metrics.count("fitroom_reconciler_actions", &[("action", "expire_package")]);
+        }
+        for _ in 0..pass.released_holds {
+            self.metrics.count("fitroom_reconciler_actions", &[("action", "release_overdue_hold")]);
+        }
         Ok(pass)
     }
 

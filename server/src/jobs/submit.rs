@@ -52,6 +52,14 @@ impl Jobs {
                 Ok(result) => result,
                 Err(_) => Err(SubmitError::Unavailable("timed out".into())),
             };
+            let seconds = started.elapsed().as_secs_f64();
+            let outcome = match &result {
+                Ok(_) => "accepted",
+                Err(SubmitError::Unavailable(_)) => "unavailable",
+                Err(SubmitError::Rejected(_)) => "rejected",
+            };
+            self.metrics.count("fitroom_submissions", &[("provider", provider.name()), ("outcome", outcome)]);
+            self.metrics.observe("fitroom_submission", &[("provider", provider.name())], seconds);
             match result {
                 Ok(task_id) => {
                     self.registry.record_success(provider.name());

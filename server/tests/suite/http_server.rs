@@ -170,6 +170,13 @@ async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t:
     let stranger = reqwest::Client::builder().cookie_store(true).build().expect("client");
     let r = stranger.get(result_url).send().await.expect("anonymous");
     assert_eq!(r.status(), 401);
+
+    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("fitroom_jobs{status=\"succeeded\",provider=\"local\"} 1"), "{metrics}");
+    assert!(metrics.contains("fitroom_webhooks_total{provider=\"local\",outcome=\"applied\"}"), "{metrics}");
+    assert!(metrics.contains("fitroom_submissions_total{provider=\"local\",outcome=\"accepted\"} 1"), "{metrics}");
+    let ready: Value = server.http.get(format!("{}/readyz", server.base)).send().await.expect("readyz").json().await.expect("json");
+    assert_eq!(ready["providers"]["local"]["status"], "ok");
 }
 
 async fn a_provider_failure_releases_the_credits(t: TestDb) {

@@ -17,7 +17,65 @@ fn remote(e: impl std::error::Error) -> StorageError {
     StorageError::Remote(format!("{e:?}"))
 }
 
+/// Objects above this size go up in parts: a failed part is retried alone, and no single request
+/// carries the whole object.
+const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
 impl S3Storage {
+    async fn put_multipart(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError> {
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(remote)?;
+        let upload_id = upload.upload_id().ok_or_else(|| StorageError::Remote("no upload id".into()))?.to_owned();
+        let result = async {
+            let mut parts = Vec::new();
+            for (i, chunk) in bytes.chunks(PART_SIZE).enumerate() {
+                let number = i as i32 + 1;
+                let part = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(bytes.slice_ref(chunk)))
+                    .send()
+                    .await
+                    .map_err(remote)?;
+                parts.push(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
+                        .build(),
+                );
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(remote)?;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            // Parts of an abandoned upload are billed until aborted.
+            let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
+        }
+        result
+    }
+
     pub async fn new(config: &S3Config) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(config.region.clone()));
@@ -46,6 +104,9 @@ impl Storage for S3Storage {
 
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError> {
         validate_key(key)?;
+        if bytes.len() > MULTIPART_THRESHOLD {
+            return self.put_multipart(key, bytes, content_type).await;
+        }
         self.client
             .put_object()
             .bucket(&self.bucket)

@@ -12,3 +12,4 @@ mod http_accounts;
 mod http_app;
 mod http_credits;
 mod http_server;
+mod storage;

@@ -13,3 +13,4 @@ mod http_app;
 mod http_credits;
 mod http_server;
 mod storage;
+mod http_uploads;

@@ -1,7 +1,13 @@
 import { test, expect } from "@playwright/test";
 
 test("the first page is server-rendered, then hydrated so that its button works", async ({ page }) => {
-  await page.goto("/");
+  const errors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  const response = await page.goto("/");
+  const headers = response!.headers();
+  expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+  expect(headers["x-content-type-options"]).toBe("nosniff");
+  expect(headers["x-frame-options"]).toBe("DENY");
   await expect(page.getByRole("heading", { level: 1, name: "Fitroom" })).toBeVisible();
 
   // The button is disabled in the server's HTML and enabled only by the running wasm.
@@ -14,6 +20,7 @@ test("the first page is server-rendered, then hydrated so that its button works"
   await expect(page.getByRole("status")).toHaveText("The mirror turned once.");
   await button.click();
   await expect(page.getByRole("status")).toHaveText("The mirror turned 2 times.");
+  expect(errors, "no console errors (CSP violations included)").toEqual([]);
 });
 
 test("health and readiness answer 200", async ({ request }) => {

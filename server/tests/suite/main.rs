@@ -14,3 +14,4 @@ mod http_credits;
 mod http_server;
 mod storage;
 mod http_uploads;
+mod http_ownership;

@@ -42,7 +42,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             },
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
+        .with_state(options)
+        // Server functions change state with the session cookie: same CSRF rule as the REST API.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), fitroom_server::http::origin::same_origin_only));
     let app = fitroom_server::http::with_request_tracing(fitroom_server::http::router(state.clone()).merge(pages));
 
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;

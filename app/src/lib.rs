@@ -1,14 +1,19 @@
 //! Fitroom's pages: rendered on the server, hydrated in the browser.
 
+pub mod api;
+mod layout;
 mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment};
 
-use pages::home::HomePage;
+use pages::account::AccountPage;
+use pages::auth::{LoginPage, SignupPage};
+use pages::history::HistoryPage;
 use pages::not_found::NotFound;
+use pages::tryon::TryOnPage;
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,7 +66,13 @@ pub fn App() -> impl IntoView {
             // The router's view needs an element of its own to hydrate into.
             <div id="app" class="flex min-h-screen flex-col">
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage />
+                    // Signed-in pages render whole before answering, so that a visitor without a
+                    // session gets a real redirect to /login.
+                    <Route path=StaticSegment("") view=TryOnPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("history") view=HistoryPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=StaticSegment("signup") view=SignupPage />
                 </Routes>
             </div>
         </Router>

@@ -1,2 +1,5 @@
-pub mod home;
+pub mod account;
+pub mod auth;
+pub mod history;
 pub mod not_found;
+pub mod tryon;

@@ -10,7 +10,7 @@ mod health;
 mod json;
 mod metrics;
 pub mod limits;
-mod origin;
+pub mod origin;
 mod request_id;
 pub mod session;
 

@@ -41,6 +41,16 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+/// The `Set-Cookie` value for a new session.
+pub fn cookie_value(state: &AppState, token: &SessionToken) -> String {
+    SessionCookie::set(state, token).value
+}
+
+/// The `Set-Cookie` value that ends the session in the browser.
+pub fn cleared_cookie_value(state: &AppState) -> String {
+    SessionCookie::clear(state).value
+}
+
 /// `Set-Cookie` for a new session (or, with `None`, the header that deletes it).
 pub struct SessionCookie {
     value: String,

@@ -90,7 +90,7 @@ fn recolour_torso(canvas: &mut RgbaImage, colour: [u8; 3]) {
 /// A dark band along the bottom reading LOCAL PREVIEW, drawn with a 5×7 pixel font.
 fn stamp_preview_banner(canvas: &mut RgbaImage) {
     let (w, h) = canvas.dimensions();
-    let band = (h / 12).max(16);
+    let band = (h / 12).max(16).min(h);
     for y in h.saturating_sub(band)..h {
         for x in 0..w {
             let p = canvas.get_pixel_mut(x, y);
@@ -104,7 +104,7 @@ fn stamp_preview_banner(canvas: &mut RgbaImage) {
     let scale = ((band * 6 / 10) / 7).max(1);
     let text_width = text.len() as u32 * 6 * scale;
     let x0 = w.saturating_sub(text_width) / 2;
-    let y0 = h - band + (band - 7 * scale) / 2;
+    let y0 = h - band + band.saturating_sub(7 * scale) / 2;
     for (i, ch) in text.chars().enumerate() {
         let glyph = glyph(ch);
         for (row, bits) in glyph.iter().enumerate() {
@@ -170,6 +170,14 @@ mod tests {
         let out = decode(&render(&person, None, Some("a green linen shirt"), None).expect("render")).expect("decodes").to_rgba8();
         assert_ne!(out.get_pixel(100, 100), &Rgba([128, 128, 128, 255]));
         assert_eq!(out.get_pixel(5, 5), &Rgba([128, 128, 128, 255]), "outside the torso unchanged");
+    }
+
+    #[test]
+    fn tiny_photos_are_handled_too() {
+        let person = solid(8, 8, [200, 180, 160]);
+        let garment = solid(3, 3, [200, 0, 0]);
+        let out = render(&person, Some(&garment), None, Some("9:16")).expect("render");
+        assert!(decode(&out).is_ok());
     }
 
     #[test]

@@ -1,0 +1,186 @@
+//! Server functions for the pages' data. They call the same domain code as the REST handlers
+//! (`fitroom_server`), so no rule exists twice.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in shopper, as the header shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub email: String,
+    pub available: i64,
+    pub held: i64,
+    pub cost: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageView {
+    pub name: String,
+    pub granted: i64,
+    pub remaining: i64,
+    pub held: i64,
+    pub status: String,
+    /// `YYYY-MM-DD`, or `None` for a package that never expires.
+    pub expires_on: Option<String>,
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub at: String,
+    pub kind: String,
+    pub amount: i64,
+    pub job_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub available: i64,
+    pub held: i64,
+    pub packages: Vec<PackageView>,
+    pub entries: Vec<EntryView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationView {
+    pub id: String,
+    pub status: String,
+    pub created_at: String,
+    pub result_url: Option<String>,
+    pub error: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use fitroom_server::AppState;
+    use fitroom_server::ids::UserId;
+    use leptos::prelude::*;
+
+    pub fn state() -> Result<AppState, ServerFnError> {
+        use_context::<AppState>().ok_or_else(|| ServerFnError::new("the server state is missing"))
+    }
+
+    /// The session's user, if any.
+    pub async fn user() -> Result<Option<UserId>, ServerFnError> {
+        let state = state()?;
+        let headers: http::HeaderMap = leptos_axum::extract().await?;
+        let Some(token) = fitroom_server::http::session::session_token(&headers) else { return Ok(None) };
+        state.accounts.session_user(&token).await.map_err(|e| ServerFnError::new(e.to_string()))
+    }
+
+    pub async fn require_user() -> Result<UserId, ServerFnError> {
+        user().await?.ok_or_else(|| ServerFnError::new("Sign in to continue."))
+    }
+
+    pub fn set_cookie(value: &str) {
+        if let (Some(response), Ok(value)) =
+            (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(value))
+        {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+
+    /// Only paths on this site: `next` must not send a shopper elsewhere.
+    pub fn safe_next(next: &str) -> String {
+        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next.to_owned() } else { "/".to_owned() }
+    }
+}
+
+#[server(prefix = "/_fn")]
+pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    let state = server::state()?;
+    let Some(user) = server::user().await? else { return Ok(None) };
+    let Some(account) = state.accounts.user(&user).await.map_err(|e| ServerFnError::new(e.to_string()))? else {
+        return Ok(None);
+    };
+    let balance = state.ledger.balance(&user).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(Some(Viewer {
+        email: account.email,
+        available: balance.available.get(),
+        held: balance.held.get(),
+        cost: state.config.generation_cost.get(),
+    }))
+}
+
+#[server(prefix = "/_fn")]
+pub async fn sign_in(email: String, password: String, next: String) -> Result<(), ServerFnError> {
+    let state = server::state()?;
+    let (_, token) = state.accounts.login(&email, &password).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
+    leptos_axum::redirect(&server::safe_next(&next));
+    Ok(())
+}
+
+#[server(prefix = "/_fn")]
+pub async fn sign_up(email: String, password: String, next: String) -> Result<(), ServerFnError> {
+    let state = server::state()?;
+    let (_, token) = state.accounts.register(&email, password).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
+    leptos_axum::redirect(&server::safe_next(&next));
+    Ok(())
+}
+
+#[server(prefix = "/_fn")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    let state = server::state()?;
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    if let Some(token) = fitroom_server::http::session::session_token(&headers) {
+        state.accounts.logout(&token).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    }
+    server::set_cookie(&fitroom_server::http::session::cleared_cookie_value(&state));
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/_fn")]
+pub async fn account() -> Result<AccountView, ServerFnError> {
+    let state = server::state()?;
+    let user = server::require_user().await?;
+    let balance = state.ledger.balance(&user).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let now = balance.now;
+    let packages = balance
+        .packages
+        .iter()
+        .map(|p| PackageView {
+            name: p.name.clone(),
+            granted: p.granted.get(),
+            remaining: p.remaining().get(),
+            held: p.held.get(),
+            status: p.status_at(now).as_str().to_owned(),
+            expires_on: p.expires_at.map(|t| t.to_rfc3339()[..10].to_owned()),
+            expires_in_days: p.expires_at.map(|t| (t.millis() - now.millis()).max(0).div_euclid(86_400_000)),
+        })
+        .collect();
+    let entries = state
+        .ledger
+        .entries(&user, 100)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .into_iter()
+        .map(|e| EntryView {
+            at: e.at.to_rfc3339()[..16].replace('T', " "),
+            kind: e.kind.as_str().to_owned(),
+            amount: e.amount.get(),
+            job_id: e.job.map(|j| j.to_string()),
+        })
+        .collect();
+    Ok(AccountView { available: balance.available.get(), held: balance.held.get(), packages, entries })
+}
+
+#[server(prefix = "/_fn")]
+pub async fn history() -> Result<Vec<GenerationView>, ServerFnError> {
+    let state = server::state()?;
+    let user = server::require_user().await?;
+    let jobs = state.jobs.list(&user, 100).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(jobs
+        .into_iter()
+        .map(|j| GenerationView {
+            result_url: (j.status == fitroom_server::jobs::JobStatus::Succeeded && j.result_key.is_some())
+                .then(|| format!("/api/generations/{}/result", j.id)),
+            id: j.id.to_string(),
+            status: j.status.as_str().to_owned(),
+            created_at: j.created_at.to_rfc3339()[..16].replace('T', " "),
+            error: j.error,
+        })
+        .collect())
+}

@@ -1,0 +1,70 @@
+//! `/history`: the shopper's generations, newest first.
+
+use leptos::prelude::*;
+
+use crate::api::{GenerationView, history};
+use crate::layout::SignedIn;
+
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    view! { <SignedIn><History /></SignedIn> }
+}
+
+#[component]
+fn History() -> impl IntoView {
+    let items = Resource::new(|| (), |_| history());
+    view! {
+        <h1 class="text-2xl font-bold">"Your try-ons"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match items.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="mt-4 text-stone-700">"Nothing yet. " <a class="text-indigo-800 underline" href="/">"Try something on"</a></p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-4">
+                            {list.into_iter().map(|g| view! { <Card g /> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+pub fn status_label(status: &str) -> (&'static str, &'static str) {
+    match status {
+        "queued" => ("Queued", "bg-stone-200 text-stone-900"),
+        "processing" => ("In progress", "bg-amber-100 text-amber-900"),
+        "succeeded" => ("Done", "bg-emerald-100 text-emerald-900"),
+        "failed" => ("Failed, not charged", "bg-red-100 text-red-900"),
+        "canceled" => ("Canceled", "bg-stone-200 text-stone-900"),
+        _ => ("Unknown", "bg-stone-200 text-stone-900"),
+    }
+}
+
+#[component]
+fn Card(g: GenerationView) -> impl IntoView {
+    let (label, badge) = status_label(&g.status);
+    view! {
+        <li class="overflow-hidden rounded-xl border border-stone-200 bg-white" data-testid="generation">
+            {match g.result_url.clone() {
+                Some(url) => {
+                    let href = url.clone();
+                    let alt = format!("Try-on result from {}", g.created_at);
+                    view! {
+                    <a href=href class="block focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">
+                        <img src=url alt=alt class="aspect-[3/4] w-full object-cover" loading="lazy" />
+                    </a>
+                }.into_any()
+                }
+                None => view! { <div class="flex aspect-[3/4] w-full items-center justify-center bg-stone-100 p-2 text-center text-sm text-stone-700">{g.error.clone().unwrap_or_else(|| "No picture yet".into())}</div> }.into_any(),
+            }}
+            <div class="flex items-center justify-between gap-2 p-2 text-xs">
+                <span class=format!("rounded px-2 py-0.5 font-medium {badge}")>{label}</span>
+                <span class="text-stone-700">{g.created_at}</span>
+            </div>
+        </li>
+    }
+}

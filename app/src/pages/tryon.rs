@@ -1,0 +1,267 @@
+//! `/`: the try-on page. Upload a photo and a garment (or describe an outfit), then watch the
+//! generation progress by polling the cheap status endpoint, with backoff, until it finishes.
+
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use crate::api::Viewer;
+use crate::layout::SignedIn;
+
+const MAX_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
+const ACCEPTED: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+#[derive(Clone, Debug, Deserialize)]
+struct Generation {
+    id: String,
+    status: String,
+    result_url: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct ApiErrorBody {
+    error: ApiErrorDetail,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct ApiErrorDetail {
+    code: String,
+    message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Idle,
+    Uploading,
+    Running { id: String, status: String, started_ms: f64 },
+    Done { result_url: String },
+    Failed { message: String, code: String },
+}
+
+#[component]
+pub fn TryOnPage() -> impl IntoView {
+    view! { <SignedIn><TryOn /></SignedIn> }
+}
+
+#[component]
+fn TryOn() -> impl IntoView {
+    let viewer = use_context::<Viewer>();
+    let (available, cost) = viewer.as_ref().map_or((0, 1), |v| (v.available, v.cost));
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    let phase = RwSignal::new(Phase::Idle);
+    let person_preview = RwSignal::new(None::<String>);
+    let garment_preview = RwSignal::new(None::<String>);
+    let file_error = RwSignal::new(None::<String>);
+    let now_ms = RwSignal::new(0.0);
+
+    let busy = move || matches!(phase.get(), Phase::Uploading | Phase::Running { .. });
+    let on_submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        if busy() {
+            return;
+        }
+        let Some(form) = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlFormElement>(t).ok()) else { return };
+        phase.set(Phase::Uploading);
+        leptos::task::spawn_local(async move {
+            match browser::submit(&form).await {
+                Ok(g) => {
+                    let started_ms = js_sys::Date::now();
+                    phase.set(Phase::Running { id: g.id.clone(), status: g.status.clone(), started_ms });
+                    follow(g, phase, now_ms).await;
+                }
+                Err((code, message)) => phase.set(Phase::Failed { message, code }),
+            }
+        });
+    };
+
+    let preview = move |slot: RwSignal<Option<String>>| {
+        move |ev: web_sys::Event| {
+            file_error.set(None);
+            let input = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok());
+            let file = input.as_ref().and_then(|i| i.files()).and_then(|f| f.get(0));
+            match file {
+                Some(file) if !ACCEPTED.contains(&file.type_().as_str()) => {
+                    file_error.set(Some("Choose a JPEG, PNG or WebP image.".into()));
+                    if let Some(i) = &input { i.set_value("") }
+                    slot.set(None);
+                }
+                Some(file) if file.size() > MAX_BYTES => {
+                    file_error.set(Some("That image is larger than 25 MB.".into()));
+                    if let Some(i) = &input { i.set_value("") }
+                    slot.set(None);
+                }
+                Some(file) => slot.set(web_sys::Url::create_object_url_with_blob(&file).ok()),
+                None => slot.set(None),
+            }
+        }
+    };
+
+    let field = "mt-1 block w-full rounded-lg border border-stone-400 bg-white px-3 py-2 focus:border-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-700";
+    view! {
+        <h1 class="text-2xl font-bold">"Try it on"</h1>
+        <p class="mt-1 text-stone-700">"A photo of you and a garment (or a description), and Fitroom shows you wearing it."</p>
+        <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit>
+            <div>
+                <label class="block font-medium" for="person_image">"Your photo"</label>
+                <input class=field id="person_image" name="person_image" type="file" accept="image/jpeg,image/png,image/webp" required on:change=preview(person_preview) />
+                {move || person_preview.get().map(|src| view! { <img src=src alt="Preview of your photo" class="mt-2 max-h-48 rounded-lg" /> })}
+            </div>
+            <div>
+                <label class="block font-medium" for="garment_image">"Garment photo"</label>
+                <input class=field id="garment_image" name="garment_image" type="file" accept="image/jpeg,image/png,image/webp" on:change=preview(garment_preview) />
+                {move || garment_preview.get().map(|src| view! { <img src=src alt="Preview of the garment" class="mt-2 max-h-48 rounded-lg" /> })}
+            </div>
+            <div class="md:col-span-2">
+                <label class="block font-medium" for="prompt">"Describe the outfit"</label>
+                <textarea class=field id="prompt" name="prompt" rows="2" maxlength="1000" placeholder="Optional when you add a garment photo, e.g. a green linen shirt"></textarea>
+            </div>
+            <div>
+                <label class="block font-medium" for="aspect_ratio">"Picture shape"</label>
+                <select class=field id="aspect_ratio" name="aspect_ratio">
+                    <option value="3:4">"Portrait 3:4"</option>
+                    <option value="1:1">"Square 1:1"</option>
+                    <option value="9:16">"Tall 9:16"</option>
+                </select>
+            </div>
+            <div class="flex flex-col justify-end gap-2">
+                <p class="text-stone-700">
+                    {format!("Costs {cost} credit{}. You have {available}.", if cost == 1 { "" } else { "s" })}
+                </p>
+                <button type="submit" disabled=move || !hydrated.get() || busy()
+                    class="rounded-lg bg-indigo-700 px-4 py-3 text-lg font-semibold text-white hover:bg-indigo-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-700 disabled:opacity-60">
+                    "Try it on"
+                </button>
+            </div>
+            <p role="alert" class="text-red-800 md:col-span-2">{move || file_error.get()}</p>
+        </form>
+        <section class="mt-8" aria-live="polite" aria-label="Progress and result">
+            {move || match phase.get() {
+                Phase::Idle => ().into_any(),
+                Phase::Uploading => view! { <p role="status">"Uploading…"</p> }.into_any(),
+                Phase::Running { status, started_ms, .. } => {
+                    let seconds = ((now_ms.get() - started_ms) / 1000.0).max(0.0) as u64;
+                    let step = if status == "queued" { "Queued" } else { "Processing" };
+                    view! { <p role="status">{format!("{step}… {seconds} s")}</p> }.into_any()
+                }
+                Phase::Done { result_url } => view! {
+                    <div>
+                        <p role="status" class="font-semibold text-emerald-900">"Done"</p>
+                        <div class="mt-3 grid gap-4 md:grid-cols-2">
+                            {person_preview.get().map(|src| view! { <figure><img src=src alt="Before: your photo" class="w-full rounded-xl" /><figcaption class="text-sm text-stone-700">"Before"</figcaption></figure> })}
+                            <figure>
+                                <img src=result_url.clone() alt="Your try-on result" class="w-full rounded-xl" data-testid="result" />
+                                <figcaption class="text-sm text-stone-700">"After"</figcaption>
+                            </figure>
+                        </div>
+                        <a href=result_url download="fitroom-try-on.png" class="mt-3 inline-block rounded-lg border border-stone-400 px-4 py-2 font-medium hover:bg-stone-100">"Download"</a>
+                    </div>
+                }.into_any(),
+                Phase::Failed { message, code } => view! {
+                    <div role="alert" class="rounded-xl border border-red-300 bg-red-50 p-4 text-red-900">
+                        <p>{message}</p>
+                        {(code == "insufficient_credits").then(|| view! { <p class="mt-2"><a class="underline" href="/account">"See your credits"</a></p> })}
+                        {(code == "provider_failed").then(|| view! { <p class="mt-2">"You were not charged. You can try again."</p> })}
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Polls the status endpoint with backoff (0.5 s growing to 3 s) until the job is finished.
+async fn follow(first: Generation, phase: RwSignal<Phase>, now_ms: RwSignal<f64>) {
+    let mut g = first;
+    let mut wait_ms: f64 = 500.0;
+    loop {
+        now_ms.set(js_sys::Date::now());
+        match g.status.as_str() {
+            "succeeded" => {
+                if let Some(url) = g.result_url.clone() {
+                    phase.set(Phase::Done { result_url: url });
+                    return;
+                }
+            }
+            "failed" | "canceled" => {
+                let message = g.error.clone().unwrap_or_else(|| "The generation did not finish. You were not charged.".into());
+                phase.set(Phase::Failed { message, code: "provider_failed".into() });
+                return;
+            }
+            status => phase.update(|p| {
+                if let Phase::Running { status: s, .. } = p {
+                    *s = status.to_owned();
+                }
+            }),
+        }
+        browser::sleep(wait_ms as i32).await;
+        wait_ms = (wait_ms * 1.5).min(3000.0);
+        match browser::get_json::<Generation>(&format!("/api/generations/{}", g.id)).await {
+            Ok(next) => g = next,
+            Err(_) => continue, // a dropped poll is retried after the next wait
+        }
+    }
+}
+
+mod browser {
+    use serde::de::DeserializeOwned;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    use super::{ApiErrorBody, Generation};
+
+    type Failure = (String, String);
+
+    fn failure(message: &str) -> Failure {
+        ("network".into(), message.into())
+    }
+
+    async fn send(request: web_sys::Request) -> Result<(u16, String), Failure> {
+        let window = web_sys::window().ok_or_else(|| failure("No browser window."))?;
+        let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+            .await
+            .map_err(|_| failure("Could not reach Fitroom. Check your connection and try again."))?
+            .dyn_into()
+            .map_err(|_| failure("Unexpected answer."))?;
+        let text = JsFuture::from(response.text().map_err(|_| failure("Unexpected answer."))?)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default();
+        Ok((response.status(), text))
+    }
+
+    pub async fn submit(form: &web_sys::HtmlFormElement) -> Result<Generation, Failure> {
+        let data = web_sys::FormData::new_with_form(form).map_err(|_| failure("Could not read the form."))?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from(data));
+        let key = format!("tryon-{}", js_sys::Math::random().to_bits());
+        let request = web_sys::Request::new_with_str_and_init("/api/generations", &init).map_err(|_| failure("Could not send."))?;
+        let _ = request.headers().set("Idempotency-Key", &key);
+        let (status, text) = send(request).await?;
+        if (200..300).contains(&status) {
+            serde_json::from_str(&text).map_err(|_| failure("Unexpected answer."))
+        } else {
+            let body: Option<ApiErrorBody> = serde_json::from_str(&text).ok();
+            Err(body.map_or_else(|| failure("Something went wrong. Please try again."), |b| (b.error.code, b.error.message)))
+        }
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
+        let request = web_sys::Request::new_with_str(url).map_err(|_| failure("Could not send."))?;
+        let (status, text) = send(request).await?;
+        if status != 200 {
+            return Err(failure("Unexpected answer."));
+        }
+        serde_json::from_str(&text).map_err(|_| failure("Unexpected answer."))
+    }
+
+    pub async fn sleep(ms: i32) {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+            }
+        });
+        let _ = JsFuture::from(promise).await;
+    }
+}

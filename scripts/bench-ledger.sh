@@ -16,7 +16,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 mkdir -p "$RUN_DIR/pg" && { [ "$(id -u)" != 0 ] || chown postgres "$RUN_DIR/pg"; }
 step "Starting PostgreSQL for the benchmark"
 as_pg "$PG_BIN/initdb" -D "$RUN_DIR/pg" -U fitroom --auth=trust >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg" -l "$RUN_DIR/pg.log" -w \
+as_pg "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg" -l "$RUN_DIR/pg/server.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $PORT -k $RUN_DIR/pg -c max_connections=300" start >/dev/null
 export FITROOM_BENCH_POSTGRES_URL="postgres://fitroom@127.0.0.1:$PORT/postgres"
 export PGBENCH="$PG_BIN/pgbench"

@@ -26,7 +26,14 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
                     }
                     _ => {
                         let here = location.pathname.get_untracked();
-                        view! { <Redirect path=format!("/login?next={here}") /> }.into_any()
+                        let target = format!("/login?next={here}");
+                        // The page renders whole on the server (SsrMode::Async), so this is a
+                        // real HTTP redirect rather than one done by the wasm.
+                        #[cfg(feature = "ssr")]
+                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                            response.set_status(http::StatusCode::FOUND);
+                        }
+                        view! { <Redirect path=target /> }.into_any()
                     }
                 }
             })}

@@ -35,7 +35,12 @@ async function signUp(page: Page, email: string) {
   await expect(page).toHaveURL(/\/$/);
 }
 
-test("a visitor is sent to sign in, and the pages need a session", async ({ page }) => {
+test("a visitor is sent to sign in, and the pages need a session", async ({ page, request }) => {
+  for (const p of ["/", "/history", "/account"]) {
+    const r = await request.get(p, { maxRedirects: 0 });
+    expect(r.status(), `${p} answers a real redirect`).toBe(302);
+    expect(r.headers()["location"]).toBe(`/login?next=${p}`);
+  }
   for (const p of ["/", "/history", "/account"]) {
     await page.goto(p);
     await expect(page).toHaveURL(new RegExp(`/login\\?next=${p.replace("/", "\\/")}$`));

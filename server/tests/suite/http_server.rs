@@ -92,14 +92,7 @@ impl Server {
     }
 
     pub async fn sign_up(&self, email: &str) {
-        let r = self
-            .http
-            .post(format!("{}/api/auth/register", self.base))
-            .json(&json!({ "email": email, "password": "correct horse battery" }))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(r.status(), 201);
+        self.sign_up_as(&self.http, email).await;
     }
 
     pub async fn generate(&self, key: Option<&str>) -> (u16, Value) {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::accounts::{Accounts, SignupGift};
+use crate::billing::{Catalog, Stripe};
 use crate::clock::{SharedClock, SystemClock};
 use crate::fault::FaultPoints;
 use crate::http::limits::RateLimits;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub jobs: Jobs,
     /// The `local` provider when enabled: its output URLs are served by this process.
     pub local_provider: Option<LocalProvider>,
+    pub catalog: Arc<Catalog>,
+    pub stripe: Stripe,
 }
 
 impl AppState {
@@ -59,6 +62,12 @@ impl AppState {
             clock.clone(),
             faults,
         );
+        let catalog = Arc::new(Catalog::load(config.var("FITROOM_CATALOG"))?);
+        let stripe = Stripe::new(
+            config.var("STRIPE_SECRET_KEY").map(str::to_owned),
+            config.var("STRIPE_WEBHOOK_SECRET").map(str::to_owned),
+            config.var("STRIPE_API_BASE").map(str::to_owned),
+        );
         let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
         let accounts = Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift);
         Ok(AppState {
@@ -72,6 +81,8 @@ impl AppState {
             signer,
             jobs,
             local_provider,
+            catalog,
+            stripe,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface that is not Leptos: health, the REST API and the webhooks (API.md).
 
 mod auth;
+mod billing;
 mod credits;
 mod error;
 mod files;
@@ -39,11 +40,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/generations/{id}/cancel", post(generations::cancel))
         .route("/api/generations/{id}/result", get(generations::result))
         .route("/api/generations", get(generations::list))
+        .route("/api/billing/packages", get(billing::packages))
+        .route("/api/billing/checkout", post(billing::checkout))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let uploads = Router::new()
         .route("/api/generations", post(generations::create))
         .layer(DefaultBodyLimit::max(2 * generations::MAX_UPLOAD_BYTES + 64 * 1024));
     let webhooks = Router::new()
+        .route("/webhooks/stripe", post(billing::webhook))
         .route("/webhooks/{provider}", post(webhooks::receive))
         .layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES));
     let local = state.local_provider.clone().map(crate::providers::local::router);

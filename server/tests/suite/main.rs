@@ -15,3 +15,4 @@ mod http_server;
 mod storage;
 mod http_uploads;
 mod http_ownership;
+mod billing;

@@ -109,3 +109,62 @@ async fn ledger_verify_exits_non_zero_and_names_each_violation_on_a_corrupted_da
     assert!(report.contains("journal rebuilds"), "{report}");
     assert!(report.contains("ledger verify FAILED"), "{report}");
 }
+
+#[test]
+fn settings_are_read_from_a_dot_env_file_in_the_working_directory() {
+    let ws = Workspace::new();
+    let custom = ws.dir.path().join("from-dot-env.db");
+    std::fs::write(ws.dir.path().join(".env"), format!("DATABASE_URL=sqlite://{}\n", custom.display())).expect("write .env");
+    let out = Command::new(env!("CARGO_BIN_EXE_fitroom"))
+        .arg("migrate")
+        .current_dir(ws.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run fitroom");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(custom.exists(), "the database named in .env was created");
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let ws = Workspace::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fitroom"))
+        .arg("serve")
+        .current_dir(ws.dir.path())
+        .env("DATABASE_URL", ws.url())
+        .env("FITROOM_DATA_DIR", ws.dir.path().join("data"))
+        .env("FITROOM_ADDR", format!("127.0.0.1:{port}"))
+        .env("FITROOM_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start fitroom");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "the server listens");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(kill.success());
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = status.expect("the server exits within 10 s of SIGTERM");
+    let mut log = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        use std::io::Read;
+        let _ = stderr.read_to_string(&mut log);
+    }
+    assert!(status.success(), "{log}");
+    assert!(log.contains("shutdown requested") && log.contains("in-flight requests finished"), "{log}");
+}

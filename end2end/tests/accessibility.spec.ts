@@ -1,0 +1,56 @@
+import { test, expect, Page } from "@playwright/test";
+import * as path from "path";
+import { png as makePng, signUp } from "./helpers";
+
+// axe is injected as a script, which our Content-Security-Policy rightly refuses.
+test.use({ bypassCSP: true });
+
+const AXE = path.join(__dirname, "..", "..", "node_modules", "axe-core", "axe.min.js");
+
+async function seriousViolations(page: Page) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v: any) => v.impact === "serious" || v.impact === "critical")
+    .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(" ")).join(", ")})`);
+}
+
+for (const size of [{ name: "phone", width: 390, height: 844 }, { name: "desktop", width: 1280, height: 800 }]) {
+  test(`every page passes axe with no serious or critical violation (${size.name})`, async ({ page }, info) => {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    for (const p of ["/login", "/signup"]) {
+      await page.goto(p);
+      expect(await seriousViolations(page), p).toEqual([]);
+      await page.screenshot({ path: info.outputPath(`${p.slice(1)}-${size.name}.png`), fullPage: true });
+    }
+    await signUp(page, `a11y-${size.name}-${Date.now()}@example.com`);
+    for (const p of ["/", "/history", "/account"]) {
+      await page.goto(p);
+      await page.waitForLoadState("networkidle");
+      expect(await seriousViolations(page), p).toEqual([]);
+      await page.screenshot({ path: info.outputPath(`${p === "/" ? "try-on" : p.slice(1)}-${size.name}.png`), fullPage: true });
+    }
+  });
+}
+
+test("a shopper without credits is told so and pointed to the account page", async ({ page }) => {
+  await signUp(page, `broke-${Date.now()}@example.com`);
+  // Spend the three welcome credits through the API, with the page's own session.
+  const png = makePng(120, 90, 60);
+  for (let i = 0; i < 3; i++) {
+    const r = await page.request.post("/api/generations", {
+      multipart: { person_image: { name: "me.png", mimeType: "image/png", buffer: png }, prompt: "a coat" },
+    });
+    expect(r.status(), await r.text()).toBe(202);
+  }
+  await expect.poll(async () => (await (await page.request.get("/api/me")).json()).credits.available).toBe(0);
+  await expect
+    .poll(async () => (await (await page.request.get("/api/me")).json()).credits.held, { timeout: 20_000 })
+    .toBe(0);
+  await page.reload();
+  await page.getByLabel("Your photo").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png });
+  await page.getByLabel("Describe the outfit").fill("a red coat");
+  await page.getByRole("button", { name: "Try it on" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "credits" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "See your credits" })).toHaveAttribute("href", "/account");
+});

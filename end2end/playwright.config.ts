@@ -5,6 +5,30 @@ import { defineConfig, devices } from "@playwright/test";
 const port = Number(process.env.FITROOM_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 const dataDir = process.env.FITROOM_E2E_DATA_DIR ?? "../target/e2e-data";
+// A second Fitroom whose local provider fails every task, for the "not charged" journey.
+const failingPort = port + 1;
+const failingURL = `http://127.0.0.1:${failingPort}`;
+
+function server(listen: number, dir: string, extra: Record<string, string> = {}) {
+  return {
+    command: process.env.FITROOM_E2E_BIN ?? "target/debug/fitroom serve",
+    cwd: "..",
+    url: `http://127.0.0.1:${listen}/readyz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+    env: {
+      FITROOM_ADDR: `127.0.0.1:${listen}`,
+      DATABASE_URL: `sqlite://${dir}/fitroom.db`,
+      FITROOM_DATA_DIR: dir,
+      FITROOM_LOCAL_DELAY_MS: "300",
+      LEPTOS_SITE_ROOT: "target/site",
+      RUST_LOG: "warn",
+      ...extra,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: "./tests",
@@ -34,22 +58,9 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
-  webServer: {
-    command: process.env.FITROOM_E2E_BIN ?? "target/debug/fitroom serve",
-    cwd: "..",
-    url: `${baseURL}/readyz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      FITROOM_ADDR: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${dataDir}/fitroom.db`,
-      FITROOM_DATA_DIR: dataDir,
-      FITROOM_LOCAL_DELAY_MS: "300",
-      LEPTOS_SITE_ROOT: "target/site",
-      RUST_LOG: "warn",
-    },
-  },
+  projects: [
+    { name: "chromium", use: { ...devices["Desktop Chrome"] }, testIgnore: /failing-provider/ },
+    { name: "failing-provider", use: { ...devices["Desktop Chrome"], baseURL: failingURL }, testMatch: /failing-provider/ },
+  ],
+  webServer: [server(port, dataDir), server(failingPort, `${dataDir}/failing`, { FITROOM_LOCAL_FAILURE_RATE: "1" })],
 });

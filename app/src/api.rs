@@ -184,3 +184,54 @@ pub async fn history() -> Result<Vec<GenerationView>, ServerFnError> {
         })
         .collect())
 }
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogView {
+    pub buying_enabled: bool,
+    pub items: Vec<CatalogItemView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogItemView {
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    pub valid_days: i64,
+    /// e.g. `5.00 USD`
+    pub price: String,
+}
+
+#[server(prefix = "/_fn")]
+pub async fn catalog() -> Result<CatalogView, ServerFnError> {
+    let state = server::state()?;
+    Ok(CatalogView {
+        buying_enabled: state.stripe.enabled(),
+        items: state
+            .catalog
+            .items
+            .iter()
+            .map(|i| CatalogItemView {
+                id: i.id.clone(),
+                name: i.name.clone(),
+                credits: i.credits,
+                valid_days: i.valid_days,
+                price: format!("{}.{:02} {}", i.price / 100, i.price % 100, i.currency.to_uppercase()),
+            })
+            .collect(),
+    })
+}
+
+/// Starts a Stripe Checkout for one package and sends the shopper there.
+#[server(prefix = "/_fn")]
+pub async fn buy(package_id: String) -> Result<(), ServerFnError> {
+    let state = server::state()?;
+    let user = server::require_user().await?;
+    let item = state.catalog.get(&package_id).ok_or_else(|| ServerFnError::new("There is no such package."))?;
+    let url = state
+        .stripe
+        .create_checkout(&user, item, &state.config.public_url)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&url);
+    Ok(())
+}

@@ -17,7 +17,9 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
             {move || Suspend::new(async move {
                 match me.await {
                     Ok(Some(viewer)) => {
-                        provide_context(viewer.clone());
+                        // A signal, so that the page can refresh the header's balance in place.
+                        let viewer = RwSignal::new(viewer);
+                        provide_context(viewer);
                         view! {
                             <Header viewer />
                             <main id="main" class="mx-auto w-full max-w-5xl flex-1 px-4 py-6">{children.read_value()()}</main>
@@ -42,7 +44,7 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
 }
 
 #[component]
-fn Header(viewer: Viewer) -> impl IntoView {
+fn Header(viewer: RwSignal<Viewer>) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let link = "rounded px-2 py-1 text-stone-800 hover:bg-stone-200 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700";
     view! {
@@ -55,9 +57,9 @@ fn Header(viewer: Viewer) -> impl IntoView {
                     <a class=link href="/account">"Account"</a>
                 </nav>
                 <p class="ml-auto text-sm text-stone-700" data-testid="header-balance">
-                    <span class="font-semibold text-stone-900">{viewer.available}</span>
-                    {if viewer.available == 1 { " credit" } else { " credits" }}
-                    {(viewer.held > 0).then(|| format!(" ({} held)", viewer.held))}
+                    <span class="font-semibold text-stone-900">{move || viewer.get().available}</span>
+                    {move || if viewer.get().available == 1 { " credit" } else { " credits" }}
+                    {move || { let held = viewer.get().held; (held > 0).then(|| format!(" ({held} held)")) }}
                 </p>
                 <ActionForm action=sign_out>
                     <button type="submit" class="rounded border border-stone-300 px-2 py-1 text-sm hover:bg-stone-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">

@@ -35,6 +35,7 @@ test("sign up, try something on, see the result, history and credits", async ({ 
   const result = page.getByTestId("result");
   await expect(result).toBeVisible({ timeout: 20_000 });
   await expect(page.getByRole("status")).toHaveText("Done");
+  await expect(page.getByTestId("header-balance")).toHaveText("2 credits");
   await page.screenshot({ path: info.outputPath("try-on.png"), fullPage: true });
 
   await page.goto("/history");
@@ -42,10 +43,12 @@ test("sign up, try something on, see the result, history and credits", async ({ 
   await expect(page.getByText("Done")).toBeVisible();
 
   await page.goto("/account");
-  await expect(page.getByRole("heading", { name: "Credits" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Credits", exact: true })).toBeVisible();
   await expect(page.getByTestId("available")).toHaveText("2");
   await expect(page.getByText(/Expires \d{4}-\d{2}-\d{2} \(in 6 days\)/)).toBeVisible();
   await expect(page.getByText("Spent on a generation")).toBeVisible();
+  await expect(page.getByText("Buying credits is not set up on this Fitroom yet.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Not available" })).toHaveCount(3);
   await page.screenshot({ path: info.outputPath("account.png"), fullPage: true });
 });
 

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{AccountView, PackageView, account};
+use crate::api::{AccountView, Buy, CatalogView, PackageView, account, catalog};
 use crate::layout::SignedIn;
 
 #[component]
@@ -13,6 +13,7 @@ pub fn AccountPage() -> impl IntoView {
 #[component]
 fn Credits() -> impl IntoView {
     let data = Resource::new(|| (), |_| account());
+    let offers = Resource::new(|| (), |_| catalog());
     view! {
         <h1 class="text-2xl font-bold">"Credits"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -23,6 +24,36 @@ fn Credits() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                offers.await.ok().map(|view| view! { <Shop view /> })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shop(view: CatalogView) -> impl IntoView {
+    let buy = ServerAction::<Buy>::new();
+    let enabled = view.buying_enabled;
+    view! {
+        <h2 class="mt-8 text-xl font-semibold">"Buy credits"</h2>
+        {(!enabled).then(|| view! { <p class="mt-2 text-stone-700">"Buying credits is not set up on this Fitroom yet."</p> })}
+        <ul class="mt-3 grid gap-3 sm:grid-cols-3">
+            {view.items.into_iter().map(|item| view! {
+                <li class="rounded-xl border border-stone-200 bg-white p-4">
+                    <p class="font-semibold">{item.name.clone()}</p>
+                    <p class="text-stone-700">{format!("{} credits, valid {} days", item.credits, item.valid_days)}</p>
+                    <ActionForm action=buy>
+                        <input type="hidden" name="package_id" value=item.id.clone() />
+                        <button type="submit" disabled=!enabled
+                            class="mt-3 w-full rounded-lg bg-indigo-700 px-3 py-2 font-medium text-white hover:bg-indigo-800 disabled:bg-stone-300 disabled:text-stone-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">
+                            {if enabled { format!("Buy for {}", item.price) } else { "Not available".to_owned() }}
+                        </button>
+                    </ActionForm>
+                </li>
+            }).collect_view()}
+        </ul>
     }
 }
 

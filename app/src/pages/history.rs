@@ -44,26 +44,52 @@ pub fn status_label(status: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// Unfinished generations follow their status live, polling with backoff until they finish.
+fn follow_live(id: String, status: RwSignal<String>, result: RwSignal<Option<String>>, error: RwSignal<Option<String>>) {
+    Effect::new(move |_| {
+        let id = id.clone();
+        leptos::task::spawn_local(async move {
+            let mut wait: f64 = 1000.0;
+            while matches!(status.get_untracked().as_str(), "queued" | "processing") {
+                crate::pages::tryon::browser::sleep(wait as i32).await;
+                wait = (wait * 1.5).min(5000.0);
+                let url = format!("/api/generations/{id}");
+                if let Ok(g) = crate::pages::tryon::browser::get_json::<crate::pages::tryon::Generation>(&url).await {
+                    result.set(g.result_url.map(|_| format!("/api/generations/{id}/result")));
+                    error.set(g.error);
+                    status.set(g.status);
+                }
+            }
+        });
+    });
+}
+
 #[component]
 fn Card(g: GenerationView) -> impl IntoView {
-    let (label, badge) = status_label(&g.status);
+    let status = RwSignal::new(g.status.clone());
+    let result = RwSignal::new(g.result_url.clone());
+    let error = RwSignal::new(g.error.clone());
+    if matches!(g.status.as_str(), "queued" | "processing") {
+        follow_live(g.id.clone(), status, result, error);
+    }
+    let created_at = g.created_at.clone();
     view! {
         <li class="overflow-hidden rounded-xl border border-stone-200 bg-white" data-testid="generation">
-            {match g.result_url.clone() {
+            {move || match result.get() {
                 Some(url) => {
                     let href = url.clone();
-                    let alt = format!("Try-on result from {}", g.created_at);
+                    let alt = format!("Try-on result from {created_at}");
                     view! {
-                    <a href=href class="block focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">
-                        <img src=url alt=alt class="aspect-[3/4] w-full object-cover" loading="lazy" />
-                    </a>
-                }.into_any()
+                        <a href=href class="block focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">
+                            <img src=url alt=alt class="aspect-[3/4] w-full object-cover" loading="lazy" />
+                        </a>
+                    }.into_any()
                 }
-                None => view! { <div class="flex aspect-[3/4] w-full items-center justify-center bg-stone-100 p-2 text-center text-sm text-stone-700">{g.error.clone().unwrap_or_else(|| "No picture yet".into())}</div> }.into_any(),
+                None => view! { <div class="flex aspect-[3/4] w-full items-center justify-center bg-stone-100 p-2 text-center text-sm text-stone-700">{error.get().unwrap_or_else(|| "No picture yet".into())}</div> }.into_any(),
             }}
             <div class="flex items-center justify-between gap-2 p-2 text-xs">
-                <span class=format!("rounded px-2 py-0.5 font-medium {badge}")>{label}</span>
-                <span class="text-stone-700">{g.created_at}</span>
+                {move || { let (label, badge) = status_label(&status.get()); view! { <span class=format!("rounded px-2 py-0.5 font-medium {badge}")>{label}</span> } }}
+                <span class="text-stone-700">{g.created_at.clone()}</span>
             </div>
         </li>
     }

@@ -11,11 +11,11 @@ const MAX_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
 const ACCEPTED: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 
 #[derive(Clone, Debug, Deserialize)]
-struct Generation {
-    id: String,
-    status: String,
-    result_url: Option<String>,
-    error: Option<String>,
+pub(crate) struct Generation {
+    pub id: String,
+    pub status: String,
+    pub result_url: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -45,8 +45,9 @@ pub fn TryOnPage() -> impl IntoView {
 
 #[component]
 fn TryOn() -> impl IntoView {
-    let viewer = use_context::<Viewer>();
-    let (available, cost) = viewer.as_ref().map_or((0, 1), |v| (v.available, v.cost));
+    let viewer = use_context::<RwSignal<Viewer>>();
+    let cost = viewer.map_or(1, |v| v.get_untracked().cost);
+    let available = move || viewer.map_or(0, |v| v.get().available);
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     let phase = RwSignal::new(Phase::Idle);
@@ -72,6 +73,7 @@ fn TryOn() -> impl IntoView {
                 }
                 Err((code, message)) => phase.set(Phase::Failed { message, code }),
             }
+            refresh_balance(viewer).await;
         });
     };
 
@@ -126,7 +128,7 @@ fn TryOn() -> impl IntoView {
             </div>
             <div class="flex flex-col justify-end gap-2">
                 <p class="text-stone-700">
-                    {format!("Costs {cost} credit{}. You have {available}.", if cost == 1 { "" } else { "s" })}
+                    {move || format!("Costs {cost} credit{}. You have {}.", if cost == 1 { "" } else { "s" }, available())}
                 </p>
                 <button type="submit" disabled=move || !hydrated.get() || busy()
                     class="rounded-lg bg-indigo-700 px-4 py-3 text-lg font-semibold text-white hover:bg-indigo-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-700 disabled:opacity-60">
@@ -169,6 +171,28 @@ fn TryOn() -> impl IntoView {
     }
 }
 
+#[derive(Deserialize)]
+struct Me {
+    credits: MeCredits,
+}
+
+#[derive(Deserialize)]
+struct MeCredits {
+    available: i64,
+    held: i64,
+}
+
+/// After a generation ends, the header shows what it now costs or gave back.
+async fn refresh_balance(viewer: Option<RwSignal<Viewer>>) {
+    let Some(viewer) = viewer else { return };
+    if let Ok(me) = browser::get_json::<Me>("/api/me").await {
+        viewer.update(|v| {
+            v.available = me.credits.available;
+            v.held = me.credits.held;
+        });
+    }
+}
+
 /// Polls the status endpoint with backoff (0.5 s growing to 3 s) until the job is finished.
 async fn follow(first: Generation, phase: RwSignal<Phase>, now_ms: RwSignal<f64>) {
     let mut g = first;
@@ -202,7 +226,7 @@ async fn follow(first: Generation, phase: RwSignal<Phase>, now_ms: RwSignal<f64>
     }
 }
 
-mod browser {
+pub(crate) mod browser {
     use serde::de::DeserializeOwned;
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;

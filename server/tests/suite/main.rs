@@ -16,3 +16,4 @@ mod storage;
 mod http_uploads;
 mod http_ownership;
 mod billing;
+mod http_limits;

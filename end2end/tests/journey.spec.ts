@@ -41,6 +41,7 @@ test("sign up, try something on, see the result, history and credits", async ({ 
   await page.goto("/history");
   await expect(page.getByTestId("generation")).toHaveCount(1);
   await expect(page.getByText("Done")).toBeVisible();
+  await expect(page.getByRole("img", { name: /Try-on result from/ })).toBeVisible();
 
   await page.goto("/account");
   await expect(page.getByRole("heading", { name: "Credits", exact: true })).toBeVisible();
@@ -50,6 +51,13 @@ test("sign up, try something on, see the result, history and credits", async ({ 
   await expect(page.getByText("Buying credits is not set up on this Fitroom yet.")).toBeVisible();
   await expect(page.getByRole("button", { name: "Not available" })).toHaveCount(3);
   await page.screenshot({ path: info.outputPath("account.png"), fullPage: true });
+
+  // Deleting from history removes it, and it stays gone.
+  await page.goto("/history");
+  await page.getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByTestId("generation")).toBeHidden();
+  await page.reload();
+  await expect(page.getByText("Nothing yet.")).toBeVisible();
 });
 
 test("wrong credentials are explained on the sign-in form", async ({ page }) => {

@@ -73,8 +73,18 @@ fn Card(g: GenerationView) -> impl IntoView {
         follow_live(g.id.clone(), status, result, error);
     }
     let created_at = g.created_at.clone();
+    let deleted = RwSignal::new(false);
+    let id = g.id.clone();
+    let delete = move |_| {
+        let url = format!("/api/generations/{id}");
+        leptos::task::spawn_local(async move {
+            if crate::pages::tryon::browser::delete(&url).await {
+                deleted.set(true);
+            }
+        });
+    };
     view! {
-        <li class="overflow-hidden rounded-xl border border-stone-200 bg-white" data-testid="generation">
+        <li class="overflow-hidden rounded-xl border border-stone-200 bg-white" data-testid="generation" hidden=move || deleted.get()>
             {move || match result.get() {
                 Some(url) => {
                     let href = url.clone();
@@ -90,6 +100,12 @@ fn Card(g: GenerationView) -> impl IntoView {
             <div class="flex items-center justify-between gap-2 p-2 text-xs">
                 {move || { let (label, badge) = status_label(&status.get()); view! { <span class=format!("rounded px-2 py-0.5 font-medium {badge}")>{label}</span> } }}
                 <span class="text-stone-700">{g.created_at.clone()}</span>
+            </div>
+            <div class="px-2 pb-2" hidden=move || !matches!(status.get().as_str(), "succeeded" | "failed" | "canceled")>
+                <button type="button" on:click=delete
+                    class="text-sm text-red-800 underline hover:text-red-900 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">
+                    "Delete"
+                </button>
             </div>
         </li>
     }

@@ -271,6 +271,14 @@ pub(crate) mod browser {
         }
     }
 
+    /// `DELETE url`; true when the server answered 2xx.
+    pub async fn delete(url: &str) -> bool {
+        let init = web_sys::RequestInit::new();
+        init.set_method("DELETE");
+        let Ok(request) = web_sys::Request::new_with_str_and_init(url, &init) else { return false };
+        matches!(send(request).await, Ok((status, _)) if (200..300).contains(&status))
+    }
+
     pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
         let request = web_sys::Request::new_with_str(url).map_err(|_| failure("Could not send."))?;
         let (status, text) = send(request).await?;

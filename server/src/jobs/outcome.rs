@@ -108,63 +108,71 @@ impl Jobs {
     }
 
     async fn finish_successfully(&self, job: &Job, key: &str, content_type: &str) -> Result<(), JobError> {
-        let hold = self.ledger.hold_for_job(&job.id).await?;
-        with_retry(|| async {
-            let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
-            let updated = sqlx::query(
-                "UPDATE jobs SET status = 'succeeded', result_key = $1, result_content_type = $2, error = NULL, \
-                 finished_at = $3, updated_at = $3, lease_until = NULL, next_check_at = NULL \
-                 WHERE id = $4 AND status = 'processing'",
-            )
-            .bind(key)
-            .bind(content_type)
-            .bind(tx.now().millis())
-            .bind(job.id.as_str())
-            .execute(tx.conn())
-            .await?;
-            if updated.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok::<_, JobError>(());
-            }
-            self.faults.check("success:after_job_update")?;
-            if let Some(hold) = &hold {
-                self.ledger.resolve_in(&mut tx, &hold.id, Resolution::Settle).await?;
-            }
-            tx.commit().await?;
+        if self.end_job(job, Ending::Succeeded { key, content_type }).await? {
             tracing::info!(job = %job.id, "generation succeeded; credits settled");
-            Ok(())
-        })
-        .await
+        }
+        Ok(())
     }
 
     /// Fails or cancels an unfinished job and releases its hold, in one transaction.
     /// Returns false when the job had already finished.
     pub(crate) async fn finish_unsuccessfully(&self, job: &Job, status: JobStatus, message: &str) -> Result<bool, JobError> {
+        let ended = self.end_job(job, Ending::Unsuccessful { status, message }).await?;
+        if ended {
+            tracing::info!(job = %job.id, status = status.as_str(), "generation ended without a result; credits released");
+        }
+        Ok(ended)
+    }
+
+    /// Moves an unfinished job to its final state and resolves its hold in the same transaction:
+    /// settled with a stored result, released otherwise. False when it had already finished.
+    async fn end_job(&self, job: &Job, ending: Ending<'_>) -> Result<bool, JobError> {
         let hold = self.ledger.hold_for_job(&job.id).await?;
         with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
-            let updated = sqlx::query(
-                "UPDATE jobs SET status = $1, error = $2, finished_at = $3, updated_at = $3, lease_until = NULL, \
-                 next_check_at = NULL WHERE id = $4 AND status IN ('queued', 'processing')",
-            )
-            .bind(status.as_str())
-            .bind(message)
-            .bind(tx.now().millis())
-            .bind(job.id.as_str())
-            .execute(tx.conn())
-            .await?;
+            let now = tx.now().millis();
+            let (update, fault, resolution) = match ending {
+                Ending::Succeeded { key, content_type } => (
+                    sqlx::query(
+                        "UPDATE jobs SET status = 'succeeded', result_key = $1, result_content_type = $2, error = NULL, \
+                         finished_at = $3, updated_at = $3, lease_until = NULL, next_check_at = NULL \
+                         WHERE id = $4 AND status = 'processing'",
+                    )
+                    .bind(key)
+                    .bind(content_type),
+                    "success:after_job_update",
+                    Resolution::Settle,
+                ),
+                Ending::Unsuccessful { status, message } => (
+                    sqlx::query(
+                        "UPDATE jobs SET status = $1, error = $2, finished_at = $3, updated_at = $3, lease_until = NULL, \
+                         next_check_at = NULL WHERE id = $4 AND status IN ('queued', 'processing')",
+                    )
+                    .bind(status.as_str())
+                    .bind(message),
+                    "failure:after_job_update",
+                    Resolution::Release,
+                ),
+            };
+            let updated = update.bind(now).bind(job.id.as_str()).execute(tx.conn()).await?;
             if updated.rows_affected() != 1 {
                 tx.rollback().await?;
                 return Ok::<_, JobError>(false);
             }
-            self.faults.check("failure:after_job_update")?;
+            self.faults.check(fault)?;
             if let Some(hold) = &hold {
-                self.ledger.resolve_in(&mut tx, &hold.id, Resolution::Release).await?;
+                self.ledger.resolve_in(&mut tx, &hold.id, resolution).await?;
             }
             tx.commit().await?;
-            tracing::info!(job = %job.id, status = status.as_str(), "generation ended without a result; credits released");
             Ok(true)
         })
         .await
     }
+}
+
+/// How a job ends.
+#[derive(Clone, Copy)]
+enum Ending<'a> {
+    Succeeded { key: &'a str, content_type: &'a str },
+    Unsuccessful { status: JobStatus, message: &'a str },
 }

@@ -6,7 +6,7 @@ const port = Number(process.env.FITROOM_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 const dataDir = process.env.FITROOM_E2E_DATA_DIR ?? "../target/e2e-data";
 // A second Fitroom whose local provider fails every task, for the "not charged" journey.
-const failingPort = port + 1;
+const failingPort = Number(process.env.FITROOM_E2E_FAILING_PORT ?? port + 1);
 const failingURL = `http://127.0.0.1:${failingPort}`;
 
 function server(listen: number, dir: string, extra: Record<string, string> = {}) {

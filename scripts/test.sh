@@ -70,6 +70,7 @@ cargo leptos build --frontend-only
 
 step "Browser tests (Playwright driving Debian's Chromium)"
 export FITROOM_E2E_PORT=$(free_port)
+export FITROOM_E2E_FAILING_PORT=$(free_port)
 export FITROOM_E2E_DATA_DIR="$RUN_DIR/e2e"
 mkdir -p "$FITROOM_E2E_DATA_DIR"
 (cd end2end && npx playwright test)

@@ -242,7 +242,8 @@ impl Provider for LocalProvider {
         let timestamp: i64 = header(TIMESTAMP_HEADER)
             .and_then(|t| t.parse().ok())
             .ok_or_else(|| WebhookError::BadSignature("missing timestamp".into()))?;
-        if (now.millis() / 1000 - timestamp).abs() > TOLERANCE_SECS {
+        // abs_diff: a forged timestamp near i64::MIN must not overflow (found by fuzzing).
+        if (now.millis() / 1000).abs_diff(timestamp) > TOLERANCE_SECS as u64 {
             return Err(WebhookError::BadSignature("timestamp outside the tolerance".into()));
         }
         let signature = header(SIGNATURE_HEADER).ok_or_else(|| WebhookError::BadSignature("missing signature".into()))?;
@@ -281,5 +282,47 @@ impl Provider for LocalProvider {
 
     fn serves_private_outputs(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    fn provider(clock: &ManualClock) -> LocalProvider {
+        let config = LocalProviderConfig { delay_ms: 0, failure_rate: 0.0, webhook_copies: 1, drop_rate: 0.0 };
+        LocalProvider::new(config, "http://127.0.0.1:9", std::env::temp_dir(), Signer::from_key([7; 32]), Arc::new(clock.clone()))
+    }
+
+    fn headers(timestamp: &str, signature: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(TIMESTAMP_HEADER, timestamp.parse().expect("header"));
+        h.insert(SIGNATURE_HEADER, signature.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        // Regression: fuzz/artifacts/webhook_local/crash-87617376… panicked on subtraction.
+        let clock = ManualClock::at(Timestamp::from_millis(1_700_000_000_000));
+        let p = provider(&clock);
+        for t in ["-9223372036854775808", "9223372036854775807", "-1"] {
+            let err = p.parse_webhook(&headers(t, "v1=00"), None, b"{}", clock.now()).expect_err("refused");
+            assert!(matches!(err, WebhookError::BadSignature(_)), "{t}");
+        }
+    }
+
+    #[test]
+    fn a_correctly_signed_webhook_parses_and_a_tampered_one_does_not() {
+        let clock = ManualClock::at(Timestamp::from_millis(1_700_000_000_000));
+        let p = provider(&clock);
+        let t = clock.now().millis() / 1000;
+        let body = br#"{"task_id":"local_1","status":"failed","output_url":null,"error":"boom"}"#;
+        let sig = p.inner.sign_body(t, body);
+        let event = p.parse_webhook(&headers(&t.to_string(), &sig), None, body, clock.now()).expect("valid");
+        assert_eq!(event.state, TaskState::Failed { reason: "boom".into() });
+        let tampered = br#"{"task_id":"local_2","status":"failed","output_url":null,"error":"boom"}"#;
+        assert!(p.parse_webhook(&headers(&t.to_string(), &sig), None, tampered, clock.now()).is_err());
     }
 }

@@ -102,3 +102,24 @@ ensure_build_tools() {
   ensure_wasm_bindgen
   ensure_cargo_leptos
 }
+
+# Benchmarks: a throwaway PostgreSQL 15 cluster with default durability on a free loopback port,
+# stopped on exit. Sets FITROOM_BENCH_POSTGRES_URL and PGBENCH.
+start_bench_postgres() {
+  local pg_bin=/usr/lib/postgresql/15/bin
+  ensure_apt "$pg_bin/initdb" postgresql-15
+  BENCH_DIR=$(mktemp -d /tmp/fitroom-bench.XXXXXX)
+  chmod 755 "$BENCH_DIR"
+  mkdir -p "$BENCH_DIR/pg"
+  [ "$(id -u)" != 0 ] || chown postgres "$BENCH_DIR/pg"
+  bench_as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  trap 'bench_as_pg '"$pg_bin"'/pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1; rm -rf "$BENCH_DIR"' EXIT
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  step "Starting PostgreSQL for the benchmark"
+  bench_as_pg "$pg_bin/initdb" -D "$BENCH_DIR/pg" -U fitroom --auth=trust >/dev/null
+  bench_as_pg "$pg_bin/pg_ctl" -D "$BENCH_DIR/pg" -l "$BENCH_DIR/pg/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $BENCH_DIR/pg -c max_connections=300" start >/dev/null
+  export FITROOM_BENCH_POSTGRES_URL="postgres://fitroom@127.0.0.1:$port/postgres"
+  export PGBENCH="$pg_bin/pgbench"
+}

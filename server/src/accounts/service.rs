@@ -75,16 +75,17 @@ impl Accounts {
         }
         let mut tx = LedgerTx::begin_in(&self.ledger, tx, &id).await?;
         if !self.gift.credits.is_zero() {
+            let now = tx.now()?;
             let grant = Grant {
                 user: id.clone(),
                 credits: self.gift.credits,
                 name: "Welcome credits".into(),
-                expires_at: (self.gift.days > 0).then(|| tx.now().plus_days(self.gift.days)),
+                expires_at: (self.gift.days > 0).then(|| now.plus_days(self.gift.days)),
                 source: Some(format!("signup:{id}")),
             };
             self.ledger.grant_in(&mut tx, &grant).await?;
         }
-        let token = session::create(tx.conn(), &id, now, self.policy).await?;
+        let token = session::create(tx.conn().await?, &id, now, self.policy).await?;
         tx.commit().await?;
         tracing::info!(user = %id, "account created");
         Ok((User { id, email: email.as_str().to_owned() }, token))

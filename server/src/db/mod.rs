@@ -83,6 +83,14 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(max_connections.unwrap_or(32))
                     .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // The ledger writes text values as standard SQL literals (quotes
+                            // doubled, backslashes plain): make sure the server reads them so.
+                            conn.execute("SET standard_conforming_strings = on").await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?
             }

@@ -126,7 +126,10 @@ impl From<LedgerError> for ApiError {
             LedgerError::IdempotencyMismatch => {
                 ApiError::invalid("This Idempotency-Key was already used for a different request.")
             }
-            LedgerError::NonPositiveGrant | LedgerError::NonPositiveHold | LedgerError::ExpiresInThePast => {
+            LedgerError::NonPositiveGrant
+            | LedgerError::NonPositiveHold
+            | LedgerError::ExpiresInThePast
+            | LedgerError::InvalidText => {
                 ApiError::invalid(e.to_string())
             }
             other => ApiError::internal(other),

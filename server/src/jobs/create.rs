@@ -44,67 +44,74 @@ impl Jobs {
 
         let existing = with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &request.user).await?;
-            let now = tx.now();
-            if let Some(key) = &request.idempotency_key {
-                let found: Option<(String,)> = sqlx::query_as("SELECT id FROM jobs WHERE user_id = $1 AND idempotency_key = $2")
+            let result = async {
+                let conn = tx.conn().await?;
+                if let Some(key) = &request.idempotency_key {
+                    let found: Option<(String,)> = sqlx::query_as("SELECT id FROM jobs WHERE user_id = $1 AND idempotency_key = $2")
+                        .bind(request.user.as_str())
+                        .bind(key)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if let Some((existing,)) = found {
+                        return Ok::<_, JobError>(Some(JobId::from_string(existing)));
+                    }
+                }
+                let now = tx.now()?;
+                let limit = self.config.max_active_jobs;
+                if limit > 0 {
+                    let (active,): (i64,) = sqlx::query_as(&format!(
+                        "SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND status IN {UNFINISHED}"
+                    ))
                     .bind(request.user.as_str())
-                    .bind(key)
-                    .fetch_optional(tx.conn())
+                    .fetch_one(tx.conn().await?)
                     .await?;
-                if let Some((existing,)) = found {
-                    tx.rollback().await?;
-                    return Ok::<_, JobError>(Some(JobId::from_string(existing)));
+                    if active >= i64::from(limit) {
+                        return Err(JobError::TooManyJobs(limit));
+                    }
                 }
-            }
-            let limit = self.config.max_active_jobs;
-            if limit > 0 {
-                let (active,): (i64,) = sqlx::query_as(&format!(
-                    "SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND status IN {UNFINISHED}"
-                ))
-                .bind(request.user.as_str())
-                .fetch_one(tx.conn())
-                .await?;
-                if active >= i64::from(limit) {
-                    return Err(JobError::TooManyJobs(limit));
-                }
-            }
-            sqlx::query(
-                "INSERT INTO jobs (id, user_id, status, cost, provider, idempotency_key, created_at, updated_at, \
-                 prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at) \
-                 VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(id.as_str())
-            .bind(request.user.as_str())
-            .bind(cost.get())
-            .bind(&provider)
-            .bind(request.idempotency_key.as_deref())
-            .bind(now.millis())
-            .bind(request.prompt.as_deref())
-            .bind(request.aspect_ratio.as_deref())
-            .bind(&person_key)
-            .bind(garment_key.as_deref())
-            .bind(&callback_token)
-            // A request that dies before submitting leaves a queued job: the reconciler takes it.
-            .bind(now.plus_secs(30).millis())
-            .execute(tx.conn())
-            .await?;
-            self.faults.check("create:after_job")?;
-            let deadline = now.plus_secs(self.config.job_timeout_secs as i64 + 300);
-            self.ledger
-                .freeze_in(
-                    &mut tx,
-                    &FreezeRequest {
-                        user: request.user.clone(),
-                        amount: cost,
-                        job: id.clone(),
-                        idempotency_key: format!("job:{id}"),
-                        deadline,
-                    },
+                sqlx::query(
+                    "INSERT INTO jobs (id, user_id, status, cost, provider, idempotency_key, created_at, updated_at, \
+                     prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at) \
+                     VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)",
                 )
+                .bind(id.as_str())
+                .bind(request.user.as_str())
+                .bind(cost.get())
+                .bind(&provider)
+                .bind(request.idempotency_key.as_deref())
+                .bind(now.millis())
+                .bind(request.prompt.as_deref())
+                .bind(request.aspect_ratio.as_deref())
+                .bind(&person_key)
+                .bind(garment_key.as_deref())
+                .bind(&callback_token)
+                // A request that dies before submitting leaves a queued job: the reconciler takes it.
+                .bind(now.plus_secs(30).millis())
+                .execute(tx.conn().await?)
                 .await?;
-            self.faults.check("create:after_freeze")?;
-            tx.commit().await?;
-            Ok(None)
+                self.faults.check("create:after_job")?;
+                let deadline = now.plus_secs(self.config.job_timeout_secs as i64 + 300);
+                self.ledger
+                    .freeze_in(
+                        &mut tx,
+                        &FreezeRequest {
+                            user: request.user.clone(),
+                            amount: cost,
+                            job: id.clone(),
+                            idempotency_key: format!("job:{id}"),
+                            deadline,
+                        },
+                    )
+                    .await?;
+                self.faults.check("create:after_freeze")?;
+                Ok(None)
+            }
+            .await;
+            match result {
+                // The same request again: nothing was written, leave no trace of the lock.
+                Ok(Some(existing)) => tx.rollback().await.map(|()| Some(existing)).map_err(Into::into),
+                result => tx.end(result).await,
+            }
         })
         .await?;
         if let Some(existing) = existing {

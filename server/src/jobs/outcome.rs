@@ -130,41 +130,49 @@ impl Jobs {
         let hold = self.ledger.hold_for_job(&job.id).await?;
         with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
-            let now = tx.now().millis();
-            let (update, fault, resolution) = match ending {
-                Ending::Succeeded { key, content_type } => (
-                    sqlx::query(
-                        "UPDATE jobs SET status = 'succeeded', result_key = $1, result_content_type = $2, error = NULL, \
-                         finished_at = $3, updated_at = $3, lease_until = NULL, next_check_at = NULL \
-                         WHERE id = $4 AND status = 'processing'",
-                    )
-                    .bind(key)
-                    .bind(content_type),
-                    "success:after_job_update",
-                    Resolution::Settle,
-                ),
-                Ending::Unsuccessful { status, message } => (
-                    sqlx::query(
-                        "UPDATE jobs SET status = $1, error = $2, finished_at = $3, updated_at = $3, lease_until = NULL, \
-                         next_check_at = NULL WHERE id = $4 AND status IN ('queued', 'processing')",
-                    )
-                    .bind(status.as_str())
-                    .bind(message),
-                    "failure:after_job_update",
-                    Resolution::Release,
-                ),
-            };
-            let updated = update.bind(now).bind(job.id.as_str()).execute(tx.conn()).await?;
-            if updated.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok::<_, JobError>(false);
+            let result = async {
+                // Takes the user's lock first: the time is read after it.
+                tx.conn().await?;
+                let now = tx.now()?.millis();
+                let (update, fault, resolution) = match ending {
+                    Ending::Succeeded { key, content_type } => (
+                        sqlx::query(
+                            "UPDATE jobs SET status = 'succeeded', result_key = $1, result_content_type = $2, error = NULL, \
+                             finished_at = $3, updated_at = $3, lease_until = NULL, next_check_at = NULL \
+                             WHERE id = $4 AND status = 'processing'",
+                        )
+                        .bind(key)
+                        .bind(content_type),
+                        "success:after_job_update",
+                        Resolution::Settle,
+                    ),
+                    Ending::Unsuccessful { status, message } => (
+                        sqlx::query(
+                            "UPDATE jobs SET status = $1, error = $2, finished_at = $3, updated_at = $3, lease_until = NULL, \
+                             next_check_at = NULL WHERE id = $4 AND status IN ('queued', 'processing')",
+                        )
+                        .bind(status.as_str())
+                        .bind(message),
+                        "failure:after_job_update",
+                        Resolution::Release,
+                    ),
+                };
+                let updated = update.bind(now).bind(job.id.as_str()).execute(tx.conn().await?).await?;
+                if updated.rows_affected() != 1 {
+                    return Ok::<_, JobError>(false);
+                }
+                self.faults.check(fault)?;
+                if let Some(hold) = &hold {
+                    self.ledger.resolve_in(&mut tx, &hold.id, resolution).await?;
+                }
+                Ok(true)
             }
-            self.faults.check(fault)?;
-            if let Some(hold) = &hold {
-                self.ledger.resolve_in(&mut tx, &hold.id, resolution).await?;
+            .await;
+            match result {
+                // Finished meanwhile: nothing to write.
+                Ok(false) => tx.rollback().await.map(|()| false).map_err(Into::into),
+                result => tx.end(result).await,
             }
-            tx.commit().await?;
-            Ok(true)
         })
         .await
     }

@@ -1,5 +1,6 @@
 use crate::db::with_retry;
 use crate::ids::HoldId;
+use crate::ledger::script::Text;
 use crate::ledger::{Ledger, LedgerError, LedgerTx, Resolution};
 
 impl Ledger {
@@ -18,26 +19,31 @@ impl Ledger {
             let hold = HoldId::from_string(hold);
             let done = with_retry(|| async {
                 let mut tx = LedgerTx::begin_for_hold(self, &hold).await?;
-                let Some(current) = self.hold_in(&mut tx, &hold).await? else { return Ok(false) };
-                // Another process may have resolved it since the scan.
-                if current.state != crate::ledger::HoldState::Open || current.deadline_at > tx.now() {
-                    tx.rollback().await?;
-                    return Ok(false);
+                let result = async {
+                    let Some(current) = self.hold_in(&mut tx, &hold).await? else { return Ok(false) };
+                    // Another process may have resolved it since the scan.
+                    if current.state != crate::ledger::HoldState::Open || current.deadline_at > tx.now()? {
+                        return Ok(false);
+                    }
+                    self.resolve_in(&mut tx, &hold, Resolution::Release).await?;
+                    let now = tx.now()?.millis();
+                    let writes = tx.writes();
+                    writes.fault_point(&self.faults, "deadline:after_release");
+                    writes.push(format!(
+                        "UPDATE jobs SET status = 'failed', error = {}, updated_at = {} \
+                         WHERE id = {} AND status IN ('queued', 'processing')",
+                        Text("timed out: the credit hold passed its deadline"),
+                        now,
+                        Text(current.job.as_str()),
+                    ));
+                    Ok::<_, LedgerError>(true)
                 }
-                self.resolve_in(&mut tx, &hold, Resolution::Release).await?;
-                self.faults.check("deadline:after_release")?;
-                let now = tx.now().millis();
-                sqlx::query(
-                    "UPDATE jobs SET status = 'failed', error = $1, updated_at = $2 \
-                     WHERE id = $3 AND status IN ('queued', 'processing')",
-                )
-                .bind("timed out: the credit hold passed its deadline")
-                .bind(now)
-                .bind(current.job.as_str())
-                .execute(tx.conn())
-                .await?;
-                tx.commit().await?;
-                Ok::<_, LedgerError>(true)
+                .await;
+                match result {
+                    // Resolved meanwhile by someone else: leave no trace.
+                    Ok(false) => tx.rollback().await.map(|()| false),
+                    result => tx.end(result).await,
+                }
             })
             .await?;
             if done {

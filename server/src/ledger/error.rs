@@ -21,6 +21,9 @@ pub enum LedgerError {
     #[error("a package cannot expire before it is granted")]
     ExpiresInThePast,
     /// A guarded update matched no row: another transaction changed the package in between.
+    /// A text value holds a NUL character, which neither database can store.
+    #[error("text values cannot contain NUL characters")]
+    InvalidText,
     #[error("concurrent change detected; retry")]
     Conflict,
     #[error(transparent)]

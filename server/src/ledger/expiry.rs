@@ -1,4 +1,7 @@
+use sqlx::Row;
+
 use crate::db::with_retry;
+use crate::ledger::script::{Script, Text};
 use crate::ids::{PackageId, UserId};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
@@ -21,9 +24,8 @@ impl Ledger {
             let user = UserId::from_string(user);
             let wrote = with_retry(|| async {
                 let mut tx = LedgerTx::begin(self, &user).await?;
-                let amount = self.expire_remainder_in(&mut tx, &package).await?;
-                tx.commit().await?;
-                Ok::<_, LedgerError>(amount)
+                let result = self.expire_if_due_in(&mut tx, &package).await;
+                tx.end(result).await
             })
             .await?;
             if !wrote.is_zero() {
@@ -33,35 +35,42 @@ impl Ledger {
         Ok(expired)
     }
 
-    /// If the package has expired, moves whatever is neither consumed nor held into `expired`.
-    pub(crate) async fn expire_remainder_in(
-        &self,
-        tx: &mut LedgerTx,
-        package: &PackageId,
-    ) -> Result<Credits, LedgerError> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT granted - consumed - held - expired FROM credit_packages \
-             WHERE id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
-        )
-        .bind(package.as_str())
-        .bind(tx.now().millis())
-        .fetch_optional(tx.conn())
-        .await?;
-        let Some((remainder,)) = row.filter(|(r,)| *r > 0) else { return Ok(Credits::ZERO) };
-        let updated = sqlx::query(
-            "UPDATE credit_packages SET expired = expired + $1 \
-             WHERE id = $2 AND granted - consumed - held - expired = $1",
-        )
-        .bind(remainder)
-        .bind(package.as_str())
-        .execute(tx.conn())
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(LedgerError::Conflict);
+    /// If the package has expired, writes off whatever is neither consumed nor held.
+    async fn expire_if_due_in(&self, tx: &mut LedgerTx, package: &PackageId) -> Result<Credits, LedgerError> {
+        let mut reads = Script::new();
+        let index = reads.push(format!(
+            "SELECT granted - consumed - held - expired, expires_at FROM credit_packages WHERE id = {}",
+            Text(package.as_str())
+        ));
+        let results = tx.read(reads).await?;
+        let Some(row) = results.rows(index).first() else { return Ok(Credits::ZERO) };
+        let free: i64 = row.try_get(0)?;
+        let expires_at: Option<i64> = row.try_get(1)?;
+        let now = tx.now()?.millis();
+        if free <= 0 || expires_at.is_none_or(|at| at > now) {
+            return Ok(Credits::ZERO);
         }
-        self.faults.check("expire:after_package_update")?;
+        self.write_off_in(tx, package, free)
+    }
+
+    /// Queues moving `remainder` credits of an expired package into `expired`, with its entry.
+    /// `remainder` must be all that is then neither consumed nor held.
+    pub(crate) fn write_off_in(&self, tx: &mut LedgerTx, package: &PackageId, remainder: i64) -> Result<Credits, LedgerError> {
+        if remainder <= 0 {
+            return Ok(Credits::ZERO);
+        }
+        let writes = tx.writes();
+        writes.push_guarded(
+            format!(
+                "UPDATE credit_packages SET expired = expired + {remainder} \
+                 WHERE id = {} AND granted - consumed - held - expired = {remainder}",
+                Text(package.as_str())
+            ),
+            1,
+        );
+        writes.fault_point(&self.faults, "expire:after_package_update");
         let amount = Credits::new(remainder)?;
-        tx.entry(EntryKind::Expire, amount, Some(package), None, None, None).await?;
+        tx.entry(EntryKind::Expire, amount, Some(package), None, None, None)?;
         Ok(amount)
     }
 }

@@ -1,8 +1,11 @@
 use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{HoldId, JobId, PackageId, UserId};
+use crate::ledger::script::{Script, Text};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -120,61 +123,53 @@ impl Ledger {
     pub async fn freeze(&self, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
         with_retry(|| async {
             let mut tx = LedgerTx::begin(self, &request.user).await?;
-            let frozen = self.freeze_in(&mut tx, request).await?;
-            tx.commit().await?;
-            Ok(frozen)
+            let frozen = self.freeze_in(&mut tx, request).await;
+            tx.end(frozen).await
         })
         .await
     }
 
     /// `freeze` inside a caller's transaction, so a job and its hold are written together.
+    /// One round trip reads (the idempotency key and the packages with credits left); the
+    /// writes are queued for the commit.
     pub async fn freeze_in(&self, tx: &mut LedgerTx, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
         if request.amount.is_zero() {
             return Err(LedgerError::NonPositiveHold);
         }
-        if let Some(hold) = self.hold_by_key(tx, &request.idempotency_key).await? {
+        let user = Text(request.user.as_str());
+        let mut reads = Script::new();
+        let by_key = reads.push(format!(
+            "SELECT id FROM holds WHERE user_id = {user} AND idempotency_key = {}",
+            Text(&request.idempotency_key)
+        ));
+        // Expiry is judged in Rust against the time read after the lock, not in SQL.
+        let free = reads.push(format!(
+            "SELECT id, granted - consumed - held - expired, expires_at FROM credit_packages \
+             WHERE user_id = {user} AND granted - consumed - held - expired > 0 \
+             ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
+        ));
+        let results = tx.read(reads).await?;
+        if let Some(row) = results.rows(by_key).first() {
+            let id = HoldId::from_string(row.try_get::<String, _>(0)?);
+            let hold = self.hold_in(tx, &id).await?.ok_or(LedgerError::UnknownHold)?;
             if hold.amount != request.amount || hold.job != request.job {
                 return Err(LedgerError::IdempotencyMismatch);
             }
             return Ok(Frozen { hold, replayed: true });
         }
 
-        let now = tx.now();
-        let free: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, granted - consumed - held - expired FROM credit_packages \
-             WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) \
-               AND granted - consumed - held - expired > 0 \
-             ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id",
-        )
-        .bind(request.user.as_str())
-        .bind(now.millis())
-        .fetch_all(tx.conn())
-        .await?;
-        let free: Vec<(PackageId, i64)> =
-            free.into_iter().map(|(id, n)| (PackageId::from_string(id), n)).collect();
-        let Some(allocations) = allocate(&free, request.amount.get()) else {
-            let available = free.iter().map(|(_, n)| n).sum();
-            return Err(LedgerError::InsufficientCredits {
-                requested: request.amount,
-                available: Credits::new(available)?,
-            });
-        };
-
-        for allocation in &allocations {
-            let updated = sqlx::query(
-                "UPDATE credit_packages SET held = held + $1 \
-                 WHERE id = $2 AND granted - consumed - held - expired >= $1",
-            )
-            .bind(allocation.amount.get())
-            .bind(allocation.package.as_str())
-            .execute(tx.conn())
-            .await?;
-            if updated.rows_affected() != 1 {
-                return Err(LedgerError::Conflict);
+        let now = tx.now()?;
+        let mut active = Vec::new();
+        for row in results.rows(free) {
+            let expires_at: Option<i64> = row.try_get(2)?;
+            if expires_at.is_none_or(|at| at > now.millis()) {
+                active.push((PackageId::from_string(row.try_get::<String, _>(0)?), row.try_get::<i64, _>(1)?));
             }
-            self.faults.check("freeze:after_package_update")?;
         }
-
+        let Some(allocations) = allocate(&active, request.amount.get()) else {
+            let available = active.iter().map(|(_, n)| n).sum();
+            return Err(LedgerError::InsufficientCredits { requested: request.amount, available: Credits::new(available)? });
+        };
         let hold = Hold {
             id: HoldId::generate(),
             user: request.user.clone(),
@@ -185,36 +180,43 @@ impl Ledger {
             created_at: now,
             deadline_at: request.deadline,
         };
-        sqlx::query(
+
+        let faults = &self.faults;
+        let writes = tx.writes();
+        for a in &hold.allocations {
+            writes.push_guarded(
+                format!(
+                    "UPDATE credit_packages SET held = held + {n} \
+                     WHERE id = {} AND granted - consumed - held - expired >= {n}",
+                    Text(a.package.as_str()),
+                    n = a.amount.get()
+                ),
+                1,
+            );
+        }
+        writes.fault_point(faults, "freeze:after_package_update");
+        writes.push(format!(
             "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
-             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)",
-        )
-        .bind(hold.id.as_str())
-        .bind(hold.user.as_str())
-        .bind(hold.job.as_str())
-        .bind(&request.idempotency_key)
-        .bind(hold.amount.get())
-        .bind(now.millis())
-        .bind(hold.deadline_at.millis())
-        .execute(tx.conn())
-        .await?;
-        self.faults.check("freeze:after_hold")?;
-
-        for allocation in &hold.allocations {
-            sqlx::query("INSERT INTO hold_allocations (hold_id, package_id, amount) VALUES ($1, $2, $3)")
-                .bind(hold.id.as_str())
-                .bind(allocation.package.as_str())
-                .bind(allocation.amount.get())
-                .execute(tx.conn())
-                .await?;
+             VALUES ({}, {user}, {}, {}, {}, 'open', {}, {})",
+            Text(hold.id.as_str()),
+            Text(hold.job.as_str()),
+            Text(&request.idempotency_key),
+            hold.amount.get(),
+            now.millis(),
+            hold.deadline_at.millis(),
+        ));
+        writes.fault_point(faults, "freeze:after_hold");
+        let rows: Vec<String> = hold
+            .allocations
+            .iter()
+            .map(|a| format!("({}, {}, {})", Text(hold.id.as_str()), Text(a.package.as_str()), a.amount.get()))
+            .collect();
+        writes.push(format!("INSERT INTO hold_allocations (hold_id, package_id, amount) VALUES {}", rows.join(", ")));
+        writes.fault_point(faults, "freeze:after_allocations");
+        for a in &hold.allocations {
+            tx.entry(EntryKind::Freeze, a.amount, Some(&a.package), Some(&hold.id), Some(&hold.job), None)?;
         }
-        self.faults.check("freeze:after_allocations")?;
-
-        for allocation in &hold.allocations {
-            tx.entry(EntryKind::Freeze, allocation.amount, Some(&allocation.package), Some(&hold.id), Some(&hold.job), None)
-                .await?;
-        }
-        self.faults.check("freeze:after_entries")?;
+        tx.writes().fault_point(faults, "freeze:after_entries");
         Ok(Frozen { hold, replayed: false })
     }
 
@@ -231,14 +233,14 @@ impl Ledger {
     pub async fn resolve(&self, hold: &HoldId, resolution: Resolution) -> Result<Resolved, LedgerError> {
         with_retry(|| async {
             let mut tx = LedgerTx::begin_for_hold(self, hold).await?;
-            let resolved = self.resolve_in(&mut tx, hold, resolution).await?;
-            if resolved.replayed {
+            match self.resolve_in(&mut tx, hold, resolution).await {
                 // Nothing was written but the lock bump: leave no trace.
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
+                Ok(resolved) if resolved.replayed => {
+                    tx.rollback().await?;
+                    Ok(resolved)
+                }
+                result => tx.end(result).await,
             }
-            Ok(resolved)
         })
         .await
     }
@@ -251,128 +253,136 @@ impl Ledger {
         hold_id: &HoldId,
         resolution: Resolution,
     ) -> Result<Resolved, LedgerError> {
-        let hold = self.hold_in(tx, hold_id).await?.ok_or(LedgerError::UnknownHold)?;
-        if &hold.user != tx.user() {
+        let mut reads = Script::new();
+        let index = reads.push(hold_query(&format!("h.id = {}", Text(hold_id.as_str()))));
+        let results = tx.read(reads).await?;
+        let (hold, packages) = hold_from_rows(results.rows(index))?.ok_or(LedgerError::UnknownHold)?;
+        if &hold.user != tx.user()? {
             return Err(LedgerError::UnknownHold);
         }
         let target = resolution.target();
         match hold.state {
             HoldState::Open => {}
-            state if state == target => {
-                return Ok(Resolved { hold: hold.id, state, replayed: true });
-            }
+            state if state == target => return Ok(Resolved { hold: hold.id, state, replayed: true }),
             state => return Err(LedgerError::AlreadyResolved(state)),
         }
 
-        for allocation in &hold.allocations {
+        let now = tx.now()?;
+        let faults = &self.faults;
+        let writes = tx.writes();
+        for a in &hold.allocations {
             let sql = match resolution {
-                Resolution::Settle => {
-                    "UPDATE credit_packages SET held = held - $1, consumed = consumed + $1 \
-                     WHERE id = $2 AND held >= $1"
-                }
-                Resolution::Release => {
-                    "UPDATE credit_packages SET held = held - $1 WHERE id = $2 AND held >= $1"
-                }
+                Resolution::Settle => format!(
+                    "UPDATE credit_packages SET held = held - {n}, consumed = consumed + {n} WHERE id = {} AND held >= {n}",
+                    Text(a.package.as_str()),
+                    n = a.amount.get()
+                ),
+                Resolution::Release => format!(
+                    "UPDATE credit_packages SET held = held - {n} WHERE id = {} AND held >= {n}",
+                    Text(a.package.as_str()),
+                    n = a.amount.get()
+                ),
             };
-            let updated = sqlx::query(sql)
-                .bind(allocation.amount.get())
-                .bind(allocation.package.as_str())
-                .execute(tx.conn())
-                .await?;
-            if updated.rows_affected() != 1 {
-                return Err(LedgerError::Conflict);
-            }
-            self.faults.check("resolve:after_package_update")?;
+            writes.push_guarded(sql, 1);
         }
-
+        writes.fault_point(faults, "resolve:after_package_update");
         let kind = match resolution {
             Resolution::Settle => EntryKind::Settle,
             Resolution::Release => EntryKind::Release,
         };
-        for allocation in &hold.allocations {
-            tx.entry(kind, allocation.amount, Some(&allocation.package), Some(&hold.id), Some(&hold.job), None)
-                .await?;
+        for a in &hold.allocations {
+            tx.entry(kind, a.amount, Some(&a.package), Some(&hold.id), Some(&hold.job), None)?;
         }
-        self.faults.check("resolve:after_entries")?;
-
-        let updated = sqlx::query("UPDATE holds SET state = $1, resolved_at = $2 WHERE id = $3 AND state = 'open'")
-            .bind(target.as_str())
-            .bind(tx.now().millis())
-            .bind(hold.id.as_str())
-            .execute(tx.conn())
-            .await?;
-        if updated.rows_affected() != 1 {
-            return Err(LedgerError::Conflict);
-        }
-        self.faults.check("resolve:after_hold_update")?;
+        let writes = tx.writes();
+        writes.fault_point(faults, "resolve:after_entries");
+        writes.push_guarded(
+            format!(
+                "UPDATE holds SET state = {}, resolved_at = {} WHERE id = {} AND state = 'open'",
+                Text(target.as_str()),
+                now.millis(),
+                Text(hold.id.as_str())
+            ),
+            1,
+        );
+        writes.fault_point(faults, "resolve:after_hold_update");
 
         // Credits given back to a package that has already expired are no longer spendable.
         if resolution == Resolution::Release {
-            for allocation in &hold.allocations {
-                self.expire_remainder_in(tx, &allocation.package).await?;
+            for (a, package) in hold.allocations.iter().zip(&packages) {
+                if package.expires_at.is_some_and(|at| at <= now) {
+                    self.write_off_in(tx, &a.package, package.free + a.amount.get())?;
+                }
             }
         }
         Ok(Resolved { hold: hold.id, state: target, replayed: false })
     }
 
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
-        let mut conn = self.db.pool().acquire().await?;
-        load_hold(&mut conn, "id", id.as_str()).await
+        load_hold(self, "h.id = $1", id.as_str()).await
     }
 
     pub async fn hold_for_job(&self, job: &JobId) -> Result<Option<Hold>, LedgerError> {
-        let mut conn = self.db.pool().acquire().await?;
-        load_hold(&mut conn, "job_id", job.as_str()).await
+        load_hold(self, "h.job_id = $1", job.as_str()).await
     }
 
     pub(crate) async fn hold_in(&self, tx: &mut LedgerTx, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
-        load_hold(tx.conn(), "id", id.as_str()).await
-    }
-
-    async fn hold_by_key(&self, tx: &mut LedgerTx, key: &str) -> Result<Option<Hold>, LedgerError> {
-        let user = tx.user().clone();
-        let id: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM holds WHERE user_id = $1 AND idempotency_key = $2")
-                .bind(user.as_str())
-                .bind(key)
-                .fetch_optional(tx.conn())
-                .await?;
-        match id {
-            Some((id,)) => load_hold(tx.conn(), "id", &id).await,
-            None => Ok(None),
-        }
+        let mut reads = Script::new();
+        let index = reads.push(hold_query(&format!("h.id = {}", Text(id.as_str()))));
+        let results = tx.read(reads).await?;
+        Ok(hold_from_rows(results.rows(index))?.map(|(hold, _)| hold))
     }
 }
 
-async fn load_hold(conn: &mut sqlx::AnyConnection, column: &'static str, value: &str) -> Result<Option<Hold>, LedgerError> {
-    let row: Option<(String, String, String, i64, String, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT id, user_id, job_id, amount, state, created_at, deadline_at FROM holds WHERE {column} = $1"
-    ))
-    .bind(value)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id, user, job, amount, state, created_at, deadline_at)) = row else { return Ok(None) };
-    let allocations: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT package_id, amount FROM hold_allocations WHERE hold_id = $1 ORDER BY package_id",
+/// What a hold's packages looked like when it was read: for the write-off after a release.
+struct PackageNow {
+    expires_at: Option<Timestamp>,
+    /// Neither consumed, held nor written off.
+    free: i64,
+}
+
+/// A hold with its allocations and their packages, one row per allocation (every hold has one).
+fn hold_query(condition: &str) -> String {
+    format!(
+        "SELECT h.id, h.user_id, h.job_id, h.amount, h.state, h.created_at, h.deadline_at, \
+                a.package_id, a.amount, p.expires_at, p.granted - p.consumed - p.held - p.expired \
+         FROM holds h JOIN hold_allocations a ON a.hold_id = h.id JOIN credit_packages p ON p.id = a.package_id \
+         WHERE {condition} ORDER BY a.package_id"
     )
-    .bind(&id)
-    .fetch_all(&mut *conn)
-    .await?;
+}
+
+fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, LedgerError> {
+    let Some(first) = rows.first() else { return Ok(None) };
+    let state: String = first.try_get(4)?;
     let state = HoldState::parse(&state)
         .ok_or_else(|| LedgerError::Database(sqlx::Error::Decode(format!("hold state {state:?}").into())))?;
-    Ok(Some(Hold {
-        id: HoldId::from_string(id),
-        user: UserId::from_string(user),
-        job: JobId::from_string(job),
-        amount: Credits::new(amount)?,
+    let mut allocations = Vec::with_capacity(rows.len());
+    let mut packages = Vec::with_capacity(rows.len());
+    for row in rows {
+        allocations.push(Allocation {
+            package: PackageId::from_string(row.try_get::<String, _>(7)?),
+            amount: Credits::new(row.try_get(8)?)?,
+        });
+        packages.push(PackageNow {
+            expires_at: row.try_get::<Option<i64>, _>(9)?.map(Timestamp::from_millis),
+            free: row.try_get(10)?,
+        });
+    }
+    let hold = Hold {
+        id: HoldId::from_string(first.try_get::<String, _>(0)?),
+        user: UserId::from_string(first.try_get::<String, _>(1)?),
+        job: JobId::from_string(first.try_get::<String, _>(2)?),
+        amount: Credits::new(first.try_get(3)?)?,
         state,
-        allocations: allocations
-            .into_iter()
-            .map(|(package, amount)| Ok(Allocation { package: PackageId::from_string(package), amount: Credits::new(amount)? }))
-            .collect::<Result<_, LedgerError>>()?,
-        created_at: Timestamp::from_millis(created_at),
-        deadline_at: Timestamp::from_millis(deadline_at),
-    }))
+        allocations,
+        created_at: Timestamp::from_millis(first.try_get(5)?),
+        deadline_at: Timestamp::from_millis(first.try_get(6)?),
+    };
+    Ok(Some((hold, packages)))
+}
+
+async fn load_hold(ledger: &Ledger, condition: &str, value: &str) -> Result<Option<Hold>, LedgerError> {
+    let rows = sqlx::query(&hold_query(condition)).bind(value).fetch_all(ledger.db.pool()).await?;
+    Ok(hold_from_rows(&rows)?.map(|(hold, _)| hold))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! Every operation runs in one transaction that first bumps the user's `ledger_seq`: this row
 //! write serialises one user's ledger operations on both databases (PostgreSQL row lock, SQLite
 //! write lock) so that the balance check and the reservation are atomic, and it numbers the
-//! entries so that replay does not depend on clocks. Conflicts are retried here.
+//! entries so that replay does not depend on clocks. Conflicts are retried here. An operation
+//! costs two round trips: the lock with its reads, then its writes with the commit (`script`).
 
 mod credits;
 mod deadline;
@@ -13,6 +14,7 @@ mod error;
 mod expiry;
 mod hold;
 mod package;
+mod script;
 mod txn;
 pub mod verify;
 

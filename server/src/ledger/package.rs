@@ -1,8 +1,10 @@
 use serde::Serialize;
+use sqlx::Row;
 
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
+use crate::ledger::script::{Opt, Script, Text};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// A request to give a user credits.
@@ -136,45 +138,41 @@ impl Ledger {
         }
         with_retry(|| async {
             let mut tx = LedgerTx::begin(self, &grant.user).await?;
-            let id = self.grant_in(&mut tx, grant).await?;
-            tx.commit().await?;
-            Ok(id)
+            let id = self.grant_in(&mut tx, grant).await;
+            tx.end(id).await
         })
         .await
     }
 
     pub async fn grant_in(&self, tx: &mut LedgerTx, grant: &Grant) -> Result<PackageId, LedgerError> {
-        let now = tx.now();
+        let mut reads = Script::new();
+        let by_source = grant
+            .source
+            .as_deref()
+            .map(|source| reads.push(format!("SELECT id FROM credit_packages WHERE source = {}", Text(source))));
+        let results = tx.read(reads).await?;
+        if let Some(row) = by_source.and_then(|i| results.rows(i).first()) {
+            return Ok(PackageId::from_string(row.try_get::<String, _>(0)?));
+        }
+        let now = tx.now()?;
         if grant.expires_at.is_some_and(|at| at <= now) {
             return Err(LedgerError::ExpiresInThePast);
         }
-        if let Some(source) = &grant.source {
-            let existing: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM credit_packages WHERE source = $1")
-                    .bind(source)
-                    .fetch_optional(tx.conn())
-                    .await?;
-            if let Some((id,)) = existing {
-                return Ok(PackageId::from_string(id));
-            }
-        }
         let id = PackageId::generate();
-        sqlx::query(
+        let writes = tx.writes();
+        writes.push(format!(
             "INSERT INTO credit_packages (id, user_id, name, granted, granted_at, expires_at, source) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id.as_str())
-        .bind(grant.user.as_str())
-        .bind(&grant.name)
-        .bind(grant.credits.get())
-        .bind(now.millis())
-        .bind(grant.expires_at.map(Timestamp::millis))
-        .bind(grant.source.as_deref())
-        .execute(tx.conn())
-        .await?;
-        self.faults.check("grant:after_package")?;
-        tx.entry(EntryKind::Grant, grant.credits, Some(&id), None, None, grant.source.as_deref())
-            .await?;
+             VALUES ({}, {}, {}, {}, {}, {}, {})",
+            Text(id.as_str()),
+            Text(grant.user.as_str()),
+            Text(&grant.name),
+            grant.credits.get(),
+            now.millis(),
+            Opt(grant.expires_at.map(Timestamp::millis)),
+            Opt(grant.source.as_deref().map(Text)),
+        ));
+        writes.fault_point(&self.faults, "grant:after_package");
+        tx.entry(EntryKind::Grant, grant.credits, Some(&id), None, None, grant.source.as_deref())?;
         Ok(id)
     }
 

@@ -1,85 +1,163 @@
-use sqlx::{Any, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
+use crate::ledger::script::{Opt, Results, Script, Text};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError};
 
-/// One ledger transaction of one user. Holding it means holding that user's ledger lock.
+/// Whose ledger a transaction locks: a user's, or the owner's of a hold.
+#[derive(Clone, Debug)]
+enum Lock {
+    User(UserId),
+    Hold(HoldId),
+}
+
+enum Conn {
+    /// A connection of our own: `BEGIN` travels with the first script and `COMMIT` with the last,
+    /// so a short operation costs two round trips.
+    Own { conn: Option<PoolConnection<Any>>, begun: bool },
+    /// A caller's transaction that the ledger continues (an account and its sign-up package).
+    Borrowed(Transaction<'static, Any>),
+}
+
+/// One ledger transaction of one user. Its first statement bumps the user's `ledger_seq`: that
+/// write takes the user's lock (a row lock on PostgreSQL, the write lock on SQLite) before
+/// anything is read, so the balance check and the reservation are atomic, and it numbers the
+/// entries for replay. Writes are queued and sent with the commit.
 pub struct LedgerTx {
-    tx: Transaction<'static, Any>,
+    conn: Conn,
+    lock: Lock,
+    /// Known once the lock is taken.
+    locked: Option<Locked>,
+    line: i64,
+    writes: Script,
+    clock: crate::clock::SharedClock,
+}
+
+#[derive(Clone, Debug)]
+struct Locked {
     user: UserId,
     seq: i64,
-    line: i64,
+    /// Read after the lock so that entry times follow the replay order.
     now: Timestamp,
 }
 
 impl LedgerTx {
-    /// Opens the transaction and takes the user's lock with a write as the very first statement:
-    /// on SQLite a transaction that reads before it writes can fail with a stale snapshot.
+    /// A transaction of `user`'s ledger. Nothing is sent until the operation's first script.
     pub(crate) async fn begin(ledger: &Ledger, user: &UserId) -> Result<Self, LedgerError> {
-        let tx = ledger.db.pool().begin().await?;
-        Self::begin_in(ledger, tx, user).await
-    }
-
-    /// Continues a caller's transaction as a ledger transaction of `user` (a new account and its
-    /// sign-up package are written together).
-    pub async fn begin_in(
-        ledger: &Ledger,
-        mut tx: Transaction<'static, Any>,
-        user: &UserId,
-    ) -> Result<Self, LedgerError> {
-        let seq: Option<(i64,)> = sqlx::query_as(
-            "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = $1 RETURNING ledger_seq",
-        )
-        .bind(user.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((seq,)) = seq else { return Err(LedgerError::UnknownUser) };
-        // The clock is read after the lock so that entry times follow the replay order.
-        let now = ledger.clock.now();
-        Ok(LedgerTx { tx, user: user.clone(), seq, line: 0, now })
+        Self::own(ledger, Lock::User(user.clone())).await
     }
 
     /// Like `begin`, for operations that know only the hold.
     pub(crate) async fn begin_for_hold(ledger: &Ledger, hold: &HoldId) -> Result<Self, LedgerError> {
-        let mut tx = ledger.db.pool().begin().await?;
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "UPDATE users SET ledger_seq = ledger_seq + 1 \
-             WHERE id = (SELECT user_id FROM holds WHERE id = $1) RETURNING id, ledger_seq",
-        )
-        .bind(hold.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((user, seq)) = row else { return Err(LedgerError::UnknownHold) };
-        let now = ledger.clock.now();
-        Ok(LedgerTx { tx, user: UserId::from_string(user), seq, line: 0, now })
+        Self::own(ledger, Lock::Hold(hold.clone())).await
     }
 
-    pub fn user(&self) -> &UserId {
-        &self.user
+    async fn own(ledger: &Ledger, lock: Lock) -> Result<Self, LedgerError> {
+        let conn = ledger.db.pool().acquire().await?;
+        Ok(LedgerTx {
+            conn: Conn::Own { conn: Some(conn), begun: false },
+            lock,
+            locked: None,
+            line: 0,
+            writes: Script::new(),
+            clock: ledger.clock.clone(),
+        })
     }
 
-    pub fn now(&self) -> Timestamp {
-        self.now
+    /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
+    pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
+        let mut this = LedgerTx {
+            conn: Conn::Borrowed(tx),
+            lock: Lock::User(user.clone()),
+            locked: None,
+            line: 0,
+            writes: Script::new(),
+            clock: ledger.clock.clone(),
+        };
+        this.read(Script::new()).await?;
+        Ok(this)
     }
 
-    /// The connection, for writes that belong in the same transaction (a job beside its hold).
-    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+    fn connection(&mut self) -> Result<&mut AnyConnection, LedgerError> {
+        match &mut self.conn {
+            Conn::Own { conn: Some(conn), .. } => Ok(&mut **conn),
+            Conn::Own { conn: None, .. } => Err(LedgerError::Database(sqlx::Error::PoolClosed)),
+            Conn::Borrowed(tx) => Ok(&mut **tx),
+        }
     }
 
-    pub async fn commit(self) -> Result<(), LedgerError> {
-        self.tx.commit().await?;
-        Ok(())
+    /// Runs `reads` in one round trip and answers each statement's rows. The first script of the
+    /// transaction also opens it and takes the lock, in the same round trip.
+    pub(crate) async fn read(&mut self, reads: Script) -> Result<Results, LedgerError> {
+        if self.locked.is_some() {
+            return reads.run(self.connection()?).await;
+        }
+        let mut script = Script::new();
+        if let Conn::Own { begun, .. } = &mut self.conn {
+            script.push("BEGIN");
+            *begun = true;
+        }
+        let lock = match &self.lock {
+            Lock::User(user) => script.push(format!(
+                "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = {} RETURNING id, ledger_seq",
+                Text(user.as_str())
+            )),
+            Lock::Hold(hold) => script.push(format!(
+                "UPDATE users SET ledger_seq = ledger_seq + 1 \
+                 WHERE id = (SELECT user_id FROM holds WHERE id = {}) RETURNING id, ledger_seq",
+                Text(hold.as_str())
+            )),
+        };
+        script.append(reads);
+        let results = script.run(self.connection()?).await?;
+        let row = results.rows(lock).first().ok_or(match self.lock {
+            Lock::User(_) => LedgerError::UnknownUser,
+            Lock::Hold(_) => LedgerError::UnknownHold,
+        })?;
+        use sqlx::Row;
+        let user: String = row.try_get(0)?;
+        let seq: i64 = row.try_get(1)?;
+        self.locked = Some(Locked { user: UserId::from_string(user), seq, now: self.clock.now() });
+        Ok(results.skip(lock + 1))
     }
 
-    pub async fn rollback(self) -> Result<(), LedgerError> {
-        self.tx.rollback().await?;
-        Ok(())
+    fn locked(&self) -> Result<&Locked, LedgerError> {
+        // Every operation reads (and so locks) before it writes; this only guards that order.
+        self.locked.as_ref().ok_or(LedgerError::Conflict)
     }
 
-    /// Appends one journal line. Entries are only ever inserted.
-    pub(crate) async fn entry(
+    /// The user whose ledger this is (known once the lock is taken).
+    pub fn user(&self) -> Result<&UserId, LedgerError> {
+        Ok(&self.locked()?.user)
+    }
+
+    /// The transaction's time, read right after the lock.
+    pub fn now(&self) -> Result<Timestamp, LedgerError> {
+        Ok(self.locked()?.now)
+    }
+
+    /// Takes the lock if not yet taken, sends the queued writes, and hands out the connection
+    /// for statements that belong in the same transaction (a job beside its hold).
+    pub async fn conn(&mut self) -> Result<&mut AnyConnection, LedgerError> {
+        if self.locked.is_none() {
+            self.read(Script::new()).await?;
+        }
+        if !self.writes.is_empty() {
+            let writes = std::mem::take(&mut self.writes);
+            writes.run(self.connection()?).await?;
+        }
+        self.connection()
+    }
+
+    /// Queues writes, sent with the commit.
+    pub(crate) fn writes(&mut self) -> &mut Script {
+        &mut self.writes
+    }
+
+    /// Queues one journal line. Entries are only ever inserted.
+    pub(crate) fn entry(
         &mut self,
         kind: EntryKind,
         amount: Credits,
@@ -88,25 +166,109 @@ impl LedgerTx {
         job: Option<&JobId>,
         reference: Option<&str>,
     ) -> Result<(), LedgerError> {
+        let locked = self.locked()?.clone();
         self.line += 1;
-        sqlx::query(
-            "INSERT INTO ledger_entries \
-             (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(EntryId::generate().as_str())
-        .bind(self.user.as_str())
-        .bind(self.seq)
-        .bind(self.line)
-        .bind(self.now.millis())
-        .bind(kind.as_str())
-        .bind(amount.get())
-        .bind(package.map(PackageId::as_str))
-        .bind(hold.map(HoldId::as_str))
-        .bind(job.map(JobId::as_str))
-        .bind(reference)
-        .execute(&mut *self.tx)
-        .await?;
+        self.writes.push(format!(
+            "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            Text(EntryId::generate().as_str()),
+            Text(locked.user.as_str()),
+            locked.seq,
+            self.line,
+            locked.now.millis(),
+            Text(kind.as_str()),
+            amount.get(),
+            Opt(package.map(|p| Text(p.as_str()))),
+            Opt(hold.map(|h| Text(h.as_str()))),
+            Opt(job.map(|j| Text(j.as_str()))),
+            Opt(reference.map(Text)),
+        ));
         Ok(())
+    }
+
+    /// Sends the queued writes and commits, in one round trip of our own connection.
+    pub async fn commit(mut self) -> Result<(), LedgerError> {
+        let writes = std::mem::take(&mut self.writes);
+        match &mut self.conn {
+            Conn::Own { conn, begun } => {
+                if !*begun {
+                    return Ok(());
+                }
+                let mut script = writes;
+                script.push("COMMIT");
+                let Some(c) = conn.as_mut() else { return Err(LedgerError::Database(sqlx::Error::PoolClosed)) };
+                let result = script.run(c).await.map(drop);
+                if result.is_ok() {
+                    *begun = false;
+                } else {
+                    self.rollback_own().await;
+                }
+                result
+            }
+            Conn::Borrowed(tx) => {
+                if !writes.is_empty() {
+                    writes.run(&mut **tx).await?;
+                }
+                match std::mem::replace(&mut self.conn, Conn::Own { conn: None, begun: false }) {
+                    Conn::Borrowed(tx) => tx.commit().await.map_err(Into::into),
+                    Conn::Own { .. } => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Abandons everything: nothing queued is sent, nothing sent stays.
+    pub async fn rollback(mut self) -> Result<(), LedgerError> {
+        match std::mem::replace(&mut self.conn, Conn::Own { conn: None, begun: false }) {
+            Conn::Borrowed(tx) => tx.rollback().await.map_err(Into::into),
+            own => {
+                self.conn = own;
+                self.rollback_own().await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Commits when the operation succeeded, rolls back when it failed, and answers its result.
+    pub async fn end<T, E: From<LedgerError>>(self, result: Result<T, E>) -> Result<T, E> {
+        match result {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(failed) = self.rollback().await {
+                    tracing::warn!(error = %failed, "rolling back a ledger transaction failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn rollback_own(&mut self) {
+        let Conn::Own { conn, begun } = &mut self.conn else { return };
+        if !*begun {
+            return;
+        }
+        if let Some(c) = conn.as_mut() {
+            let mut script = Script::new();
+            script.push("ROLLBACK");
+            if script.run(c).await.is_ok() {
+                *begun = false;
+            }
+        }
+        // A connection that could not roll back is closed by `drop`, which ends its transaction.
+    }
+}
+
+impl Drop for LedgerTx {
+    /// A transaction dropped half-way (an error path, a cancelled request) must not go back to
+    /// the pool still open: the connection is closed instead, and the database rolls it back.
+    fn drop(&mut self) {
+        if let Conn::Own { conn, begun: true } = &mut self.conn {
+            if let Some(c) = conn.take() {
+                drop(c.detach());
+            }
+        }
     }
 }

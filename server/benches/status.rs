@@ -1,0 +1,234 @@
+//! The status endpoint every open page polls, and whole jobs through the `local` provider.
+//!
+//! 1. `GET /api/generations/{id}` (session lookup + one indexed read) under wrk at 64
+//!    connections, against the ceiling in the same process and run: a bare axum handler that
+//!    answers a Generation-shaped JSON body with no middleware, no session and no database.
+//! 2. End-to-end jobs per second through the `local` provider with no delay (upload, job + hold,
+//!    submit, real compositing, signed webhook over HTTP, copy into storage, settle), and the
+//!    process CPU time per job.
+//!
+//! Run through scripts/bench-status.sh (needs `wrk`). `FITROOM_BENCH_POSTGRES_URL` adds a
+//! PostgreSQL run beside the SQLite one.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::routing::get;
+use fitroom_server::{AppState, Config};
+use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+const CONNECTIONS: usize = 64;
+const SECONDS: u64 = 10;
+const JOBS: usize = 200;
+const JOB_CONCURRENCY: usize = 8;
+
+struct Wrk {
+    requests_per_sec: f64,
+    p99_ms: f64,
+}
+
+/// Runs wrk against `url` and reads its summary.
+async fn wrk(url: String, cookie: Option<String>) -> Wrk {
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new("wrk");
+        cmd.args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{SECONDS}s"), "--latency"]);
+        if let Some(cookie) = cookie {
+            cmd.args(["-H", &format!("Cookie: {cookie}")]);
+        }
+        cmd.arg(&url).output().expect("wrk runs (apt-get install wrk)")
+    })
+    .await
+    .expect("wrk thread");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("Non-2xx"), "wrk saw errors:\n{text}");
+    let requests_per_sec = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no 99% latency in wrk's output:\n{text}"));
+    Wrk { requests_per_sec, p99_ms: millis(p99) }
+}
+
+/// wrk prints latencies as `812.00us`, `1.23ms` or `1.05s`.
+fn millis(text: &str) -> f64 {
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len()));
+    let n: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// User + system CPU time of this process, from /proc (clock ticks of 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let img = RgbaImage::from_pixel(w, h, Rgba([rgb[0], rgb[1], rgb[2], 255]));
+    let mut out = Cursor::new(Vec::new());
+    DynamicImage::ImageRgba8(img).write_to(&mut out, ImageFormat::Png).expect("encode");
+    out.into_inner()
+}
+
+async fn generate(http: &reqwest::Client, base: &str, person: &[u8], garment: &[u8]) -> String {
+    let form = Form::new()
+        .part("person_image", Part::bytes(person.to_vec()).file_name("me.png"))
+        .part("garment_image", Part::bytes(garment.to_vec()).file_name("shirt.png"))
+        .text("aspect_ratio", "3:4");
+    let r = http.post(format!("{base}/api/generations")).multipart(form).send().await.expect("generate");
+    assert_eq!(r.status(), 202, "a generation is accepted");
+    let g: Value = r.json().await.expect("json");
+    g["id"].as_str().expect("id").to_owned()
+}
+
+async fn wait_finished(http: &reqwest::Client, base: &str, id: &str) -> String {
+    loop {
+        let g: Value = http.get(format!("{base}/api/generations/{id}")).send().await.expect("poll").json().await.expect("json");
+        let status = g["status"].as_str().unwrap_or_default().to_owned();
+        if matches!(status.as_str(), "succeeded" | "failed" | "canceled") {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Row {
+    database: &'static str,
+    ceiling: Wrk,
+    status: Wrk,
+    jobs_per_sec: f64,
+    cpu_ms_per_job: f64,
+}
+
+async fn run(database: &'static str, url: String) -> Row {
+    let data = tempfile::tempdir().expect("data dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{addr}");
+    let env: HashMap<String, String> = [
+        ("DATABASE_URL", url),
+        ("FITROOM_DATA_DIR", data.path().display().to_string()),
+        ("FITROOM_ADDR", addr.to_string()),
+        ("FITROOM_LOCAL_DELAY_MS", "0".into()),
+        ("FITROOM_SIGNUP_CREDITS", "100000".into()),
+        ("FITROOM_MAX_ACTIVE_JOBS", "0".into()),
+        ("FITROOM_SUBMITS_PER_MINUTE", "0".into()),
+        ("FITROOM_LOG_FORMAT", "json".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let state = AppState::build(Config::from_source(&env).expect("config")).await.expect("state");
+    // The ceiling is mounted beside the real routes, after their middleware: bare axum + serde.
+    let router = fitroom_server::http::router(state.clone()).route(
+        "/bench/bare",
+        get(|| async {
+            Json(json!({"id": "0193a1b2c3d4e5f60718293a4b5c6d7e", "status": "succeeded", "cost": 1, "provider": "local",
+                "created_at": "2026-11-24T21:00:00Z", "updated_at": "2026-11-24T21:00:02Z",
+                "result_url": "/api/generations/0193a1b2c3d4e5f60718293a4b5c6d7e/result", "error": null}))
+        }),
+    );
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
+    });
+
+    let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let r = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": "bench@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 201);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().map(str::to_owned))
+        .expect("a session cookie");
+
+    let (person, garment) = (png(480, 640, [200, 170, 150]), png(160, 160, [20, 40, 200]));
+    let id = generate(&http, &base, &person, &garment).await;
+    assert_eq!(wait_finished(&http, &base, &id).await, "succeeded");
+
+    let ceiling = wrk(format!("{base}/bench/bare"), None).await;
+    let status = wrk(format!("{base}/api/generations/{id}"), Some(cookie)).await;
+
+    // Whole jobs: JOB_CONCURRENCY shoppers' worth of requests in flight at once.
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..JOB_CONCURRENCY {
+        let (http, base, person, garment) = (http.clone(), base.clone(), person.clone(), garment.clone());
+        workers.push(tokio::spawn(async move {
+            let mut done = 0;
+            for _ in (w..JOBS).step_by(JOB_CONCURRENCY) {
+                let id = generate(&http, &base, &person, &garment).await;
+                assert_eq!(wait_finished(&http, &base, &id).await, "succeeded");
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut jobs = 0;
+    for w in workers {
+        jobs += w.await.expect("worker");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
+    server.abort();
+    state.db.close().await;
+    Row { database, ceiling, status, jobs_per_sec: jobs as f64 / elapsed, cpu_ms_per_job: 1000.0 * cpu / jobs as f64 }
+}
+
+async fn postgres_database(admin: &str) -> String {
+    let db = fitroom_server::db::Db::connect(admin).await.expect("admin");
+    let name = format!("fitroom_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(db.pool()).await.expect("create");
+    db.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("url");
+    format!("{base}/{name}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut rows = vec![run("SQLite", format!("sqlite://{}", dir.path().join("bench.db").display())).await];
+    if let Ok(admin) = std::env::var("FITROOM_BENCH_POSTGRES_URL") {
+        rows.push(run("PostgreSQL", postgres_database(&admin).await).await);
+    }
+    println!("| database | bare handler req/s | p99 | status endpoint req/s | p99 | % of ceiling | jobs/s (local, 0 ms delay) | CPU ms per job |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {:.0} | {:.2} ms | {:.0} | {:.2} ms | {:.0} % | {:.1} | {:.1} |",
+            r.database,
+            r.ceiling.requests_per_sec,
+            r.ceiling.p99_ms,
+            r.status.requests_per_sec,
+            r.status.p99_ms,
+            100.0 * r.status.requests_per_sec / r.ceiling.requests_per_sec,
+            r.jobs_per_sec,
+            r.cpu_ms_per_job
+        );
+    }
+}

@@ -144,6 +144,20 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
         }
     }
 
+    // The journal has no holes: within one transaction (user, seq) the lines run 1, 2, 3…, so an
+    // entry deleted from the middle of a transaction shows; the replay below catches the rest.
+    for pair in entries.windows(2) {
+        let (prev, next) = (&pair[0], &pair[1]);
+        let same_tx = prev.user == next.user && prev.seq == next.seq;
+        let expected = if same_tx { prev.line + 1 } else { 1 };
+        if next.line != expected {
+            v.push(format!("entry {}: line {} of transaction {} where line {expected} was expected", next.id, next.line, next.seq));
+        }
+    }
+    if let Some(first) = entries.first().filter(|e| e.line != 1) {
+        v.push(format!("entry {}: line {} of transaction {} where line 1 was expected", first.id, first.line, first.seq));
+    }
+
     // Replaying the journal rebuilds every package, and every hold moved exactly once.
     let mut rebuilt: HashMap<&str, Rebuilt> = HashMap::new();
     let mut per_hold: HashMap<&str, BTreeMap<&'static str, i64>> = HashMap::new();
@@ -166,6 +180,11 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
             }
             EntryKind::Release => r.held -= a,
             EntryKind::Expire => {
+                // An expiry writes off exactly what was then neither consumed nor held.
+                let free = r.granted - r.consumed - r.held - r.expired;
+                if a != free {
+                    v.push(format!("entry {}: expire of {a} on package {package} whose remainder was {free}", e.id));
+                }
                 r.expired += a;
                 match package_by_id.get(package.as_str()).and_then(|p| p.expires_at) {
                     Some(at) if e.at >= at => {}

@@ -71,6 +71,30 @@ async fn verify_catches_a_freeze_that_skipped_the_first_expiring_package(t: Test
     assert!(v[0].contains("first-expiring-first"), "{v:#?}");
 }
 
+async fn verify_catches_a_wrong_write_off_and_a_hole_in_the_journal(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    let soon = |days| Some(t.clock_now().plus_days(days));
+    ledger.grant(&Grant { user: user.clone(), credits: credits(1), name: "Gift".into(), expires_at: soon(1), source: None }).await.expect("grant");
+    ledger.grant(&Grant { user: user.clone(), credits: credits(2), name: "Soon".into(), expires_at: soon(30), source: None }).await.expect("grant");
+    ledger.grant(&Grant { user: user.clone(), credits: credits(3), name: "Never".into(), expires_at: None, source: None }).await.expect("grant");
+    t.clock.advance_days(2);
+    assert_eq!(ledger.expire_due().await.expect("expire"), 1);
+    let job = t.job(&user).await;
+    // Three credits from two packages: one transaction, two freeze lines.
+    let hold = freeze(&ledger, &user, &job, 3, "k").await.expect("freeze").hold;
+    assert_eq!(hold.allocations.len(), 2);
+    t.assert_verified().await;
+
+    let v = corrupted(&t, "UPDATE ledger_entries SET amount = 2 WHERE kind = 'expire'").await;
+    assert!(v.iter().any(|m| m.contains("expire of 2") && m.contains("whose remainder was 1")), "{v:#?}");
+    corrupted(&t, "UPDATE ledger_entries SET amount = 1 WHERE kind = 'expire'").await;
+    t.assert_verified().await;
+
+    let v = corrupted(&t, &format!("DELETE FROM ledger_entries WHERE hold_id = '{}' AND line = 1", hold.id)).await;
+    assert!(v.iter().any(|m| m.contains("line 2 of transaction") && m.contains("line 1 was expected")), "{v:#?}");
+}
+
 impl TestDb {
     fn clock_now(&self) -> fitroom_server::clock::Timestamp {
         use fitroom_server::clock::Clock;
@@ -78,4 +102,8 @@ impl TestDb {
     }
 }
 
-crate::on_both_databases!(verify_names_each_kind_of_corruption, verify_catches_a_freeze_that_skipped_the_first_expiring_package);
+crate::on_both_databases!(
+    verify_names_each_kind_of_corruption,
+    verify_catches_a_freeze_that_skipped_the_first_expiring_package,
+    verify_catches_a_wrong_write_off_and_a_hole_in_the_journal,
+);

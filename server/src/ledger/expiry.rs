@@ -10,7 +10,7 @@ impl Ledger {
         let due: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, user_id FROM credit_packages \
              WHERE expires_at IS NOT NULL AND expires_at <= $1 \
-               AND granted - consumed - held - expired > 0",
+               AND granted - consumed - held - expired - refunded > 0",
         )
         .bind(now.millis())
         .fetch_all(self.db.pool())
@@ -33,14 +33,14 @@ impl Ledger {
         Ok(expired)
     }
 
-    /// If the package has expired, moves whatever is neither consumed nor held into `expired`.
+    /// If the package has expired, moves whatever is neither consumed, held nor refunded into `expired`.
     pub(crate) async fn expire_remainder_in(
         &self,
         tx: &mut LedgerTx,
         package: &PackageId,
     ) -> Result<Credits, LedgerError> {
         let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT granted - consumed - held - expired FROM credit_packages \
+            "SELECT granted - consumed - held - expired - refunded FROM credit_packages \
              WHERE id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
         )
         .bind(package.as_str())
@@ -50,7 +50,7 @@ impl Ledger {
         let Some((remainder,)) = row.filter(|(r,)| *r > 0) else { return Ok(Credits::ZERO) };
         let updated = sqlx::query(
             "UPDATE credit_packages SET expired = expired + $1 \
-             WHERE id = $2 AND granted - consumed - held - expired = $1",
+             WHERE id = $2 AND granted - consumed - held - expired - refunded = $1",
         )
         .bind(remainder)
         .bind(package.as_str())

@@ -141,9 +141,9 @@ impl Ledger {
 
         let now = tx.now();
         let free: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, granted - consumed - held - expired FROM credit_packages \
+            "SELECT id, granted - consumed - held - expired - refunded FROM credit_packages \
              WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) \
-               AND granted - consumed - held - expired > 0 \
+               AND granted - consumed - held - expired - refunded > 0 \
              ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id",
         )
         .bind(request.user.as_str())
@@ -163,7 +163,7 @@ impl Ledger {
         for allocation in &allocations {
             let updated = sqlx::query(
                 "UPDATE credit_packages SET held = held + $1 \
-                 WHERE id = $2 AND granted - consumed - held - expired >= $1",
+                 WHERE id = $2 AND granted - consumed - held - expired - refunded >= $1",
             )
             .bind(allocation.amount.get())
             .bind(allocation.package.as_str())
@@ -306,9 +306,11 @@ impl Ledger {
         }
         self.faults.check("resolve:after_hold_update")?;
 
-        // Credits given back to a package that has already expired are no longer spendable.
+        // Credits given back to a package that has already expired are no longer spendable; a
+        // refunded package first takes back what its refund is still owed.
         if resolution == Resolution::Release {
             for allocation in &hold.allocations {
+                self.take_back_owed_in(tx, &allocation.package).await?;
                 self.expire_remainder_in(tx, &allocation.package).await?;
             }
         }

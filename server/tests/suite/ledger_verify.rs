@@ -1,6 +1,6 @@
 //! `verify` names each violation of a database that was corrupted on purpose.
 
-use fitroom_server::ledger::{Credits, Grant, verify};
+use fitroom_server::ledger::{Credits, Grant, RefundShare, verify};
 
 use crate::common::TestDb;
 use crate::ledger_holds::freeze;
@@ -71,6 +71,21 @@ async fn verify_catches_a_freeze_that_skipped_the_first_expiring_package(t: Test
     assert!(v[0].contains("first-expiring-first"), "{v:#?}");
 }
 
+async fn verify_names_a_refund_that_the_journal_does_not_account_for(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    let package = ledger
+        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
+        .await
+        .expect("grant");
+    ledger.refund_package(&package, RefundShare::FULL).await.expect("refund");
+    t.assert_verified().await;
+
+    let v = corrupted(&t, &format!("UPDATE credit_packages SET refunded = 3 WHERE id = '{package}'")).await;
+    assert!(v.iter().any(|m| m.contains("journal rebuilds 0/0/0/5")), "{v:#?}");
+    assert!(v.iter().any(|m| m.contains("its refund still asks back 2 but 2 credits are left free")), "{v:#?}");
+}
+
 impl TestDb {
     fn clock_now(&self) -> fitroom_server::clock::Timestamp {
         use fitroom_server::clock::Clock;
@@ -78,4 +93,8 @@ impl TestDb {
     }
 }
 
-crate::on_both_databases!(verify_names_each_kind_of_corruption, verify_catches_a_freeze_that_skipped_the_first_expiring_package);
+crate::on_both_databases!(
+    verify_names_each_kind_of_corruption,
+    verify_catches_a_freeze_that_skipped_the_first_expiring_package,
+    verify_names_a_refund_that_the_journal_does_not_account_for,
+);

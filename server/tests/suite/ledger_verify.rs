@@ -1,6 +1,7 @@
 //! `verify` names each violation of a database that was corrupted on purpose.
 
-use fitroom_server::ledger::{Credits, Grant, RefundShare, verify};
+use fitroom_server::ids::{PackageId, UserId};
+use fitroom_server::ledger::{Credits, Grant, Ledger, RefundShare, verify};
 
 use crate::common::TestDb;
 use crate::ledger_holds::freeze;
@@ -14,13 +15,17 @@ async fn corrupted(t: &TestDb, sql: &str) -> Vec<String> {
     verify::verify(&t.db).await.expect("verify runs").violations
 }
 
+async fn five_credits(ledger: &Ledger, user: &UserId) -> PackageId {
+    ledger
+        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
+        .await
+        .expect("grant")
+}
+
 async fn verify_names_each_kind_of_corruption(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
-    let package = ledger
-        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
-        .await
-        .expect("grant");
+    let package = five_credits(&ledger, &user).await;
     let job = t.job(&user).await;
     let hold = freeze(&ledger, &user, &job, 2, "k").await.expect("freeze").hold;
     t.assert_verified().await;
@@ -74,10 +79,7 @@ async fn verify_catches_a_freeze_that_skipped_the_first_expiring_package(t: Test
 async fn verify_names_a_refund_that_the_journal_does_not_account_for(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
-    let package = ledger
-        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
-        .await
-        .expect("grant");
+    let package = five_credits(&ledger, &user).await;
     ledger.refund_package(&package, RefundShare::FULL).await.expect("refund");
     t.assert_verified().await;
 

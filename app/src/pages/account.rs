@@ -115,6 +115,7 @@ fn describe(kind: &str) -> &'static str {
         "settle" => "Spent on a generation",
         "release" => "Returned (not charged)",
         "expire" => "Expired unused",
+        "refund" => "Taken back (payment refunded)",
         _ => "Other",
     }
 }

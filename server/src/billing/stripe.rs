@@ -23,6 +23,8 @@ pub enum StripeError {
     BadSignature(&'static str),
     #[error("Stripe request failed: {0}")]
     Api(String),
+    #[error("malformed Stripe event: no valid {0}")]
+    Malformed(&'static str),
 }
 
 #[derive(Clone)]
@@ -138,7 +140,7 @@ impl Stripe {
     pub fn parse_event(&self, signature: Option<&str>, body: &[u8], now: Timestamp) -> Result<StripeEvent, StripeError> {
         let secret = self.webhook_secret.as_deref().ok_or(StripeError::BadSignature("STRIPE_WEBHOOK_SECRET is not set"))?;
         verify_signature(signature.ok_or(StripeError::BadSignature("no Stripe-Signature header"))?, body, secret, now)?;
-        serde_json::from_slice(body).map_err(|_| StripeError::Api("malformed event".into()))
+        serde_json::from_slice(body).map_err(|_| StripeError::Malformed("event"))
     }
 }
 

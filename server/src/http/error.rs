@@ -122,14 +122,15 @@ impl From<LedgerError> for ApiError {
                 ErrorCode::InsufficientCredits,
                 format!("This needs {requested} credits and you have {available}."),
             ),
-            LedgerError::UnknownUser | LedgerError::UnknownHold => ApiError::not_found(),
+            LedgerError::UnknownUser | LedgerError::UnknownHold | LedgerError::UnknownPackage => ApiError::not_found(),
             LedgerError::IdempotencyMismatch => {
                 ApiError::invalid("This Idempotency-Key was already used for a different request.")
             }
             LedgerError::NonPositiveGrant
             | LedgerError::NonPositiveHold
             | LedgerError::ExpiresInThePast
-            | LedgerError::InvalidText => {
+            | LedgerError::InvalidText
+            | LedgerError::InvalidRefundShare => {
                 ApiError::invalid(e.to_string())
             }
             other => ApiError::internal(other),

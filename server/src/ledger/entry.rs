@@ -13,6 +13,8 @@ pub enum EntryKind {
     Settle,
     Release,
     Expire,
+    /// Credits taken back because the payment that bought the package was refunded.
+    Refund,
 }
 
 impl EntryKind {
@@ -23,6 +25,7 @@ impl EntryKind {
             EntryKind::Settle => "settle",
             EntryKind::Release => "release",
             EntryKind::Expire => "expire",
+            EntryKind::Refund => "refund",
         }
     }
 
@@ -33,6 +36,7 @@ impl EntryKind {
             "settle" => EntryKind::Settle,
             "release" => EntryKind::Release,
             "expire" => EntryKind::Expire,
+            "refund" => EntryKind::Refund,
             _ => return None,
         })
     }

@@ -10,6 +10,10 @@ pub enum LedgerError {
     UnknownUser,
     #[error("no such hold")]
     UnknownHold,
+    #[error("no such package")]
+    UnknownPackage,
+    #[error("a refund is a share from 0 to all of a positive payment")]
+    InvalidRefundShare,
     #[error("the hold was already {0}")]
     AlreadyResolved(HoldState),
     #[error("this idempotency key was used for a different request")]

@@ -1,6 +1,7 @@
 use sqlx::Row;
 
 use crate::db::with_retry;
+use crate::ledger::package::FREE;
 use crate::ledger::script::{Script, Text};
 use crate::ids::{PackageId, UserId};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
@@ -13,7 +14,7 @@ impl Ledger {
         let due: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, user_id FROM credit_packages \
              WHERE expires_at IS NOT NULL AND expires_at <= $1 \
-               AND granted - consumed - held - expired > 0",
+               AND granted - consumed - held - expired - refunded > 0",
         )
         .bind(now.millis())
         .fetch_all(self.db.pool())
@@ -35,11 +36,11 @@ impl Ledger {
         Ok(expired)
     }
 
-    /// If the package has expired, writes off whatever is neither consumed nor held.
+    /// If the package has expired, writes off whatever is neither consumed, held nor refunded.
     async fn expire_if_due_in(&self, tx: &mut LedgerTx, package: &PackageId) -> Result<Credits, LedgerError> {
         let mut reads = Script::new();
         let index = reads.push(format!(
-            "SELECT granted - consumed - held - expired, expires_at FROM credit_packages WHERE id = {}",
+            "SELECT {FREE}, expires_at FROM credit_packages WHERE id = {}",
             Text(package.as_str())
         ));
         let results = tx.read(reads).await?;
@@ -54,7 +55,7 @@ impl Ledger {
     }
 
     /// Queues moving `remainder` credits of an expired package into `expired`, with its entry.
-    /// `remainder` must be all that is then neither consumed nor held.
+    /// `remainder` must be all that is then free.
     pub(crate) fn write_off_in(&self, tx: &mut LedgerTx, package: &PackageId, remainder: i64) -> Result<Credits, LedgerError> {
         if remainder <= 0 {
             return Ok(Credits::ZERO);
@@ -63,7 +64,7 @@ impl Ledger {
         writes.push_guarded(
             format!(
                 "UPDATE credit_packages SET expired = expired + {remainder} \
-                 WHERE id = {} AND granted - consumed - held - expired = {remainder}",
+                 WHERE id = {} AND {FREE} = {remainder}",
                 Text(package.as_str())
             ),
             1,

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{HoldId, JobId, PackageId, UserId};
+use crate::ledger::package::FREE;
 use crate::ledger::script::{Script, Text};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
@@ -144,8 +145,7 @@ impl Ledger {
         ));
         // Expiry is judged in Rust against the time read after the lock, not in SQL.
         let free = reads.push(format!(
-            "SELECT id, granted - consumed - held - expired, expires_at FROM credit_packages \
-             WHERE user_id = {user} AND granted - consumed - held - expired > 0 \
+            "SELECT id, {FREE}, expires_at FROM credit_packages WHERE user_id = {user} AND {FREE} > 0 \
              ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
         ));
         let results = tx.read(reads).await?;
@@ -186,8 +186,7 @@ impl Ledger {
         for a in &hold.allocations {
             writes.push_guarded(
                 format!(
-                    "UPDATE credit_packages SET held = held + {n} \
-                     WHERE id = {} AND granted - consumed - held - expired >= {n}",
+                    "UPDATE credit_packages SET held = held + {n} WHERE id = {} AND {FREE} >= {n}",
                     Text(a.package.as_str()),
                     n = a.amount.get()
                 ),
@@ -306,11 +305,14 @@ impl Ledger {
         );
         writes.fault_point(faults, "resolve:after_hold_update");
 
-        // Credits given back to a package that has already expired are no longer spendable.
+        // Credits given back are first taken back by a refund still owed, and those left in a
+        // package that has already expired are no longer spendable.
         if resolution == Resolution::Release {
             for (a, package) in hold.allocations.iter().zip(&packages) {
+                let free = package.free + a.amount.get();
+                let (taken, _) = self.take_back_in(tx, &a.package, free, package.owed, package.payment.as_deref())?;
                 if package.expires_at.is_some_and(|at| at <= now) {
-                    self.write_off_in(tx, &a.package, package.free + a.amount.get())?;
+                    self.write_off_in(tx, &a.package, free - taken.get())?;
                 }
             }
         }
@@ -333,18 +335,22 @@ impl Ledger {
     }
 }
 
-/// What a hold's packages looked like when it was read: for the write-off after a release.
+/// What a hold's packages looked like when it was read: for what follows a release.
 struct PackageNow {
     expires_at: Option<Timestamp>,
-    /// Neither consumed, held nor written off.
+    /// Neither consumed, held, written off nor refunded.
     free: i64,
+    /// What a refund still asks back from it.
+    owed: i64,
+    payment: Option<String>,
 }
 
 /// A hold with its allocations and their packages, one row per allocation (every hold has one).
 fn hold_query(condition: &str) -> String {
     format!(
         "SELECT h.id, h.user_id, h.job_id, h.amount, h.state, h.created_at, h.deadline_at, \
-                a.package_id, a.amount, p.expires_at, p.granted - p.consumed - p.held - p.expired \
+                a.package_id, a.amount, p.expires_at, \
+                p.granted - p.consumed - p.held - p.expired - p.refunded, p.refund_target - p.refunded, p.payment \
          FROM holds h JOIN hold_allocations a ON a.hold_id = h.id JOIN credit_packages p ON p.id = a.package_id \
          WHERE {condition} ORDER BY a.package_id"
     )
@@ -365,6 +371,8 @@ fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, Le
         packages.push(PackageNow {
             expires_at: row.try_get::<Option<i64>, _>(9)?.map(Timestamp::from_millis),
             free: row.try_get(10)?,
+            owed: row.try_get(11)?,
+            payment: row.try_get(12)?,
         });
     }
     let hold = Hold {

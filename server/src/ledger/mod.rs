@@ -15,6 +15,7 @@ mod expiry;
 mod hold;
 mod package;
 mod script;
+mod refund;
 mod txn;
 pub mod verify;
 
@@ -23,6 +24,7 @@ pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;
 pub use hold::{Allocation, FreezeRequest, Frozen, Hold, HoldState, Resolution, Resolved};
 pub use package::{Balance, Grant, Package, PackageStatus};
+pub use refund::{RefundShare, Refunded};
 pub use txn::LedgerTx;
 
 use crate::clock::SharedClock;
@@ -40,6 +42,8 @@ pub const FAULT_POINTS: &[&str] = &[
     "resolve:after_entries",
     "resolve:after_hold_update",
     "expire:after_package_update",
+    "refund:after_target",
+    "refund:after_package_update",
     "deadline:after_release",
 ];
 

@@ -49,12 +49,19 @@ pub struct Package {
     pub granted_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub source: Option<String>,
+    /// The payment that bought it (`stripe:pi_…`): what a refund names.
+    pub payment: Option<String>,
+    /// Credits the package's refunds ask back; `refunded` of them are taken back so far.
+    pub refund_target: Credits,
+    pub refunded: Credits,
 }
 
 impl Package {
-    /// granted − consumed − held, as API.md defines it.
+    /// granted − consumed − held, as API.md defines it, less what refunds took back: those credits
+    /// are gone, so a fully refunded package reads `remaining` 0 and `depleted`.
     pub fn remaining(&self) -> Credits {
-        Credits::new(self.granted.get() - self.consumed.get() - self.held.get()).unwrap_or_default()
+        Credits::new(self.granted.get() - self.consumed.get() - self.held.get() - self.refunded.get())
+            .unwrap_or_default()
     }
 
     pub fn is_expired_at(&self, now: Timestamp) -> bool {
@@ -82,11 +89,28 @@ pub struct Balance {
     pub now: Timestamp,
 }
 
-pub(crate) type PackageRow =
-    (String, String, String, i64, i64, i64, i64, i64, Option<i64>, Option<String>);
+pub(crate) type PackageRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
 
-pub(crate) const PACKAGE_COLUMNS: &str =
-    "id, user_id, name, granted, consumed, held, expired, granted_at, expires_at, source";
+/// A package's credits that are neither consumed, held, written off nor taken back by a refund:
+/// the one formula every query and guard uses.
+pub(crate) const FREE: &str = "(granted - consumed - held - expired - refunded)";
+
+pub(crate) const PACKAGE_COLUMNS: &str = "id, user_id, name, granted, consumed, held, expired, granted_at, \
+     expires_at, source, payment, refund_target, refunded";
 
 fn credits(value: i64) -> Result<Credits, LedgerError> {
     Credits::new(value).map_err(|e| LedgerError::Database(sqlx::Error::Decode(Box::new(e))))
@@ -94,7 +118,8 @@ fn credits(value: i64) -> Result<Credits, LedgerError> {
 
 impl Package {
     pub(crate) fn from_row(row: PackageRow) -> Result<Self, LedgerError> {
-        let (id, user, name, granted, consumed, held, expired, granted_at, expires_at, source) = row;
+        let (id, user, name, granted, consumed, held, expired, granted_at, expires_at, source, payment, refund_target, refunded) =
+            row;
         Ok(Package {
             id: PackageId::from_string(id),
             user: UserId::from_string(user),
@@ -106,6 +131,9 @@ impl Package {
             granted_at: Timestamp::from_millis(granted_at),
             expires_at: expires_at.map(Timestamp::from_millis),
             source,
+            payment,
+            refund_target: credits(refund_target)?,
+            refunded: credits(refunded)?,
         })
     }
 }
@@ -133,13 +161,26 @@ impl Ledger {
     /// Creates a package and its `grant` entry. A grant with a `source` already granted returns
     /// the existing package and writes nothing.
     pub async fn grant(&self, grant: &Grant) -> Result<PackageId, LedgerError> {
+        self.grant_paid(grant, None).await
+    }
+
+    /// `grant`, also recording the payment that bought the package (`stripe:pi_…`) so that a
+    /// refund of that payment finds it.
+    pub async fn grant_paid(&self, grant: &Grant, payment: Option<&str>) -> Result<PackageId, LedgerError> {
         if grant.credits.is_zero() {
             return Err(LedgerError::NonPositiveGrant);
         }
         with_retry(|| async {
             let mut tx = LedgerTx::begin(self, &grant.user).await?;
-            let id = self.grant_in(&mut tx, grant).await;
-            tx.end(id).await
+            let result = async {
+                let id = self.grant_in(&mut tx, grant).await?;
+                if let Some(payment) = payment {
+                    self.record_payment_in(&mut tx, &id, payment)?;
+                }
+                Ok(id)
+            }
+            .await;
+            tx.end(result).await
         })
         .await
     }

@@ -48,6 +48,7 @@ struct Rebuilt {
     consumed: i64,
     held: i64,
     expired: i64,
+    refunded: i64,
 }
 
 pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
@@ -91,15 +92,16 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     let hold_by_id: HashMap<&str, &HoldRow> = holds.iter().map(|h| (h.id.as_str(), h)).collect();
     let job_status: HashMap<&str, &str> = jobs.iter().map(|(id, s)| (id.as_str(), s.as_str())).collect();
 
-    // Per package: 0 ≤ consumed + held (+ expired) ≤ granted.
+    // Per package: 0 ≤ consumed + held (+ expired + refunded) ≤ granted.
     for p in &packages {
-        let used = p.consumed.get() + p.held.get() + p.expired.get();
+        let used = p.consumed.get() + p.held.get() + p.expired.get() + p.refunded.get();
         if used > p.granted.get() {
             v.push(format!(
-                "package {}: consumed {} + held {} + expired {} exceeds granted {}",
-                p.id, p.consumed, p.held, p.expired, p.granted
+                "package {}: consumed {} + held {} + expired {} + refunded {} exceeds granted {}",
+                p.id, p.consumed, p.held, p.expired, p.refunded, p.granted
             ));
         }
+        check_refund(p, v);
     }
 
     // held = Σ allocations of open holds; consumed = Σ allocations of settled holds.
@@ -179,9 +181,10 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
                 r.consumed += a;
             }
             EntryKind::Release => r.held -= a,
+            EntryKind::Refund => r.refunded += a,
             EntryKind::Expire => {
-                // An expiry writes off exactly what was then neither consumed nor held.
-                let free = r.granted - r.consumed - r.held - r.expired;
+                // An expiry writes off exactly what was then free (not consumed, held or refunded).
+                let free = r.granted - r.consumed - r.held - r.expired - r.refunded;
                 if a != free {
                     v.push(format!("entry {}: expire of {a} on package {package} whose remainder was {free}", e.id));
                 }
@@ -206,10 +209,11 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
         if r.grants != 1 || r.granted != p.granted.get() {
             v.push(format!("package {}: granted {} but the journal grants {} in {} entries", p.id, p.granted, r.granted, r.grants));
         }
-        if (r.consumed, r.held, r.expired) != (p.consumed.get(), p.held.get(), p.expired.get()) {
+        let stored = (p.consumed.get(), p.held.get(), p.expired.get(), p.refunded.get());
+        if (r.consumed, r.held, r.expired, r.refunded) != stored {
             v.push(format!(
-                "package {}: stored consumed/held/expired {}/{}/{} but the journal rebuilds {}/{}/{}",
-                p.id, p.consumed, p.held, p.expired, r.consumed, r.held, r.expired
+                "package {}: stored consumed/held/expired/refunded {}/{}/{}/{} but the journal rebuilds {}/{}/{}/{}",
+                p.id, p.consumed, p.held, p.expired, p.refunded, r.consumed, r.held, r.expired, r.refunded
             ));
         }
     }
@@ -273,6 +277,26 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     Ok(report)
 }
 
+/// A refund takes back at most what it asks for, and while it still asks for more the package has
+/// nothing spendable (held credits are taken back when released, never left free).
+fn check_refund(p: &Package, v: &mut Vec<String>) {
+    if p.refunded > p.refund_target || p.refund_target > p.granted {
+        v.push(format!(
+            "package {}: refunded {} of a refund target {} (granted {})",
+            p.id, p.refunded, p.refund_target, p.granted
+        ));
+    }
+    let free = p.granted.get() - p.consumed.get() - p.held.get() - p.expired.get() - p.refunded.get();
+    if p.refund_target > p.refunded && free > 0 {
+        v.push(format!(
+            "package {}: its refund still asks back {} but {} credits are left free",
+            p.id,
+            p.refund_target.get() - p.refunded.get(),
+            free
+        ));
+    }
+}
+
 /// Replays each user's journal in order and checks that every freeze took from active packages
 /// only, first-expiring-first, exactly as `freeze` would have with the state at that moment.
 fn check_consumption_order(
@@ -282,7 +306,7 @@ fn check_consumption_order(
     v: &mut Vec<String>,
 ) {
     let package_by_id: HashMap<&PackageId, &Package> = packages.iter().map(|p| (&p.id, p)).collect();
-    // Free (unheld, unconsumed, unexpired) credits per package, as of the replay point.
+    // Free (unheld, unconsumed, unexpired, unrefunded) credits per package, as of the replay point.
     let mut free: HashMap<&PackageId, i64> = HashMap::new();
     let mut i = 0;
     while i < entries.len() {
@@ -334,7 +358,7 @@ fn check_consumption_order(
                 EntryKind::Grant => *slot += e.amount.get(),
                 EntryKind::Freeze => *slot -= e.amount.get(),
                 EntryKind::Release => *slot += e.amount.get(),
-                EntryKind::Expire => *slot -= e.amount.get(),
+                EntryKind::Expire | EntryKind::Refund => *slot -= e.amount.get(),
                 EntryKind::Settle => {}
             }
         }

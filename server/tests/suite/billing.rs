@@ -12,7 +12,7 @@ use sha2::Sha256;
 use crate::common::TestDb;
 use crate::http_app::TestApp;
 
-const SECRET: &str = "whsec_fitroom_test";
+pub const SECRET: &str = "whsec_fitroom_test";
 
 /// Stripe's Checkout Sessions endpoint, recording what it was sent.
 async fn fake_stripe() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -35,26 +35,27 @@ async fn fake_stripe() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}"), seen)
 }
 
-fn signature(body: &str, secret: &str, t: i64) -> String {
+pub fn signature(body: &str, secret: &str, t: i64) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("{t}.{body}").as_bytes());
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("t={t},v1={hex}")
 }
 
-fn event(kind: &str, session: &str, user: &str, payment_status: &str) -> String {
+pub fn event(kind: &str, session: &str, user: &str, payment_status: &str) -> String {
     json!({
         "id": format!("evt_{kind}_{session}"),
         "type": kind,
         "data": { "object": {
             "id": session, "object": "checkout.session", "payment_status": payment_status,
+            "payment_intent": format!("pi_{session}"),
             "client_reference_id": user, "metadata": { "package_id": "starter" }
         } }
     })
     .to_string()
 }
 
-async fn deliver(app: &TestApp, body: &str, signature: &str) -> StatusCode {
+pub async fn deliver(app: &TestApp, body: &str, signature: &str) -> StatusCode {
     let request = Request::post("/webhooks/stripe")
         .header("content-type", "application/json")
         .header("stripe-signature", signature)
@@ -63,7 +64,7 @@ async fn deliver(app: &TestApp, body: &str, signature: &str) -> StatusCode {
     app.send(request).await.status
 }
 
-async fn user_id(app: &TestApp, cookie: &str) -> String {
+pub async fn user_id(app: &TestApp, cookie: &str) -> String {
     app.get("/api/me", Some(cookie)).await.body["id"].as_str().expect("id").to_owned()
 }
 

@@ -20,6 +20,13 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(backend: Backend) -> TestDb {
+        let t = Self::unmigrated(backend).await;
+        t.db.migrate().await.expect("migrate");
+        t
+    }
+
+    /// A fresh, empty database: for specs of the migrations themselves.
+    pub async fn unmigrated(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -35,7 +42,6 @@ impl TestDb {
 
     async fn connect(url: &str, dir: Option<tempfile::TempDir>) -> TestDb {
         let db = Db::connect(url).await.expect("connect");
-        db.migrate().await.expect("migrate");
         TestDb { db, url: url.to_owned(), clock: ManualClock::at(START), faults: FaultPoints::default(), _dir: dir }
     }
 
@@ -92,7 +98,8 @@ impl TestDb {
     pub async fn snapshot(&self) -> Vec<String> {
         let mut out = Vec::new();
         let queries = [
-            "SELECT id || ':' || CAST(consumed AS TEXT) || ':' || CAST(held AS TEXT) || ':' || CAST(expired AS TEXT) FROM credit_packages ORDER BY id",
+            "SELECT id || ':' || CAST(consumed AS TEXT) || ':' || CAST(held AS TEXT) || ':' || CAST(expired AS TEXT) \
+             || ':' || CAST(refund_target AS TEXT) || ':' || CAST(refunded AS TEXT) FROM credit_packages ORDER BY id",
             "SELECT id || ':' || state FROM holds ORDER BY id",
             "SELECT hold_id || ':' || package_id || ':' || CAST(amount AS TEXT) FROM hold_allocations ORDER BY hold_id, package_id",
             "SELECT id || ':' || kind FROM ledger_entries ORDER BY id",

@@ -1,7 +1,7 @@
 //! Fault injection: an error forced between the statements of a multi-row operation leaves no
 //! partial state, and the operation succeeds once the fault is gone.
 
-use fitroom_server::ledger::{Credits, FAULT_POINTS, Grant, LedgerError};
+use fitroom_server::ledger::{Credits, FAULT_POINTS, Grant, LedgerError, RefundShare};
 
 use fitroom_server::clock::Clock;
 
@@ -22,7 +22,7 @@ async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
             .grant(&Grant { user: user.clone(), credits: credits(1), name: "Soon".into(), expires_at: Some(t.clock.now().plus_days(400)), source: None })
             .await
             .expect("grant");
-        ledger
+        let never = ledger
             .grant(&Grant { user: user.clone(), credits: credits(3), name: "Never".into(), expires_at: None, source: None })
             .await
             .expect("grant");
@@ -52,6 +52,7 @@ async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
                 t.clock.advance_days(2);
                 ledger.release_overdue().await.map(|_| ())
             }
+            "refund" => ledger.refund_package(&never, RefundShare::FULL).await.map(|_| ()),
             other => panic!("no scenario for fault family {other}"),
         };
         let err = result.expect_err("the armed fault point must be reached");

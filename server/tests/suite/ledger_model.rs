@@ -1,5 +1,5 @@
 //! A property test: random sequences of grant / freeze / settle / release / clock advance /
-//! expiry / deadline sweeps run against the real ledger and a tiny in-memory model; after every
+//! expiry / deadline sweeps / refunds run against the real ledger and a tiny in-memory model; after every
 //! step the two agree and `verify` finds every invariant intact.
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fitroom_server::clock::{Clock, Timestamp};
 use fitroom_server::db::Backend;
 use fitroom_server::ids::{HoldId, JobId, PackageId, UserId};
-use fitroom_server::ledger::{Credits, FreezeRequest, Grant, HoldState, Ledger, LedgerError};
+use fitroom_server::ledger::{Credits, FreezeRequest, Grant, HoldState, Ledger, LedgerError, RefundShare};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -22,6 +22,7 @@ enum Op {
     Advance { hours: i64 },
     ExpireDue,
     ReleaseOverdue,
+    Refund { pick: usize, percent: i64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -33,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1i64..48).prop_map(|hours| Op::Advance { hours }),
         1 => Just(Op::ExpireDue),
         1 => Just(Op::ReleaseOverdue),
+        1 => (any::<usize>(), 1i64..=100).prop_map(|(pick, percent)| Op::Refund { pick, percent }),
     ]
 }
 
@@ -43,13 +45,15 @@ struct ModelPackage {
     consumed: i64,
     held: i64,
     expired: i64,
+    refund_target: i64,
+    refunded: i64,
     granted_at: Timestamp,
     expires_at: Option<Timestamp>,
 }
 
 impl ModelPackage {
     fn free(&self) -> i64 {
-        self.granted - self.consumed - self.held - self.expired
+        self.granted - self.consumed - self.held - self.expired - self.refunded
     }
     fn active_at(&self, now: Timestamp) -> bool {
         self.expires_at.is_none_or(|at| at > now)
@@ -58,6 +62,12 @@ impl ModelPackage {
         if !self.active_at(now) && self.free() > 0 {
             self.expired += self.free();
         }
+    }
+    /// What a refund still asks back, as far as it is free: returns how much it took.
+    fn take_back_owed(&mut self) -> i64 {
+        let take = self.free().min(self.refund_target - self.refunded).max(0);
+        self.refunded += take;
+        take
     }
 }
 
@@ -105,6 +115,7 @@ impl Model {
             if to == HoldState::Settled {
                 p.consumed += amount;
             } else {
+                p.take_back_owed();
                 p.expire_if_due(now);
             }
         }
@@ -124,7 +135,17 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                     .grant(&Grant { user: user.clone(), credits: c(amount), name: format!("p{step}"), expires_at, source: None })
                     .await
                     .map_err(|e| TestCaseError::fail(format!("grant: {e}")))?;
-                model.packages.push(ModelPackage { id, granted: amount, consumed: 0, held: 0, expired: 0, granted_at: now, expires_at });
+                model.packages.push(ModelPackage {
+                    id,
+                    granted: amount,
+                    consumed: 0,
+                    held: 0,
+                    expired: 0,
+                    refund_target: 0,
+                    refunded: 0,
+                    granted_at: now,
+                    expires_at,
+                });
             }
             Op::Freeze { amount } => {
                 let job = t.job(&user).await;
@@ -181,6 +202,23 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                     p.expire_if_due(now);
                 }
             }
+            Op::Refund { pick, percent } => {
+                if model.packages.is_empty() {
+                    continue;
+                }
+                let index = pick % model.packages.len();
+                let share = RefundShare::new(percent, 100).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let refunded = ledger
+                    .refund_package(&model.packages[index].id, share)
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("refund: {e}")))?;
+                let p = &mut model.packages[index];
+                p.refund_target = p.refund_target.max(p.granted * percent / 100);
+                p.expire_if_due(now);
+                let taken = p.take_back_owed();
+                prop_assert_eq!(refunded.taken_back.get(), taken, "step {}: taken back", step);
+                prop_assert_eq!(refunded.owed.get(), p.refund_target - p.refunded, "step {}: owed", step);
+            }
             Op::ReleaseOverdue => {
                 ledger.release_overdue().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
                 for i in 0..model.holds.len() {
@@ -197,8 +235,8 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
         for p in &model.packages {
             let stored = balance.packages.iter().find(|s| s.id == p.id).expect("package listed");
             prop_assert_eq!(
-                (stored.consumed.get(), stored.held.get(), stored.expired.get()),
-                (p.consumed, p.held, p.expired),
+                (stored.consumed.get(), stored.held.get(), stored.expired.get(), stored.refunded.get()),
+                (p.consumed, p.held, p.expired, p.refunded),
                 "step {} ({:?}): package {}", step, op, p.id
             );
         }

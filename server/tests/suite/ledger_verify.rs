@@ -1,6 +1,7 @@
 //! `verify` names each violation of a database that was corrupted on purpose.
 
-use fitroom_server::ledger::{Credits, Grant, verify};
+use fitroom_server::ids::{PackageId, UserId};
+use fitroom_server::ledger::{Credits, Grant, Ledger, RefundShare, verify};
 
 use crate::common::TestDb;
 use crate::ledger_holds::freeze;
@@ -14,13 +15,17 @@ async fn corrupted(t: &TestDb, sql: &str) -> Vec<String> {
     verify::verify(&t.db).await.expect("verify runs").violations
 }
 
+async fn five_credits(ledger: &Ledger, user: &UserId) -> PackageId {
+    ledger
+        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
+        .await
+        .expect("grant")
+}
+
 async fn verify_names_each_kind_of_corruption(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
-    let package = ledger
-        .grant(&Grant { user: user.clone(), credits: credits(5), name: "Five".into(), expires_at: None, source: None })
-        .await
-        .expect("grant");
+    let package = five_credits(&ledger, &user).await;
     let job = t.job(&user).await;
     let hold = freeze(&ledger, &user, &job, 2, "k").await.expect("freeze").hold;
     t.assert_verified().await;
@@ -95,6 +100,18 @@ async fn verify_catches_a_wrong_write_off_and_a_hole_in_the_journal(t: TestDb) {
     assert!(v.iter().any(|m| m.contains("line 2 of transaction") && m.contains("line 1 was expected")), "{v:#?}");
 }
 
+async fn verify_names_a_refund_that_the_journal_does_not_account_for(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    let package = five_credits(&ledger, &user).await;
+    ledger.refund_package(&package, RefundShare::FULL).await.expect("refund");
+    t.assert_verified().await;
+
+    let v = corrupted(&t, &format!("UPDATE credit_packages SET refunded = 3 WHERE id = '{package}'")).await;
+    assert!(v.iter().any(|m| m.contains("journal rebuilds 0/0/0/5")), "{v:#?}");
+    assert!(v.iter().any(|m| m.contains("its refund still asks back 2 but 2 credits are left free")), "{v:#?}");
+}
+
 impl TestDb {
     fn clock_now(&self) -> fitroom_server::clock::Timestamp {
         use fitroom_server::clock::Clock;
@@ -106,4 +123,5 @@ crate::on_both_databases!(
     verify_names_each_kind_of_corruption,
     verify_catches_a_freeze_that_skipped_the_first_expiring_package,
     verify_catches_a_wrong_write_off_and_a_hole_in_the_journal,
+    verify_names_a_refund_that_the_journal_does_not_account_for,
 );

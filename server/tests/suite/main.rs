@@ -16,4 +16,6 @@ mod storage;
 mod http_uploads;
 mod http_ownership;
 mod billing;
+mod billing_refunds;
+mod migrations;
 mod http_limits;

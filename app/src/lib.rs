@@ -28,7 +28,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                // Islands: only the live parts (balance, try-on form, history grid) ship as wasm;
+                // the rest is plain server-rendered HTML whose forms post without it.
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-stone-50 text-stone-900 antialiased">

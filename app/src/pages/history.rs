@@ -21,15 +21,21 @@ fn History() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! {
                         <p class="mt-4 text-stone-700">"Nothing yet. " <a class="text-indigo-800 underline" href="/">"Try something on"</a></p>
                     }.into_any(),
-                    Ok(list) => view! {
-                        <ul class="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-4">
-                            {list.into_iter().map(|g| view! { <Card g /> }).collect_view()}
-                        </ul>
-                    }.into_any(),
+                    Ok(list) => view! { <Grid list /> }.into_any(),
                     Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The one island of the page: unfinished cards follow their status, finished ones can be deleted.
+#[island]
+fn Grid(list: Vec<GenerationView>) -> impl IntoView {
+    view! {
+        <ul class="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-4">
+            {list.into_iter().map(|g| view! { <Card g /> }).collect_view()}
+        </ul>
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use crate::api::Viewer;
-use crate::layout::SignedIn;
+use crate::layout::{Credits, SignedIn, shared_credits};
 
 const MAX_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
 const ACCEPTED: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
@@ -43,11 +43,25 @@ pub fn TryOnPage() -> impl IntoView {
     view! { <SignedIn><TryOn /></SignedIn> }
 }
 
+/// Server-rendered around the one island of the page: the form with its progress and result.
 #[component]
 fn TryOn() -> impl IntoView {
-    let viewer = use_context::<RwSignal<Viewer>>();
-    let cost = viewer.map_or(1, |v| v.get_untracked().cost);
-    let available = move || viewer.map_or(0, |v| v.get().available);
+    let viewer = use_context::<Viewer>();
+    let cost = viewer.as_ref().map_or(1, |v| v.cost);
+    let credits = viewer.map_or(Credits { available: 0, held: 0 }, |v| Credits { available: v.available, held: v.held });
+    view! {
+        <h1 class="text-2xl font-bold">"Try it on"</h1>
+        <p class="mt-1 text-stone-700">"A photo of you and a garment (or a description), and Fitroom shows you wearing it."</p>
+        <TryOnForm cost credits />
+    }
+}
+
+#[island]
+fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
+    let credits = shared_credits(credits);
+    let available = move || credits.get().available;
+    // The button stays disabled until the wasm runs: before that a click would post the form
+    // without the live progress.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     let phase = RwSignal::new(Phase::Idle);
@@ -73,7 +87,7 @@ fn TryOn() -> impl IntoView {
                 }
                 Err((code, message)) => phase.set(Phase::Failed { message, code }),
             }
-            refresh_balance(viewer).await;
+            refresh_balance(credits).await;
         });
     };
 
@@ -101,8 +115,6 @@ fn TryOn() -> impl IntoView {
 
     let field = "mt-1 block w-full rounded-lg border border-stone-400 bg-white px-3 py-2 focus:border-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-700";
     view! {
-        <h1 class="text-2xl font-bold">"Try it on"</h1>
-        <p class="mt-1 text-stone-700">"A photo of you and a garment (or a description), and Fitroom shows you wearing it."</p>
         <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit>
             <div>
                 <label class="block font-medium" for="person_image">"Your photo"</label>
@@ -183,13 +195,9 @@ struct MeCredits {
 }
 
 /// After a generation ends, the header shows what it now costs or gave back.
-async fn refresh_balance(viewer: Option<RwSignal<Viewer>>) {
-    let Some(viewer) = viewer else { return };
+async fn refresh_balance(credits: RwSignal<Credits>) {
     if let Ok(me) = browser::get_json::<Me>("/api/me").await {
-        viewer.update(|v| {
-            v.available = me.credits.available;
-            v.held = me.credits.held;
-        });
+        credits.set(Credits { available: me.credits.available, held: me.credits.held });
     }
 }
 

@@ -9,54 +9,29 @@
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::providers::http::{error_text, fetch_json, send_json, urls};
+use crate::providers::http::{fetch_json, send_json};
 use crate::providers::input_map::InputMap;
-use crate::providers::report::{self, Report};
+use crate::providers::report::{self, Word};
 use crate::providers::settings::Settings;
-use crate::providers::{
-    Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent, callback,
-};
+use crate::providers::{FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent};
 
 pub const NAME: &str = "evolink";
 const DEFAULT_API_BASE: &str = "https://api.evolink.ai";
 const DEFAULT_INPUTS: &str = "prompt=$instruction,image_urls[]=$person,image_urls[]=$garment,size=$aspect_ratio";
 
-/// A task as `GET /v1/tasks/{id}` and the callback describe it.
-#[derive(Debug, Deserialize)]
-struct Task {
-    id: String,
-    status: String,
-    #[serde(default)]
-    results: Value,
-    #[serde(default)]
-    error: Value,
-}
-
-impl Report for Task {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn status(&self) -> &str {
-        &self.status
-    }
-
-    fn state(&self) -> Option<TaskState> {
-        let reason = |fallback: &str| error_text(&self.error).unwrap_or_else(|| fallback.to_owned());
-        Some(match self.status.as_str() {
-            "pending" | "processing" => TaskState::Pending,
-            "completed" => TaskState::Succeeded { outputs: urls(&self.results) },
-            "failed" => TaskState::Failed { reason: reason("the task failed") },
-            // Callbacks spell it the British way; accept both.
-            "cancelled" | "canceled" => TaskState::Failed { reason: reason("the task was cancelled") },
-            _ => return None,
-        })
-    }
+/// Evolink's status words; callbacks spell cancelled the British way, accept both.
+fn word(status: &str) -> Option<Word> {
+    Some(match status {
+        "pending" | "processing" => Word::Pending,
+        "completed" => Word::Succeeded,
+        "failed" => Word::Failed("the task failed"),
+        "cancelled" | "canceled" => Word::Failed("the task was cancelled"),
+        _ => return None,
+    })
 }
 
 pub struct Evolink {
@@ -94,23 +69,15 @@ impl Provider for Evolink {
         body.insert("model".into(), json!(self.model));
         body.insert("callback_url".into(), json!(task.callback_url));
         let url = format!("{}/v1/images/generations", self.api_base);
-        let answer = send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?;
-        match answer["id"].as_str().filter(|id| !id.is_empty()) {
-            Some(id) => Ok(id.to_owned()),
-            None => Err(SubmitError::Rejected(error_text(&answer["error"]).unwrap_or_else(|| format!("no task id in {answer}")))),
-        }
+        report::created_id(&send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?)
     }
 
-    /// Unsigned: only the token proves anything, and the body's state is a hint the webhook
-    /// handler replaces with `fetch`.
     async fn parse_webhook(&self, _headers: &HeaderMap, query: Option<&str>, body: &[u8], _now: Timestamp) -> Result<WebhookEvent, WebhookError> {
-        let token = callback::token(query)?;
-        let (task_id, state) = report::from_webhook::<Task>(body)?;
-        Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Token(token) })
+        report::unsigned_webhook(query, body, word)
     }
 
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
         let url = format!("{}/v1/tasks/{task_id}", self.api_base);
-        report::from_query::<Task>(fetch_json(self.http.get(url).bearer_auth(&self.key)).await?)
+        report::from_query(fetch_json(self.http.get(url).bearer_auth(&self.key)).await?, word)
     }
 }

@@ -7,55 +7,31 @@
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::providers::http::{error_text, fetch_json, send_json, urls};
+use crate::providers::http::{fetch_json, send_json};
 use crate::providers::input_map::InputMap;
-use crate::providers::report::{self, Report};
+use crate::providers::report::{self, Word};
 use crate::providers::settings::Settings;
-use crate::providers::{
-    Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent, callback,
-};
+use crate::providers::{FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent};
 
 pub const NAME: &str = "fashn";
 const DEFAULT_MODEL: &str = "tryon-v1.6";
 const DEFAULT_API_BASE: &str = "https://api.fashn.ai/v1";
 const DEFAULT_INPUTS: &str = "model_image=$person,garment_image=$garment,category=auto";
 
-/// A prediction as `/status/{id}` and the webhook describe it.
-#[derive(Debug, Deserialize)]
-struct Prediction {
-    id: String,
-    status: String,
-    #[serde(default)]
-    output: Value,
-    #[serde(default)]
-    error: Value,
-}
-
-impl Report for Prediction {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn status(&self) -> &str {
-        &self.status
-    }
-
-    fn state(&self) -> Option<TaskState> {
-        let reason = |fallback: &str| error_text(&self.error).unwrap_or_else(|| fallback.to_owned());
-        Some(match self.status.as_str() {
-            "starting" | "in_queue" | "processing" => TaskState::Pending,
-            "completed" => TaskState::Succeeded { outputs: urls(&self.output) },
-            "failed" => TaskState::Failed { reason: reason("the prediction failed") },
-            "canceled" => TaskState::Failed { reason: reason("the prediction was canceled") },
-            "time_out" => TaskState::Failed { reason: reason("the prediction timed out") },
-            _ => return None,
-        })
-    }
+/// FASHN's status words (the SDK adds `canceled` and `time_out`).
+fn word(status: &str) -> Option<Word> {
+    Some(match status {
+        "starting" | "in_queue" | "processing" => Word::Pending,
+        "completed" => Word::Succeeded,
+        "failed" => Word::Failed("the prediction failed"),
+        "canceled" => Word::Failed("the prediction was canceled"),
+        "time_out" => Word::Failed("the prediction timed out"),
+        _ => return None,
+    })
 }
 
 pub struct Fashn {
@@ -89,24 +65,15 @@ impl Provider for Fashn {
         let url = reqwest::Url::parse_with_params(&format!("{}/run", self.api_base), [("webhook_url", &task.callback_url)])
             .map_err(|e| SubmitError::Rejected(format!("bad API URL: {e}")))?;
         let body = json!({ "model_name": self.model, "inputs": self.inputs.build(task) });
-        let answer = send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?;
-        match answer["id"].as_str().filter(|id| !id.is_empty()) {
-            Some(id) => Ok(id.to_owned()),
-            // `{id: null, error}` with a 2xx: the run was refused.
-            None => Err(SubmitError::Rejected(error_text(&answer["error"]).unwrap_or_else(|| format!("no id in {answer}")))),
-        }
+        report::created_id(&send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?)
     }
 
-    /// Unsigned: only the token proves anything, and the body's state is a hint the webhook
-    /// handler replaces with `fetch`.
     async fn parse_webhook(&self, _headers: &HeaderMap, query: Option<&str>, body: &[u8], _now: Timestamp) -> Result<WebhookEvent, WebhookError> {
-        let token = callback::token(query)?;
-        let (task_id, state) = report::from_webhook::<Prediction>(body)?;
-        Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Token(token) })
+        report::unsigned_webhook(query, body, word)
     }
 
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
         let url = format!("{}/status/{task_id}", self.api_base);
-        report::from_query::<Prediction>(fetch_json(self.http.get(url).bearer_auth(&self.key)).await?)
+        report::from_query(fetch_json(self.http.get(url).bearer_auth(&self.key)).await?, word)
     }
 }

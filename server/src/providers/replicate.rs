@@ -7,14 +7,13 @@
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::providers::http::{error_text, fetch_json, send_json, urls};
+use crate::providers::http::{fetch_json, send_json};
 use crate::providers::input_map::InputMap;
-use crate::providers::report::{self, Report};
+use crate::providers::report::{self, Word};
 use crate::providers::settings::Settings;
 use crate::providers::standard_webhooks::Secret;
 use crate::providers::{
@@ -66,36 +65,16 @@ pub struct Replicate {
     http: reqwest::Client,
 }
 
-/// The fields of a prediction Fitroom reads (webhook body and `GET /predictions/{id}` alike).
-#[derive(Debug, Deserialize)]
-struct Prediction {
-    id: String,
-    status: String,
-    #[serde(default)]
-    output: Value,
-    #[serde(default)]
-    error: Value,
-}
-
-impl Report for Prediction {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn status(&self) -> &str {
-        &self.status
-    }
-
-    fn state(&self) -> Option<TaskState> {
-        Some(match self.status.as_str() {
-            "starting" | "processing" => TaskState::Pending,
-            "succeeded" => TaskState::Succeeded { outputs: urls(&self.output) },
-            "failed" => TaskState::Failed { reason: error_text(&self.error).unwrap_or_else(|| "the prediction failed".into()) },
-            "canceled" => TaskState::Failed { reason: "the prediction was canceled".into() },
-            "aborted" => TaskState::Failed { reason: "the prediction was aborted".into() },
-            _ => return None,
-        })
-    }
+/// Replicate's status words (the last four are final).
+fn word(status: &str) -> Option<Word> {
+    Some(match status {
+        "starting" | "processing" => Word::Pending,
+        "succeeded" => Word::Succeeded,
+        "failed" => Word::Failed("the prediction failed"),
+        "canceled" => Word::Failed("the prediction was canceled"),
+        "aborted" => Word::Failed("the prediction was aborted"),
+        _ => return None,
+    })
 }
 
 impl Replicate {
@@ -135,21 +114,18 @@ impl Provider for Replicate {
                 format!("{}/predictions", self.api_base)
             }
         };
-        let answer = send_json(self.http.post(url).bearer_auth(&self.token).json(&body)).await?;
-        let prediction: Prediction =
-            serde_json::from_value(answer).map_err(|e| SubmitError::Unavailable(format!("unreadable prediction: {e}")))?;
-        Ok(prediction.id)
+        report::created_id(&send_json(self.http.post(url).bearer_auth(&self.token).json(&body)).await?)
     }
 
     async fn parse_webhook(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8], now: Timestamp) -> Result<WebhookEvent, WebhookError> {
         self.secret.verify(headers, body, now)?;
-        let (task_id, state) = report::from_webhook::<Prediction>(body)?;
+        let (task_id, state) = report::from_webhook(body, word)?;
         Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Signed })
     }
 
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
         let url = format!("{}/predictions/{task_id}", self.api_base);
-        report::from_query::<Prediction>(fetch_json(self.http.get(url).bearer_auth(&self.token)).await?)
+        report::from_query(fetch_json(self.http.get(url).bearer_auth(&self.token)).await?, word)
     }
 }
 

@@ -27,5 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let config = LocalProviderConfig { delay_ms: 0, failure_rate: 0.0, webhook_copies: 1, drop_rate: 0.0 };
     let provider = LocalProvider::new(config, "http://127.0.0.1:9", std::env::temp_dir(), Signer::from_key([7; 32]), Arc::new(clock.clone()));
     // A forged webhook must never verify.
-    assert!(provider.parse_webhook(&headers, None, body, fitroom_server::clock::Clock::now(&clock)).is_err());
+    let now = fitroom_server::clock::Clock::now(&clock);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    assert!(runtime.block_on(provider.parse_webhook(&headers, None, body, now)).is_err());
 });

@@ -10,13 +10,10 @@ use crate::AppState;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::JobId;
 use crate::jobs::Job;
-use crate::providers::{Authenticity, WebhookError};
+use crate::providers::callback::query_param;
+use crate::providers::{Authenticity, Provider, WebhookError};
 
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
-
-fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
-}
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -29,7 +26,7 @@ pub async fn receive(
     let started = std::time::Instant::now();
     let metrics = state.jobs.metrics.clone();
     let provider_name = provider.name();
-    let event = provider.parse_webhook(&headers, query.as_deref(), &body, state.clock.now()).map_err(|e| match e {
+    let event = provider.parse_webhook(&headers, query.as_deref(), &body, state.clock.now()).await.map_err(|e| match e {
         WebhookError::BadSignature(reason) => {
             metrics.count("fitroom_webhooks", &[("provider", provider_name), ("outcome", "invalid_signature")]);
             tracing::warn!(provider = %name, %reason, "webhook refused");
@@ -41,7 +38,7 @@ pub async fn receive(
         }
     })?;
 
-    let job = find_job(&state, &name, &event.task_id, query.as_deref()).await?;
+    let job = find_job(&state, provider.as_ref(), &event.task_id, query.as_deref()).await?;
     let Some(job) = job else {
         // Not ours (or not yet recorded): acknowledging stops the retries; the reconciler asks
         // the provider about every job it does know.
@@ -55,8 +52,12 @@ pub async fn receive(
             if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
                 return Err(ApiError::new(ErrorCode::InvalidSignature, "The webhook token is not valid."));
             }
+            if job.status.is_finished() {
+                return Ok(StatusCode::OK.into_response()); // a repeat: no need to ask the provider
+            }
             // Unsigned payloads are only a hint: believe the provider's API, not the body.
-            provider.fetch(&event.task_id).await.map_err(ApiError::internal)?
+            let task_id = job.provider_task_id.as_deref().unwrap_or(&event.task_id);
+            provider.fetch(task_id).await.map_err(ApiError::internal)?
         }
     };
     if job.status.is_finished() {
@@ -79,9 +80,9 @@ pub async fn receive(
 
 /// The job a webhook is about: by the provider's task id, or by the job id our callback URL
 /// carries (the webhook can outrun the recording of the task id).
-async fn find_job(state: &AppState, provider: &str, task_id: &str, query: Option<&str>) -> Result<Option<Job>, ApiError> {
+async fn find_job(state: &AppState, provider: &dyn Provider, task_id: &str, query: Option<&str>) -> Result<Option<Job>, ApiError> {
     let by_task: Option<(String,)> = sqlx::query_as("SELECT id FROM jobs WHERE provider = $1 AND provider_task_id = $2")
-        .bind(provider)
+        .bind(provider.name())
         .bind(task_id)
         .fetch_optional(state.db.pool())
         .await
@@ -93,5 +94,5 @@ async fn find_job(state: &AppState, provider: &str, task_id: &str, query: Option
     let Some(id) = id else { return Ok(None) };
     let job = state.jobs.load_job(&id).await.map_err(ApiError::internal)?;
     // A job id from the URL counts only if the job is waiting for this provider's task.
-    Ok(job.filter(|j| j.provider_task_id.as_deref().is_none_or(|t| t == task_id)))
+    Ok(job.filter(|j| j.provider_task_id.as_deref().is_none_or(|t| provider.same_task(t, task_id))))
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use crate::jobs::{Job, JobError, JobStatus, Jobs};
-use crate::providers::{SubmitError, TaskInput};
+use crate::providers::{SubmitError, TaskInput, callback};
 
 /// How long a shopper's image URL handed to a provider stays valid.
 const INPUT_URL_TTL_SECS: i64 = 3600;
@@ -40,12 +40,7 @@ impl Jobs {
                 garment_image_url: garment_image_url.clone(),
                 prompt: job.prompt.clone(),
                 aspect_ratio: job.aspect_ratio.clone(),
-                callback_url: format!(
-                    "{}/webhooks/{}?job={}&token={token}",
-                    self.config.public_url,
-                    provider.name(),
-                    job.id
-                ),
+                callback_url: callback::url(&self.config.public_url, provider.name(), &job.id, token),
             };
             let started = std::time::Instant::now();
             let result = match tokio::time::timeout(SUBMIT_TIMEOUT, provider.submit(&task)).await {

@@ -1,7 +1,17 @@
 //! AI providers behind one trait. Adding one is a module and a line in `registry::build`.
 
+pub mod callback;
+pub mod evolink;
+pub mod fal;
+pub mod fashn;
+mod http;
+pub mod input_map;
 pub mod local;
 mod registry;
+mod report;
+pub mod replicate;
+mod settings;
+pub mod standard_webhooks;
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
@@ -10,6 +20,16 @@ pub use registry::{ProviderHealth, Registry, RegistryError};
 
 use crate::clock::Timestamp;
 use crate::ids::JobId;
+
+/// Signed webhooks further than this from our clock are refused (replays): the tolerance of every
+/// scheme we verify (Standard Webhooks, fal, the local provider).
+pub const WEBHOOK_TOLERANCE_SECS: u64 = 300;
+
+/// Whether a webhook's unix timestamp is within the tolerance of `now`.
+pub fn timestamp_is_fresh(now: Timestamp, unix_secs: i64) -> bool {
+    // abs_diff: a forged timestamp near i64::MIN or i64::MAX must not overflow (found by fuzzing).
+    (now.millis() / 1000).abs_diff(unix_secs) <= WEBHOOK_TOLERANCE_SECS
+}
 
 /// What a provider is asked to make.
 #[derive(Clone, Debug)]
@@ -86,7 +106,8 @@ pub trait Provider: Send + Sync + 'static {
     async fn submit(&self, task: &TaskInput) -> Result<String, SubmitError>;
 
     /// Verifies a webhook delivery and reads it. `query` is the callback URL's query string.
-    fn parse_webhook(
+    /// Async because verifying may need the provider's current public keys (fal's JWKS).
+    async fn parse_webhook(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
@@ -96,6 +117,13 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Asks the provider for a task's state (webhooks that never came, unsigned webhooks).
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError>;
+
+    /// Whether `reported`, the task id a webhook names, is the task recorded as `stored`. Equal
+    /// ids by default; a provider whose recorded id carries more than the bare id (fal keeps its
+    /// status and result URLs in it) says how they relate.
+    fn same_task(&self, stored: &str, reported: &str) -> bool {
+        stored == reported
+    }
 
     /// Whether its output URLs may point at private or loopback addresses (self-hosted).
     fn serves_private_outputs(&self) -> bool {

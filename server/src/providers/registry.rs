@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::Timestamp;
-use crate::providers::Provider;
+use crate::providers::{Provider, evolink, fal, fashn, replicate};
 
 /// After this many consecutive submission failures a provider is skipped for `COOL_DOWN_MS`:
 /// long enough to stop hammering a provider that is down, short enough to notice it is back.
@@ -13,10 +13,12 @@ pub const COOL_DOWN_MS: i64 = 30_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
-    #[error("unknown provider {0:?} in FITROOM_PROVIDERS (known: local)")]
+    #[error("unknown provider {0:?} in FITROOM_PROVIDERS (known: local, replicate, fal, fashn, evolink)")]
     Unknown(String),
     #[error("provider {name} is missing its setting {variable}")]
     MissingSetting { name: String, variable: &'static str },
+    #[error("provider {name}: {variable} is invalid: {reason}")]
+    InvalidSetting { name: String, variable: &'static str, reason: String },
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,6 +62,10 @@ impl Registry {
                     local = Some(provider.clone());
                     providers.push(Arc::new(provider));
                 }
+                replicate::NAME => providers.push(Arc::new(replicate::Replicate::from_config(config)?)),
+                fal::NAME => providers.push(Arc::new(fal::Fal::from_config(config)?)),
+                fashn::NAME => providers.push(Arc::new(fashn::Fashn::from_config(config)?)),
+                evolink::NAME => providers.push(Arc::new(evolink::Evolink::from_config(config)?)),
                 other => return Err(RegistryError::Unknown(other.to_owned())),
             }
         }

@@ -1,0 +1,132 @@
+//! Real adapters through the whole app over real HTTP: Fitroom submits to a fake provider, the
+//! fake calls back (signed, or with the URL's token), and the result is served from Fitroom's
+//! own storage and charged once. Failover moves past a provider that is down.
+
+use std::sync::Arc;
+
+use fitroom_server::clock::SharedClock;
+
+use crate::common::TestDb;
+use crate::fakes::Core;
+use crate::fakes::evolink::FakeEvolink;
+use crate::fakes::fal::FakeFal;
+use crate::fakes::fashn::FakeFashn;
+use crate::fakes::replicate::FakeReplicate;
+use crate::http_server::Server;
+
+async fn start(t: TestDb, providers: &str, fakes_env: Vec<(String, String)>) -> Server {
+    let mut env = fakes_env;
+    env.push(("FITROOM_PROVIDERS".into(), providers.into()));
+    // The fakes serve their outputs on 127.0.0.1.
+    env.push(("FITROOM_FETCH_ALLOW_PRIVATE".into(), "true".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Server::start(t, &pairs).await
+}
+
+/// Submit → the fake completes and delivers its webhook three times → succeeded, the picture
+/// served from our storage, one settle.
+async fn generation_succeeds_and_is_charged_once(server: &Server, provider: &str, core: &Core) {
+    server.sign_up("ann@example.com").await;
+    let (status, created) = server.generate(None).await;
+    assert_eq!(status, 202, "{created}");
+
+    let done = server.wait_finished(created["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["provider"], provider);
+    let result_url = done["result_url"].as_str().expect("result_url");
+    assert!(result_url.starts_with(&server.base), "a Fitroom URL: {result_url}");
+    let bytes = server.http.get(result_url).send().await.expect("result").bytes().await.expect("bytes");
+    let picture = image::load_from_memory(&bytes).expect("the result decodes");
+    assert_eq!((picture.width(), picture.height()), (64, 80), "the fake's picture");
+
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.credits().await, (2, 0));
+    let ledger = server.get_json("/api/credits/ledger").await;
+    let settles = ledger["entries"].as_array().expect("entries").iter().filter(|e| e["kind"] == "settle").count();
+    assert_eq!(settles, 1, "three webhooks, one charge");
+    let creates = core.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(creates, 1);
+    server.t.assert_verified().await;
+}
+
+fn clock_of(t: &TestDb) -> SharedClock {
+    Arc::new(t.clock.clone())
+}
+
+async fn a_replicate_generation_is_finished_by_its_signed_webhook(t: TestDb) {
+    let fake = FakeReplicate::start(clock_of(&t)).await;
+    fake.core.complete_tasks_automatically(3);
+    let server = start(t, "replicate", fake.env()).await;
+    generation_succeeds_and_is_charged_once(&server, "replicate", &fake.core).await;
+}
+
+async fn a_fal_generation_is_finished_by_its_ed25519_webhook(t: TestDb) {
+    let fake = FakeFal::start(clock_of(&t)).await;
+    fake.core.complete_tasks_automatically(3);
+    let server = start(t, "fal", fake.env()).await;
+    generation_succeeds_and_is_charged_once(&server, "fal", &fake.core).await;
+}
+
+async fn a_fashn_generation_is_finished_through_its_token_and_a_status_query(t: TestDb) {
+    let fake = FakeFashn::start(clock_of(&t)).await;
+    fake.core.complete_tasks_automatically(3);
+    let server = start(t, "fashn", fake.env()).await;
+    generation_succeeds_and_is_charged_once(&server, "fashn", &fake.core).await;
+    assert!(fake.core.requests().iter().any(|r| r.path.starts_with("/v1/status/")), "the webhook was checked with the API");
+}
+
+async fn an_evolink_generation_is_finished_through_its_token_and_a_task_query(t: TestDb) {
+    let fake = FakeEvolink::start(clock_of(&t)).await;
+    fake.core.complete_tasks_automatically(3);
+    let server = start(t, "evolink", fake.env()).await;
+    generation_succeeds_and_is_charged_once(&server, "evolink", &fake.core).await;
+    assert!(fake.core.requests().iter().any(|r| r.path.starts_with("/v1/tasks/")), "the callback was checked with the API");
+}
+
+async fn a_provider_answering_503_fails_over_to_the_next(t: TestDb) {
+    let fashn = FakeFashn::start(clock_of(&t)).await;
+    fashn.core.fail_with(503);
+    let replicate = FakeReplicate::start(clock_of(&t)).await;
+    replicate.core.complete_tasks_automatically(1);
+    let env = [fashn.env(), replicate.env()].concat();
+    let server = start(t, "fashn,replicate", env).await;
+    server.sign_up("ann@example.com").await;
+
+    let (status, created) = server.generate(None).await;
+    assert_eq!(status, 202, "{created}");
+    let done = server.wait_finished(created["id"].as_str().expect("id")).await;
+
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["provider"], "replicate");
+    assert_eq!(fashn.core.requests().len(), 1, "fashn was tried first");
+    assert_eq!(server.credits().await, (2, 0));
+    server.t.assert_verified().await;
+}
+
+async fn when_every_provider_is_down_the_job_fails_and_the_balance_is_restored(t: TestDb) {
+    let fashn = FakeFashn::start(clock_of(&t)).await;
+    fashn.core.fail_with(503);
+    let replicate = FakeReplicate::start(clock_of(&t)).await;
+    replicate.core.fail_with(429);
+    let env = [fashn.env(), replicate.env()].concat();
+    let server = start(t, "fashn,replicate", env).await;
+    server.sign_up("ann@example.com").await;
+
+    let (_, created) = server.generate(None).await;
+    let done = server.wait_finished(created["id"].as_str().expect("id")).await;
+
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().expect("error").contains("not charged"), "{done}");
+    assert_eq!((fashn.core.requests().len(), replicate.core.requests().len()), (1, 1));
+    assert_eq!(server.credits().await, (3, 0));
+    server.t.assert_verified().await;
+}
+
+crate::on_both_databases!(
+    a_replicate_generation_is_finished_by_its_signed_webhook,
+    a_fal_generation_is_finished_by_its_ed25519_webhook,
+    a_fashn_generation_is_finished_through_its_token_and_a_status_query,
+    an_evolink_generation_is_finished_through_its_token_and_a_task_query,
+    a_provider_answering_503_fails_over_to_the_next,
+    when_every_provider_is_down_the_job_fails_and_the_balance_is_restored,
+);

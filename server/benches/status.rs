@@ -7,6 +7,9 @@
 //!    submit, real compositing, signed webhook over HTTP, copy into storage, settle), and the
 //!    process CPU time per job.
 //!
+//! 3. Failed sign-ins: an unknown email against a wrong password, median time of each, to show
+//!    that the answer does not reveal which accounts exist.
+//!
 //! Run through scripts/bench-status.sh (needs `wrk`). `FITROOM_BENCH_POSTGRES_URL` adds a
 //! PostgreSQL run beside the SQLite one.
 
@@ -110,8 +113,28 @@ async fn wait_finished(http: &reqwest::Client, base: &str, id: &str) -> String {
     }
 }
 
+/// Median milliseconds of `n` sign-in attempts with this email and password (all must fail).
+async fn failed_login_ms(http: &reqwest::Client, base: &str, email: &str, n: usize) -> f64 {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let r = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"email": email, "password": "not the password"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 401, "a failed sign-in");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[n / 2]
+}
+
 struct Row {
     database: &'static str,
+    unknown_email_ms: f64,
+    wrong_password_ms: f64,
     ceiling: Wrk,
     status: Wrk,
     jobs_per_sec: f64,
@@ -131,6 +154,7 @@ async fn run(database: &'static str, url: String) -> Row {
         ("FITROOM_SIGNUP_CREDITS", "100000".into()),
         ("FITROOM_MAX_ACTIVE_JOBS", "0".into()),
         ("FITROOM_SUBMITS_PER_MINUTE", "0".into()),
+        ("FITROOM_LOGINS_PER_MINUTE", "0".into()),
         ("FITROOM_LOG_FORMAT", "json".into()),
     ]
     .into_iter()
@@ -195,9 +219,20 @@ async fn run(database: &'static str, url: String) -> Row {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
+
+    let anonymous = reqwest::Client::new();
+    let mut unknown = Vec::new();
+    let mut wrong = Vec::new();
+    // Interleaved rounds, so that a burst of load elsewhere hits both alike.
+    for _ in 0..5 {
+        unknown.push(failed_login_ms(&anonymous, &base, "nobody@example.com", 5).await);
+        wrong.push(failed_login_ms(&anonymous, &base, "bench@example.com", 5).await);
+    }
+    unknown.sort_by(f64::total_cmp);
+    wrong.sort_by(f64::total_cmp);
     server.abort();
     state.db.close().await;
-    Row { database, ceiling, status, jobs_per_sec: jobs as f64 / elapsed, cpu_ms_per_job: 1000.0 * cpu / jobs as f64 }
+    Row { database, unknown_email_ms: unknown[2], wrong_password_ms: wrong[2], ceiling, status, jobs_per_sec: jobs as f64 / elapsed, cpu_ms_per_job: 1000.0 * cpu / jobs as f64 }
 }
 
 async fn postgres_database(admin: &str) -> String {
@@ -218,6 +253,7 @@ async fn main() {
     }
     println!("| database | bare handler req/s | p99 | status endpoint req/s | p99 | % of ceiling | jobs/s (local, 0 ms delay) | CPU ms per job |");
     println!("|---|---|---|---|---|---|---|---|");
+    let failed: Vec<(&str, f64, f64)> = rows.iter().map(|r| (r.database, r.unknown_email_ms, r.wrong_password_ms)).collect();
     for r in rows {
         println!(
             "| {} | {:.0} | {:.2} ms | {:.0} | {:.2} ms | {:.0} % | {:.1} | {:.1} |",
@@ -230,5 +266,11 @@ async fn main() {
             r.jobs_per_sec,
             r.cpu_ms_per_job
         );
+    }
+    println!();
+    println!("| database | failed sign-in, unknown email (median ms) | failed sign-in, wrong password (median ms) |");
+    println!("|---|---|---|");
+    for r in &failed {
+        println!("| {} | {:.1} | {:.1} |", r.0, r.1, r.2);
     }
 }

@@ -18,12 +18,13 @@ pub(super) fn decode(uri: String, max_bytes: usize) -> Result<BoxStream<'static,
     if !uri[..comma].ends_with(";base64") {
         return Err(FetchError::Refused("data: URIs must be base64".into()));
     }
-    let payload = uri[comma + 1..].trim();
-    if payload.len() / 4 * 3 > max_bytes {
+    let untrimmed = &uri[comma + 1..];
+    let start = comma + 1 + (untrimmed.len() - untrimmed.trim_start().len());
+    let len = untrimmed.trim().len();
+    if len / 4 * 3 > max_bytes {
         return Err(too_large());
     }
-    let start = comma + 1 + (uri[comma + 1..].len() - uri[comma + 1..].trim_start().len());
-    let text = Bytes::from(uri).slice(start..start + payload.len());
+    let text = Bytes::from(uri).slice(start..start + len);
     let steps = text.len().div_ceil(TEXT_PER_CHUNK);
     Ok(futures_util::stream::iter(0..steps)
         .map(move |i| {

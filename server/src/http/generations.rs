@@ -1,19 +1,19 @@
 //! `/api/generations` (API.md, Generations).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::http::object::{self, Caching};
 use crate::http::session::CurrentUser;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::JobId;
 use crate::jobs::{Created, Job, JobError, JobStatus, NewGeneration};
-use crate::media::{self, ImageKind, NormalizedImage};
+use crate::media::{self, NormalizedImage};
 
 pub const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
 pub const MAX_PROMPT_CHARS: usize = 1000;
@@ -209,22 +209,15 @@ pub async fn delete(State(state): State<AppState>, user: CurrentUser, Path(id): 
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The result image, from Fitroom's storage, for its owner only.
+/// The result image, from Fitroom's storage, for its owner only; streamed, with ranges.
 pub async fn result(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let job = state.jobs.get(&user.id, &JobId::from_string(id)).await?;
     let key = job.result_key.filter(|_| job.status == JobStatus::Succeeded).ok_or_else(ApiError::not_found)?;
-    let object = state.storage.get(&key).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
-    // Results never change once stored: the key names the object.
-    let etag = format!("\"{}\"", crate::signing::hex(&state.signer.mac(key.as_bytes()))[..32].to_owned());
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let content_type = media::sniff(&object.bytes).map_or(object.content_type.clone(), |k: ImageKind| k.content_type().to_owned());
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::ETAG, etag)
-        .header(header::CACHE_CONTROL, "private, max-age=3600")
-        .header(header::CONTENT_LENGTH, object.bytes.len())
-        .body(Body::from(object.bytes))
-        .map_err(ApiError::internal)?)
+    // Results never change once stored: the key names the object, so a tag of the key is strong.
+    let etag = format!("\"{}\"", &crate::signing::hex(&state.signer.mac(key.as_bytes()))[..32]);
+    let caching = Caching { etag: Some(etag), cache_control: "private, max-age=3600" };
+    object::serve(state.storage.as_ref(), &key, &headers, &caching)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(ApiError::not_found)
 }

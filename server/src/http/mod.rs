@@ -10,6 +10,7 @@ mod webhooks;
 mod health;
 mod json;
 mod metrics;
+mod object;
 pub mod limits;
 pub mod origin;
 mod request_id;

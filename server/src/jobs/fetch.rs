@@ -1,13 +1,18 @@
 //! Downloading a provider's output: http(s) or `data:` only, size-capped, checked to be an image
-//! by its bytes, and never from private, loopback or link-local addresses (checked after DNS,
-//! on every redirect) unless the provider is configured as local.
+//! by its first bytes, and never from private, loopback or link-local addresses (checked after
+//! DNS, on every redirect) unless the provider is configured as local. The body is never held
+//! whole: it streams from the provider into storage through the store's bounded buffer.
+
+mod data_uri;
 
 use std::net::{IpAddr, SocketAddr};
 
-use base64::Engine;
-use futures_util::StreamExt;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, BoxStream};
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::media::{ImageKind, sniff};
+use crate::storage::{ByteStream, Storage, StorageError};
 
 #[derive(Clone, Copy, Debug)]
 pub struct FetchPolicy {
@@ -15,10 +20,11 @@ pub struct FetchPolicy {
     pub allow_private: bool,
 }
 
-#[derive(Debug)]
-pub struct Fetched {
-    pub bytes: Vec<u8>,
+/// An output whose first bytes proved it an image; the rest is still on its way.
+pub struct Download {
     pub kind: ImageKind,
+    /// Every byte, the sniffed ones included; fails with a `FetchError` past the size cap.
+    pub body: ByteStream,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,29 +37,75 @@ pub enum FetchError {
     Transient(String),
 }
 
-const MAX_REDIRECTS: usize = 5;
-
-pub async fn download(client: &reqwest::Client, url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
-    let bytes = if let Some(data) = url.strip_prefix("data:") {
-        decode_data_uri(data, policy.max_bytes)?
-    } else {
-        fetch_http(client, url, policy).await?
-    };
-    let kind = sniff(&bytes).ok_or_else(|| FetchError::Refused("the output is not a JPEG, PNG or WebP image".into()))?;
-    Ok(Fetched { bytes, kind })
+/// Why copying an output into storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// The output itself is at fault (too big, broken, gone) or the network is.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Our store is: retry later.
+    #[error(transparent)]
+    Storage(StorageError),
 }
 
-fn decode_data_uri(data: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
-    let (meta, payload) = data.split_once(',').ok_or_else(|| FetchError::Refused("malformed data: URI".into()))?;
-    if payload.len() / 4 * 3 > max_bytes {
-        return Err(FetchError::Refused("the output is larger than the size cap".into()));
+const MAX_REDIRECTS: usize = 5;
+/// Enough bytes to recognise every accepted format (WebP needs 12).
+const SNIFF_BYTES: usize = 12;
+
+fn too_large() -> FetchError {
+    FetchError::Refused("the output is larger than the size cap".into())
+}
+
+/// Starts downloading an output: follows redirects with the address checks, reads the first
+/// bytes to learn the image type, and returns the rest as a capped stream.
+pub async fn open(client: &reqwest::Client, url: String, policy: &FetchPolicy) -> Result<Download, FetchError> {
+    let source = if url.starts_with("data:") {
+        data_uri::decode(url, policy.max_bytes)?
+    } else {
+        let response = fetch_http(client, &url, policy).await?;
+        response.bytes_stream().map_err(|e| FetchError::Transient(e.to_string())).boxed()
+    };
+    sniffed(source, policy.max_bytes).await
+}
+
+/// Copies a download into storage under `key`. Nothing is left under `key` when it fails.
+pub async fn store(storage: &dyn Storage, key: &str, download: Download) -> Result<u64, MirrorError> {
+    storage.put_stream(key, download.body, download.kind.content_type()).await.map_err(|e| match e {
+        // The download broke off or passed the cap part way through: the store gives our own
+        // error back, unchanged.
+        StorageError::Body(body) => match body.downcast::<FetchError>() {
+            Ok(fetch) => MirrorError::Fetch(*fetch),
+            Err(other) => MirrorError::Fetch(FetchError::Transient(other.to_string())),
+        },
+        other => MirrorError::Storage(other),
+    })
+}
+
+/// Reads until the type is known (or the output ends), so that nothing is written anywhere for
+/// an output that is not an image; then counts every byte against the cap.
+async fn sniffed(mut source: BoxStream<'static, Result<Bytes, FetchError>>, max_bytes: usize) -> Result<Download, FetchError> {
+    let mut head = BytesMut::new();
+    while head.len() < SNIFF_BYTES {
+        match source.next().await {
+            Some(chunk) => head.extend_from_slice(&chunk?),
+            None => break,
+        }
     }
-    if !meta.ends_with(";base64") {
-        return Err(FetchError::Refused("data: URIs must be base64".into()));
+    if head.len() > max_bytes {
+        return Err(too_large());
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(payload.trim())
-        .map_err(|e| FetchError::Refused(format!("bad base64 in data: URI: {e}")))
+    let kind = sniff(&head).ok_or_else(|| FetchError::Refused("the output is not a JPEG, PNG or WebP image".into()))?;
+    let mut seen = head.len();
+    let rest = source.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen > max_bytes { Err(too_large()) } else { Ok(chunk) }
+    });
+    let body = stream::once(async move { Ok(head.freeze()) })
+        .chain(rest)
+        .map_err(|e: FetchError| -> crate::storage::BodyError { Box::new(e) })
+        .boxed();
+    Ok(Download { kind, body })
 }
 
 /// Loopback, private, link-local (cloud metadata at 169.254.169.254), unspecified, multicast…
@@ -77,7 +129,8 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
     }
 }
 
-async fn fetch_http(client: &reqwest::Client, url: &str, policy: &FetchPolicy) -> Result<Vec<u8>, FetchError> {
+/// Follows redirects by hand, checking each hop's addresses, up to a success status.
+async fn fetch_http(client: &reqwest::Client, url: &str, policy: &FetchPolicy) -> Result<reqwest::Response, FetchError> {
     let mut current = reqwest::Url::parse(url).map_err(|e| FetchError::Refused(format!("bad URL: {e}")))?;
     for _ in 0..=MAX_REDIRECTS {
         if !matches!(current.scheme(), "http" | "https") {
@@ -121,19 +174,10 @@ async fn fetch_http(client: &reqwest::Client, url: &str, policy: &FetchPolicy) -
         if !status.is_success() {
             return Err(FetchError::Refused(format!("the output URL answered {status}")));
         }
-        if response.content_length().is_some_and(|n| n as usize > policy.max_bytes) {
-            return Err(FetchError::Refused("the output is larger than the size cap".into()));
+        if response.content_length().is_some_and(|n| n > policy.max_bytes as u64) {
+            return Err(too_large());
         }
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Transient(e.to_string()))?;
-            if body.len() + chunk.len() > policy.max_bytes {
-                return Err(FetchError::Refused("the output is larger than the size cap".into()));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        return Ok(body);
+        return Ok(response);
     }
     Err(FetchError::Refused("too many redirects".into()))
 }
@@ -152,12 +196,25 @@ mod tests {
         }
     }
 
+    async fn collect(download: Download) -> Vec<u8> {
+        download.body.try_fold(Vec::new(), |mut all, chunk| async move {
+            all.extend_from_slice(&chunk);
+            Ok(all)
+        })
+        .await
+        .expect("the whole body")
+    }
+
+    fn base64(bytes: &[u8]) -> String {
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+    }
+
     #[tokio::test]
     async fn other_schemes_and_private_hosts_are_refused_before_any_request() {
         let client = reqwest::Client::new();
         let policy = FetchPolicy { max_bytes: 1024, allow_private: false };
         for url in ["file:///etc/passwd", "ftp://example.com/x.png", "http://127.0.0.1:9/x.png", "http://169.254.169.254/latest/meta-data"] {
-            assert!(matches!(download(&client, url, &policy).await, Err(FetchError::Refused(_))), "{url}");
+            assert!(matches!(open(&client, url.into(), &policy).await, Err(FetchError::Refused(_))), "{url}");
         }
     }
 
@@ -165,10 +222,58 @@ mod tests {
     async fn data_uris_are_decoded_and_checked_to_be_images() {
         let client = reqwest::Client::new();
         let policy = FetchPolicy { max_bytes: 1024, allow_private: false };
-        let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\n0000");
-        let ok = download(&client, &format!("data:image/png;base64,{png}"), &policy).await.expect("png");
+        let png = b"\x89PNG\r\n\x1a\n0000";
+        let ok = open(&client, format!("data:image/png;base64,{}", base64(png)), &policy).await.expect("png");
         assert_eq!(ok.kind, ImageKind::Png);
-        let text = base64::engine::general_purpose::STANDARD.encode(b"hello");
-        assert!(download(&client, &format!("data:text/plain;base64,{text}"), &policy).await.is_err());
+        assert_eq!(collect(ok).await, png);
+        let text = format!("data:text/plain;base64,{}", base64(b"hello"));
+        assert!(matches!(open(&client, text, &policy).await, Err(FetchError::Refused(_))));
+    }
+
+    /// Serves `chunks` chunked (no Content-Length, so only counting can enforce a cap).
+    async fn chunked_source(chunks: Vec<Vec<u8>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new().route(
+            "/out",
+            axum::routing::get(move || {
+                let chunks = chunks.clone();
+                async move { axum::body::Body::from_stream(stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>))) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/out")
+    }
+
+    #[tokio::test]
+    async fn the_size_cap_holds_while_the_body_streams() {
+        let client = reqwest::Client::new();
+        let policy = FetchPolicy { max_bytes: 100_000, allow_private: true };
+        let mut first = b"\x89PNG\r\n\x1a\n".to_vec();
+        first.resize(64 * 1024, 0);
+        let url = chunked_source(vec![first, vec![0; 64 * 1024]]).await;
+        let download = open(&client, url, &policy).await.expect("the first bytes are an image");
+        let mut body = download.body;
+        let mut failure = None;
+        while let Some(chunk) = body.next().await {
+            if let Err(e) = chunk {
+                failure = Some(e.downcast::<FetchError>().expect("our error"));
+                break;
+            }
+        }
+        assert_eq!(failure.map(|e| *e), Some(too_large()));
+    }
+
+    #[tokio::test]
+    async fn a_streamed_output_arrives_whole_and_typed_by_its_first_bytes() {
+        let client = reqwest::Client::new();
+        let policy = FetchPolicy { max_bytes: 1 << 20, allow_private: true };
+        // The signature is split across chunks: the type is read across them.
+        let url = chunked_source(vec![b"RIFF".to_vec(), b"\0\0\0\0WE".to_vec(), b"BPVP8 rest".to_vec()]).await;
+        let download = open(&client, url, &policy).await.expect("opens");
+        assert_eq!(download.kind, ImageKind::Webp);
+        assert_eq!(collect(download).await, b"RIFF\0\0\0\0WEBPVP8 rest");
+        let text = chunked_source(vec![b"<html>not an image</html>".to_vec()]).await;
+        assert!(matches!(open(&client, text, &policy).await, Err(FetchError::Refused(_))));
     }
 }

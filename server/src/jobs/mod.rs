@@ -3,7 +3,7 @@
 //! once Fitroom holds its own copy of the result.
 
 mod create;
-mod fetch;
+pub mod fetch;
 mod outcome;
 mod reconciler;
 mod record;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use create::{Created, NewGeneration};
-pub use fetch::{FetchPolicy, download};
+pub use fetch::FetchPolicy;
 pub use reconciler::spawn as spawn_reconciler;
 pub use record::Job;
 pub use status::JobStatus;

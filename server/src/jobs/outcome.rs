@@ -1,7 +1,5 @@
-use bytes::Bytes;
-
 use crate::db::with_retry;
-use crate::jobs::fetch::{FetchError, FetchPolicy, download};
+use crate::jobs::fetch::{self, FetchError, FetchPolicy, MirrorError};
 use crate::jobs::{Job, JobError, JobStatus, Jobs};
 use crate::ledger::{LedgerTx, Resolution};
 use crate::providers::TaskState;
@@ -73,26 +71,37 @@ impl Jobs {
             allow_private: self.config.fetch_allow_private
                 || self.registry.get(&job.provider).is_some_and(|p| p.serves_private_outputs()),
         };
-        let fetched = match download(&self.http, &output, &policy).await {
-            Ok(fetched) => fetched,
-            Err(FetchError::Refused(reason)) => {
-                let message = format!("The provider's picture could not be accepted ({reason}). You were not charged.");
-                self.finish_unsuccessfully(&job, JobStatus::Failed, &message).await?;
-                return Ok(());
-            }
-            Err(FetchError::Transient(reason)) => {
-                tracing::warn!(job = %job.id, %reason, "downloading the output failed; will retry");
-                return self.retry_mirror_later(&job).await;
-            }
+        let download = match fetch::open(&self.http, output, &policy).await {
+            Ok(download) => download,
+            Err(failure) => return self.mirror_failed(&job, MirrorError::Fetch(failure)).await,
         };
         self.faults.check("mirror:after_download")?;
-        let key = format!("results/{}.{}", job.id, fetched.kind.extension());
-        if let Err(e) = self.storage.put(&key, Bytes::from(fetched.bytes), fetched.kind.content_type()).await {
-            tracing::warn!(job = %job.id, error = %e, "storing the result failed; will retry");
-            return self.retry_mirror_later(&job).await;
+        let key = format!("results/{}.{}", job.id, download.kind.extension());
+        let content_type = download.kind.content_type();
+        if let Err(failure) = fetch::store(self.storage.as_ref(), &key, download).await {
+            return self.mirror_failed(&job, failure).await;
         }
         self.faults.check("mirror:after_store")?;
-        self.finish_successfully(&job, &key, fetched.kind.content_type()).await
+        self.finish_successfully(&job, &key, content_type).await
+    }
+
+    /// An output that can never be stored fails the job (uncharged); anything that may pass
+    /// (network, our storage) leaves it processing and tries again later.
+    async fn mirror_failed(&self, job: &Job, failure: MirrorError) -> Result<(), JobError> {
+        match failure {
+            MirrorError::Fetch(FetchError::Refused(reason)) => {
+                let message = format!("The provider's picture could not be accepted ({reason}). You were not charged.");
+                self.finish_unsuccessfully(job, JobStatus::Failed, &message).await.map(drop)
+            }
+            MirrorError::Fetch(FetchError::Transient(reason)) => {
+                tracing::warn!(job = %job.id, %reason, "downloading the output failed; will retry");
+                self.retry_mirror_later(job).await
+            }
+            MirrorError::Storage(e) => {
+                tracing::warn!(job = %job.id, error = %e, "storing the result failed; will retry");
+                self.retry_mirror_later(job).await
+            }
+        }
     }
 
     async fn retry_mirror_later(&self, job: &Job) -> Result<(), JobError> {

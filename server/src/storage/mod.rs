@@ -1,18 +1,32 @@
 //! Fitroom's own object storage: provider URLs expire, so every image a shopper sees is a copy
 //! kept here, on local disk (the embedded default) or in S3 / Cloudflare R2.
+//!
+//! Objects go in and come out as streams: a 25 MiB result passes through a bounded buffer and is
+//! never held whole in memory, and a reader can ask for a byte range.
 
 mod local;
+mod range;
 mod s3;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 pub use local::LocalStorage;
+pub use range::{ByteRange, Span};
 pub use s3::S3Storage;
 
 use crate::config::{Config, StorageConfig};
+
+/// Why the bytes given to a streaming write stopped coming (a download that failed or was
+/// refused); the writer hands it back untouched in `StorageError::Body`.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Bytes on their way into or out of storage, a chunk at a time.
+pub type ByteStream = BoxStream<'static, Result<Bytes, BodyError>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -22,6 +36,12 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("object storage request failed: {0}")]
     Remote(String),
+    /// The stream being written failed; nothing was stored under the key.
+    #[error("the bytes to store stopped coming: {0}")]
+    Body(BodyError),
+    /// A stored object's bytes stopped coming part way through a read.
+    #[error("reading the stored object failed: {0}")]
+    Reading(BodyError),
 }
 
 /// A stored object read back whole.
@@ -31,13 +51,33 @@ pub struct Object {
     pub content_type: String,
 }
 
+/// A stored object being read: the bytes of `span` stream out of `body`.
+pub struct ObjectBody {
+    pub content_type: String,
+    /// The length of the whole object, whatever part of it is read.
+    pub len: u64,
+    pub span: Span,
+    pub body: ByteStream,
+}
+
+/// What reading a key found.
+pub enum Read {
+    Missing,
+    /// The object exists, but no byte of it lies in the requested range.
+    Unsatisfiable { len: u64 },
+    Found(ObjectBody),
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// `local` or `s3`, for logs and `/readyz`.
     fn kind(&self) -> &'static str;
-    /// Stores the object; a reader never sees half of it under `key`.
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError>;
-    async fn get(&self, key: &str) -> Result<Option<Object>, StorageError>;
+    /// Stores the stream under `key` and returns its length. The stream is read through a bounded
+    /// buffer, never gathered whole; a reader never sees half of it under `key`, and when the
+    /// stream or the store fails nothing is left under `key`.
+    async fn put_stream(&self, key: &str, body: ByteStream, content_type: &str) -> Result<u64, StorageError>;
+    /// Streams the object, or the part of it in `range`.
+    async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Read, StorageError>;
     /// Deleting what is not there is not an error.
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// A cheap round trip that proves the store answers.
@@ -46,6 +86,26 @@ pub trait Storage: Send + Sync + 'static {
     /// make one (S3 presigning); `None` means Fitroom serves it through its own signed route.
     async fn presign_get(&self, _key: &str, _ttl: std::time::Duration) -> Result<Option<String>, StorageError> {
         Ok(None)
+    }
+
+    /// Stores bytes already in memory (a normalised upload).
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError> {
+        let body = futures_util::stream::once(async move { Ok(bytes) }).boxed();
+        self.put_stream(key, body, content_type).await.map(drop)
+    }
+
+    /// Reads a whole object into memory: for small objects only (uploaded inputs, tests).
+    async fn get(&self, key: &str) -> Result<Option<Object>, StorageError> {
+        let mut object = match self.read(key, None).await? {
+            Read::Found(object) => object,
+            Read::Missing => return Ok(None),
+            Read::Unsatisfiable { .. } => return Err(StorageError::Remote("a whole read was refused as a range".into())),
+        };
+        let mut bytes = BytesMut::with_capacity(usize::try_from(object.span.len()).unwrap_or(0));
+        while let Some(chunk) = object.body.next().await {
+            bytes.extend_from_slice(&chunk.map_err(StorageError::Reading)?);
+        }
+        Ok(Some(Object { bytes: bytes.freeze(), content_type: object.content_type }))
     }
 }
 

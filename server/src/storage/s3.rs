@@ -1,9 +1,10 @@
+mod upload;
+
 use async_trait::async_trait;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::primitives::ByteStream;
-use bytes::Bytes;
+use futures_util::StreamExt;
 
-use super::{Object, Storage, StorageError, validate_key};
+use super::{BodyError, ByteRange, ByteStream, ObjectBody, Read, Span, Storage, StorageError, validate_key};
 use crate::config::S3Config;
 
 /// S3, Cloudflare R2 or any S3-compatible server, through `aws-sdk-s3`.
@@ -17,65 +18,24 @@ fn remote(e: impl std::error::Error) -> StorageError {
     StorageError::Remote(format!("{e:?}"))
 }
 
-/// Objects above this size go up in parts: a failed part is retried alone, and no single request
-/// carries the whole object.
-const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
-const PART_SIZE: usize = 8 * 1024 * 1024;
+/// `bytes 10-19/100` → the span served and the object's whole length.
+fn parse_content_range(value: &str) -> Option<(Span, u64)> {
+    let (range, len) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let span = Span { start: first.parse().ok()?, end: last.parse::<u64>().ok()?.checked_add(1)? };
+    Some((span, len.parse().ok()?))
+}
+
+/// The SDK's body as our stream of chunks.
+fn body_stream(body: aws_sdk_s3::primitives::ByteStream) -> ByteStream {
+    futures_util::stream::unfold(body, |mut body| async move {
+        let chunk = body.next().await?;
+        Some((chunk.map_err(|e| -> BodyError { Box::new(e) }), body))
+    })
+    .boxed()
+}
 
 impl S3Storage {
-    async fn put_multipart(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError> {
-        let upload = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .send()
-            .await
-            .map_err(remote)?;
-        let upload_id = upload.upload_id().ok_or_else(|| StorageError::Remote("no upload id".into()))?.to_owned();
-        let result = async {
-            let mut parts = Vec::new();
-            for (i, chunk) in bytes.chunks(PART_SIZE).enumerate() {
-                let number = i as i32 + 1;
-                let part = self
-                    .client
-                    .upload_part()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .body(ByteStream::from(bytes.slice_ref(chunk)))
-                    .send()
-                    .await
-                    .map_err(remote)?;
-                parts.push(
-                    aws_sdk_s3::types::CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(part.e_tag().map(str::to_owned))
-                        .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
-                        .build(),
-                );
-            }
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-                .send()
-                .await
-                .map_err(remote)?;
-            Ok(())
-        }
-        .await;
-        if result.is_err() {
-            // Parts of an abandoned upload are billed until aborted.
-            let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
-        }
-        result
-    }
-
     pub async fn new(config: &S3Config) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(config.region.clone()));
@@ -94,6 +54,15 @@ impl S3Storage {
         }
         S3Storage { client: aws_sdk_s3::Client::from_conf(builder.build()), bucket: config.bucket.clone() }
     }
+
+    /// The length of an object, for the answer to a range that missed it.
+    async fn len(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(head.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(remote(e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -102,33 +71,46 @@ impl Storage for S3Storage {
         "s3"
     }
 
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError> {
+    async fn put_stream(&self, key: &str, body: ByteStream, content_type: &str) -> Result<u64, StorageError> {
         validate_key(key)?;
-        if bytes.len() > MULTIPART_THRESHOLD {
-            return self.put_multipart(key, bytes, content_type).await;
-        }
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(remote)?;
-        Ok(())
+        upload::Upload { client: &self.client, bucket: &self.bucket, key, content_type }.run(body).await
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Object>, StorageError> {
+    /// The range goes to S3 with the request: one round trip (two for a suffix), and only the
+    /// asked-for bytes leave the bucket.
+    async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Read, StorageError> {
         validate_key(key)?;
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let range = match range {
+            // s3s-fs 0.14 seeks before clamping a suffix longer than the object and answers 500;
+            // suffixes are rare (browsers resume with `a-`), so they are resolved here, after a HEAD.
+            Some(suffix @ ByteRange::Last { .. }) => match self.len(key).await? {
+                None => return Ok(Read::Missing),
+                Some(len) => match suffix.resolve(len) {
+                    None => return Ok(Read::Unsatisfiable { len }),
+                    Some(span) => Some(ByteRange::FromTo { first: span.start, last: span.end - 1 }),
+                },
+            },
+            other => other,
+        };
+        let request = self.client.get_object().bucket(&self.bucket).key(key).set_range(range.map(ByteRange::header_value));
+        let out = match request.send().await {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(Read::Missing),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return Ok(match self.len(key).await? {
+                    Some(len) => Read::Unsatisfiable { len },
+                    None => Read::Missing,
+                });
+            }
             Err(e) => return Err(remote(e)),
         };
         let content_type = out.content_type().unwrap_or("application/octet-stream").to_owned();
-        let bytes = out.body.collect().await.map_err(remote)?.into_bytes();
-        Ok(Some(Object { bytes, content_type }))
+        let sent = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        let (span, len) = match out.content_range().and_then(parse_content_range) {
+            Some(partial) => partial,
+            None => (Span::whole(sent), sent),
+        };
+        Ok(Read::Found(ObjectBody { content_type, len, span, body: body_stream(out.body) }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
@@ -147,5 +129,17 @@ impl Storage for S3Storage {
         let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(remote)?;
         let request = self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(remote)?;
         Ok(Some(request.uri().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_name_the_span_and_the_whole_length() {
+        assert_eq!(parse_content_range("bytes 10-19/100"), Some((Span { start: 10, end: 20 }, 100)));
+        assert_eq!(parse_content_range("bytes */100"), None);
+        assert_eq!(parse_content_range("bytes 1-x/100"), None);
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fitroom_server::config::S3Config;
-use fitroom_server::storage::{LocalStorage, S3Storage, Storage};
+use fitroom_server::storage::{ByteRange, ByteStream, Read, S3Storage, LocalStorage, Span, Storage, StorageError};
+use futures_util::StreamExt;
 
 async fn local() -> (Arc<dyn Storage>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
@@ -48,13 +49,83 @@ async fn objects_round_trip_with_their_content_type_and_delete(store: Arc<dyn St
     assert!(store.put("../escape", Bytes::new(), "image/png").await.is_err(), "keys cannot escape");
 }
 
+fn twenty_mib() -> Vec<u8> {
+    (0..20 * 1024 * 1024).map(|i| (i % 251) as u8).collect()
+}
+
+/// `bytes` in chunks of `size`, the way a download arrives.
+fn chunked(bytes: &[u8], size: usize) -> ByteStream {
+    let chunks: Vec<_> = bytes.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    futures_util::stream::iter(chunks).boxed()
+}
+
 async fn a_twenty_mib_object_survives_the_round_trip(store: Arc<dyn Storage>) {
     let k = key("big.bin");
-    let big: Vec<u8> = (0..20 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let big = twenty_mib();
     store.put(&k, Bytes::from(big.clone()), "application/octet-stream").await.expect("put 20 MiB");
     let got = store.get(&k).await.expect("get").expect("present");
     assert_eq!(got.bytes.len(), big.len());
     assert!(got.bytes[..] == big[..], "same bytes back");
+    store.delete(&k).await.expect("delete");
+}
+
+async fn a_twenty_mib_stream_of_small_chunks_is_stored_whole(store: Arc<dyn Storage>) {
+    let k = key("streamed.png");
+    let big = twenty_mib();
+    let len = store.put_stream(&k, chunked(&big, 16 * 1024 + 3), "image/png").await.expect("streamed");
+    assert_eq!(len, big.len() as u64);
+    let got = store.get(&k).await.expect("get").expect("present");
+    assert!(got.bytes[..] == big[..], "same bytes back");
+    assert_eq!(got.content_type, "image/png");
+    store.delete(&k).await.expect("delete");
+}
+
+async fn a_stream_that_breaks_off_leaves_nothing_under_its_key(store: Arc<dyn Storage>) {
+    // Small (one request) and past the first part (a multipart upload on S3).
+    for sent in [1_000, 9 * 1024 * 1024] {
+        let k = key("broken.png");
+        let body = chunked(&vec![7u8; sent], 64 * 1024)
+            .chain(futures_util::stream::once(async { Err("the provider hung up".into()) }))
+            .boxed();
+        let err = store.put_stream(&k, body, "image/png").await.expect_err("a broken stream is not stored");
+        assert!(matches!(&err, StorageError::Body(e) if e.to_string() == "the provider hung up"), "{err:?}");
+        assert!(store.get(&k).await.expect("get").is_none(), "nothing under the key after {sent} bytes");
+    }
+}
+
+async fn read_range(store: &dyn Storage, k: &str, range: ByteRange) -> Read {
+    store.read(k, Some(range)).await.expect("read")
+}
+
+async fn body_of(read: Read) -> (Span, u64, Vec<u8>) {
+    let Read::Found(mut object) = read else { panic!("expected the object") };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = object.body.next().await {
+        bytes.extend_from_slice(&chunk.expect("chunk"));
+    }
+    (object.span, object.len, bytes)
+}
+
+async fn ranges_read_only_the_asked_for_bytes(store: Arc<dyn Storage>) {
+    let k = key("ranged.png");
+    let all: Vec<u8> = (0..100u8).collect();
+    store.put(&k, Bytes::from(all.clone()), "image/png").await.expect("put");
+    let cases = [
+        (ByteRange::FromTo { first: 10, last: 19 }, 10..20),
+        (ByteRange::FromTo { first: 90, last: 500 }, 90..100),
+        (ByteRange::From { first: 95 }, 95..100),
+        (ByteRange::Last { n: 5 }, 95..100),
+        (ByteRange::Last { n: 500 }, 0..100),
+    ];
+    for (range, expected) in cases {
+        let (span, len, bytes) = body_of(read_range(store.as_ref(), &k, range).await).await;
+        assert_eq!((span.start, span.end, len), (expected.start as u64, expected.end as u64, 100), "{range:?}");
+        assert_eq!(bytes, all[expected].to_vec(), "{range:?}");
+    }
+    let (span, len, bytes) = body_of(store.read(&k, None).await.expect("read")).await;
+    assert_eq!((span, len, bytes), (Span::whole(100), 100, all));
+    assert!(matches!(read_range(store.as_ref(), &k, ByteRange::From { first: 100 }).await, Read::Unsatisfiable { len: 100 }));
+    assert!(matches!(read_range(store.as_ref(), &key("absent.png"), ByteRange::From { first: 0 }).await, Read::Missing));
     store.delete(&k).await.expect("delete");
 }
 
@@ -68,6 +139,40 @@ async fn local_objects_round_trip() {
 async fn local_large_objects_round_trip() {
     let (store, _dir) = local().await;
     a_twenty_mib_object_survives_the_round_trip(store).await;
+}
+
+#[tokio::test]
+async fn local_streams_of_small_chunks_are_stored_whole() {
+    let (store, _dir) = local().await;
+    a_twenty_mib_stream_of_small_chunks_is_stored_whole(store).await;
+}
+
+#[tokio::test]
+async fn local_broken_streams_leave_nothing() {
+    let (store, dir) = local().await;
+    a_stream_that_breaks_off_leaves_nothing_under_its_key(store).await;
+    assert_eq!(std::fs::read_dir(dir.path().join(".tmp")).expect("tmp").count(), 0, "no temporary file left");
+}
+
+#[tokio::test]
+async fn local_ranges() {
+    let (store, _dir) = local().await;
+    ranges_read_only_the_asked_for_bytes(store).await;
+}
+
+#[tokio::test]
+async fn s3_streams_of_small_chunks_go_up_in_bounded_parts() {
+    a_twenty_mib_stream_of_small_chunks_is_stored_whole(s3().await).await;
+}
+
+#[tokio::test]
+async fn s3_broken_streams_leave_nothing() {
+    a_stream_that_breaks_off_leaves_nothing_under_its_key(s3().await).await;
+}
+
+#[tokio::test]
+async fn s3_ranges_are_passed_to_get_object() {
+    ranges_read_only_the_asked_for_bytes(s3().await).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,153 @@
+//! Mirroring a 20 MiB output from an HTTP source into each store (local disk, s3s-fs): throughput
+//! against a plain `curl -o file` copy of the same object (the ceiling), and how much resident
+//! memory each concurrent mirror adds (target < 16 MiB). Run through scripts/bench-mirror.sh,
+//! which serves the object and starts s3s-fs.
+//!
+//! Every measurement runs in a fresh child process (this binary, re-executed): its peak RSS
+//! (`VmHWM`) minus its RSS before the mirrors is what those mirrors cost, with no earlier run's
+//! allocator leftovers hiding any of it.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fitroom_server::config::S3Config;
+use fitroom_server::jobs::FetchPolicy;
+use fitroom_server::jobs::fetch;
+use fitroom_server::storage::{LocalStorage, S3Storage, Storage};
+
+const MIB: f64 = 1024.0 * 1024.0;
+const CHILD: &str = "FITROOM_BENCH_MIRROR_CHILD";
+const REPEATS: usize = 5;
+const CONCURRENCY: [usize; 3] = [1, 4, 8];
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench-mirror.sh"))
+}
+
+async fn store(backend: &str, dir: &std::path::Path) -> Arc<dyn Storage> {
+    match backend {
+        "local" => Arc::new(LocalStorage::new(dir).await.expect("local store")),
+        _ => Arc::new(
+            S3Storage::new(&S3Config {
+                endpoint: Some(var("FITROOM_BENCH_S3_ENDPOINT")),
+                bucket: var("FITROOM_BENCH_S3_BUCKET"),
+                region: "auto".into(),
+                access_key_id: Some(var("FITROOM_BENCH_S3_ACCESS_KEY")),
+                secret_access_key: Some(var("FITROOM_BENCH_S3_SECRET_KEY")),
+                checksums_when_required: false,
+            })
+            .await,
+        ),
+    }
+}
+
+/// One mirror, exactly as a job does it: open (address checks, type sniffing), then stream.
+async fn mirror(client: &reqwest::Client, storage: &dyn Storage, url: &str) -> u64 {
+    let policy = FetchPolicy { max_bytes: 25 * 1024 * 1024, allow_private: true };
+    let download = fetch::open(client, url.to_owned(), &policy).await.expect("open the source");
+    let key = format!("bench/{}.{}", uuid::Uuid::new_v4().simple(), download.kind.extension());
+    let stored = fetch::store(storage, &key, download).await.expect("store");
+    storage.delete(&key).await.expect("delete");
+    stored
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// The child: `n` concurrent mirrors into `backend`; prints seconds and peak RSS growth.
+fn child(spec: &str) {
+    let (backend, n) = spec.split_once(':').expect("backend:n");
+    let n: usize = n.parse().expect("n");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir_in(var("FITROOM_BENCH_DIR")).expect("dir");
+        let storage = store(backend, dir.path()).await;
+        let client = reqwest::Client::new();
+        // Warm up connection pools, the SDK and the runtime on a small object, so that only the
+        // 20 MiB mirrors are measured.
+        mirror(&client, storage.as_ref(), &var("FITROOM_BENCH_SMALL_URL")).await;
+        let url = var("FITROOM_BENCH_SOURCE_URL");
+        let before = status_kib("VmRSS:");
+        // Resets VmHWM to the current RSS (Linux ≥ 4.0).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let started = Instant::now();
+        let mirrors = (0..n).map(|_| {
+            let (client, storage, url) = (client.clone(), storage.clone(), url.clone());
+            tokio::spawn(async move { mirror(&client, storage.as_ref(), &url).await })
+        });
+        let mut bytes = 0;
+        for m in mirrors.collect::<Vec<_>>() {
+            bytes += m.await.expect("mirror");
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let peak = status_kib("VmHWM:");
+        println!("{seconds} {} {bytes}", peak.saturating_sub(before) * 1024);
+    });
+}
+
+struct Run {
+    seconds: f64,
+    rss_growth: f64,
+    bytes: f64,
+}
+
+fn run_child(backend: &str, n: usize) -> Run {
+    let out = Command::new(std::env::current_exe().expect("this binary"))
+        .env(CHILD, format!("{backend}:{n}"))
+        .output()
+        .expect("child runs");
+    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<f64> = text.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    match fields[..] {
+        [seconds, rss_growth, bytes] => Run { seconds, rss_growth, bytes },
+        _ => panic!("child printed {text:?}"),
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// The ceiling: `curl` copying the same object to a file on the same disk.
+fn curl_mib_per_s() -> f64 {
+    let target = std::path::Path::new(&var("FITROOM_BENCH_DIR")).join("curl-copy");
+    let url = var("FITROOM_BENCH_SOURCE_URL");
+    let rates = (0..REPEATS)
+        .map(|_| {
+            let started = Instant::now();
+            let status = Command::new("curl").args(["-sf", "-o"]).arg(&target).arg(&url).status().expect("curl runs");
+            let seconds = started.elapsed().as_secs_f64();
+            assert!(status.success(), "curl failed");
+            let bytes = std::fs::metadata(&target).expect("copy").len() as f64;
+            bytes / MIB / seconds
+        })
+        .collect();
+    let _ = std::fs::remove_file(&target);
+    median(rates)
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        return child(&spec);
+    }
+    let ceiling = curl_mib_per_s();
+    println!("curl -o file: {ceiling:.0} MiB/s (median of {REPEATS})\n");
+    println!("| store | mirror MiB/s (median of {REPEATS}) | % of curl | peak RSS growth, 1 mirror | per mirror, 4 concurrent | per mirror, 8 concurrent |");
+    println!("|---|---|---|---|---|---|");
+    for backend in ["local", "s3s-fs"] {
+        let rate = median((0..REPEATS).map(|_| run_child(backend, 1)).map(|r| r.bytes / MIB / r.seconds).collect());
+        let per_mirror: Vec<String> = CONCURRENCY
+            .iter()
+            .map(|&n| format!("{:.1} MiB", run_child(backend, n).rss_growth / MIB / n as f64))
+            .collect();
+        println!("| {backend} | {rate:.0} | {:.0} % | {} |", 100.0 * rate / ceiling, per_mirror.join(" | "));
+    }
+}

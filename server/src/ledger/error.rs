@@ -25,6 +25,9 @@ pub enum LedgerError {
     #[error("a package cannot expire before it is granted")]
     ExpiresInThePast,
     /// A guarded update matched no row: another transaction changed the package in between.
+    /// An operation wrote before its first read took the user's lock (a bug, never input).
+    #[error("ledger transaction used before it took its lock")]
+    NotLocked,
     /// A text value holds a NUL character, which neither database can store.
     #[error("text values cannot contain NUL characters")]
     InvalidText,

@@ -124,8 +124,9 @@ impl LedgerTx {
     }
 
     fn locked(&self) -> Result<&Locked, LedgerError> {
-        // Every operation reads (and so locks) before it writes; this only guards that order.
-        self.locked.as_ref().ok_or(LedgerError::Conflict)
+        // Every operation reads (and so locks) before it writes; this only guards that order. Not
+        // `Conflict`: a misordered operation would fail the same way on every retry.
+        self.locked.as_ref().ok_or(LedgerError::NotLocked)
     }
 
     /// The user whose ledger this is (known once the lock is taken).

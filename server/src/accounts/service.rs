@@ -1,4 +1,6 @@
-use crate::accounts::session::{self, SessionPolicy, SessionToken};
+use std::sync::Arc;
+
+use crate::accounts::session::{self, SessionCache, SessionPolicy, SessionToken};
 use crate::accounts::{Email, InvalidEmail, Password, PasswordHasher, WeakPassword};
 use crate::clock::SharedClock;
 use crate::db::Db;
@@ -43,12 +45,13 @@ pub struct Accounts {
     clock: SharedClock,
     hasher: PasswordHasher,
     gift: SignupGift,
+    sessions: Arc<SessionCache>,
     pub policy: SessionPolicy,
 }
 
 impl Accounts {
     pub fn new(db: Db, ledger: Ledger, clock: SharedClock, gift: SignupGift) -> Self {
-        Accounts { db, ledger, clock, hasher: PasswordHasher::new(), gift, policy: SessionPolicy::default() }
+        Accounts { db, ledger, clock, hasher: PasswordHasher::new(), gift, sessions: Default::default(), policy: SessionPolicy::default() }
     }
 
     /// Creates the account, its sign-up package and a session, all in one transaction.
@@ -112,12 +115,12 @@ impl Accounts {
     }
 
     pub async fn logout(&self, token: &SessionToken) -> Result<(), AccountsError> {
-        session::end(&self.db, token).await?;
+        session::end(&self.db, &self.sessions, token).await?;
         Ok(())
     }
 
     pub async fn session_user(&self, token: &SessionToken) -> Result<Option<UserId>, AccountsError> {
-        Ok(session::user_of(&self.db, token, self.clock.now(), self.policy).await?)
+        Ok(session::user_of(&self.db, &self.sessions, token, self.clock.now(), self.policy).await?)
     }
 
     pub async fn user(&self, id: &UserId) -> Result<Option<User>, AccountsError> {

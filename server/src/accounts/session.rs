@@ -1,11 +1,14 @@
 //! Server-side sessions: the cookie carries a random token, the database keeps its SHA-256, so
 //! logout and expiry really end a session and several processes share them.
 
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::cache::TtlCache;
 use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::ids::UserId;
@@ -39,9 +42,12 @@ impl SessionToken {
         &self.0
     }
 
+    fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+
     fn hash(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::signing::hex(&self.digest())
     }
 }
 
@@ -80,22 +86,63 @@ pub async fn create(
     Ok(token)
 }
 
+/// How long this process trusts a session it read without reading it again. A sign-out handled
+/// by this process ends the session here at once; one handled by another process sharing the
+/// database, within this time. Expiry is always checked against the clock, cached or not.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+const CACHE_CAPACITY: usize = 100_000;
+
+/// A session as last read, enough to check its expiry again without the database.
+#[derive(Clone)]
+struct Seen {
+    user: UserId,
+    last_seen: i64,
+    expires_at: i64,
+}
+
+impl Seen {
+    /// Whether `now` is still inside the session's lifetime and needs no touch.
+    fn still_valid_without_touch(&self, now: Timestamp, policy: SessionPolicy) -> bool {
+        now.millis() < self.expires_at
+            && now.millis() < self.last_seen + policy.idle_secs * 1000
+            && now.millis() - self.last_seen < TOUCH_EVERY_MS
+    }
+}
+
+/// Sessions recently read by this process, keyed by the token's digest (never the token).
+pub struct SessionCache(TtlCache<[u8; 32], Seen>);
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache(TtlCache::new(CACHE_TTL, CACHE_CAPACITY))
+    }
+}
+
 /// The session's user, if the session exists and has not expired (idle or absolute).
 pub async fn user_of(
     db: &Db,
+    cache: &SessionCache,
     token: &SessionToken,
     now: Timestamp,
     policy: SessionPolicy,
 ) -> Result<Option<UserId>, sqlx::Error> {
+    let key = token.digest();
+    // Only a session that is valid without a write is answered from memory; anything that
+    // would expire or touch it goes to the database.
+    if let Some(seen) = cache.0.get(&key).filter(|s| s.still_valid_without_touch(now, policy)) {
+        return Ok(Some(seen.user));
+    }
+    let epoch = cache.0.epoch();
     let hash = token.hash();
     let row: Option<(String, i64, i64)> =
         sqlx::query_as("SELECT user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1")
             .bind(&hash)
             .fetch_optional(db.pool())
             .await?;
-    let Some((user, last_seen, expires_at)) = row else { return Ok(None) };
+    let Some((user, mut last_seen, expires_at)) = row else { return Ok(None) };
     if now.millis() >= expires_at || now.millis() >= last_seen + policy.idle_secs * 1000 {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(db.pool()).await?;
+        cache.0.forget(&key);
         return Ok(None);
     }
     if now.millis() - last_seen >= TOUCH_EVERY_MS {
@@ -104,12 +151,16 @@ pub async fn user_of(
             .bind(&hash)
             .execute(db.pool())
             .await?;
+        last_seen = now.millis();
     }
-    Ok(Some(UserId::from_string(user)))
+    let user = UserId::from_string(user);
+    cache.0.put(epoch, key, Seen { user: user.clone(), last_seen, expires_at });
+    Ok(Some(user))
 }
 
-pub async fn end(db: &Db, token: &SessionToken) -> Result<(), sqlx::Error> {
+pub async fn end(db: &Db, cache: &SessionCache, token: &SessionToken) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token.hash()).execute(db.pool()).await?;
+    cache.0.forget(&token.digest());
     Ok(())
 }
 

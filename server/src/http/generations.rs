@@ -178,7 +178,7 @@ pub async fn create(
 }
 
 pub async fn get(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let job = state.jobs.get(&user.id, &JobId::from_string(id)).await?;
+    let job = state.jobs.status(&user.id, &JobId::from_string(id)).await?;
     Ok(Json(generation_json(&state, &job)))
 }
 

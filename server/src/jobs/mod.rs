@@ -8,6 +8,7 @@ mod outcome;
 mod reconciler;
 mod record;
 mod status;
+mod status_cache;
 mod submit;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub use fetch::FetchPolicy;
 pub use reconciler::spawn as spawn_reconciler;
 pub use record::Job;
 pub use status::JobStatus;
+use status_cache::StatusCache;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -72,6 +74,7 @@ pub struct Jobs {
     pub(crate) clock: SharedClock,
     pub(crate) faults: FaultPoints,
     pub(crate) http: reqwest::Client,
+    pub(crate) statuses: Arc<StatusCache>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -91,14 +94,27 @@ impl Jobs {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http, metrics: Default::default() }
+        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http, statuses: Default::default(), metrics: Default::default() }
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    /// One indexed read: the status endpoint every open page polls.
+    /// The status endpoint every open page polls: at most one indexed read per job and second,
+    /// the rest from memory (see `status_cache`).
+    pub async fn status(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
+        if let Some(job) = self.statuses.get(id) {
+            // The cache is shared by all users: an id is answered only to its owner.
+            return if &job.user == user { Ok(job) } else { Err(JobError::NotFound) };
+        }
+        let epoch = self.statuses.epoch();
+        let job = self.get(user, id).await?;
+        self.statuses.put(epoch, job.clone());
+        Ok(job)
+    }
+
+    /// One indexed read, always from the database: for decisions that must see the latest state.
     pub async fn get(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
@@ -163,6 +179,7 @@ impl Jobs {
             .bind(user.as_str())
             .execute(self.db.pool())
             .await?;
+        self.statuses.forget(id);
         Ok(())
     }
 }

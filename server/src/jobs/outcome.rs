@@ -41,6 +41,7 @@ impl Jobs {
                 .bind(job.id.as_str())
                 .execute(self.db.pool())
                 .await?;
+                self.statuses.forget(&job.id);
                 self.faults.check("outcome:after_output_recorded")?;
                 Ok(())
             }
@@ -137,7 +138,7 @@ impl Jobs {
     /// settled with a stored result, released otherwise. False when it had already finished.
     async fn end_job(&self, job: &Job, ending: Ending<'_>) -> Result<bool, JobError> {
         let hold = self.ledger.hold_for_job(&job.id).await?;
-        with_retry(|| async {
+        let ended = with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
             let result = async {
                 // Takes the user's lock first: the time is read after it.
@@ -183,7 +184,10 @@ impl Jobs {
                 result => tx.end(result).await,
             }
         })
-        .await
+        .await;
+        // Forgotten after the commit (or a failed attempt, which may have committed anyway).
+        self.statuses.forget(&job.id);
+        ended
     }
 }
 

@@ -56,6 +56,10 @@ impl Jobs {
         }
         pass.expired_packages = self.ledger.expire_due().await?;
         pass.released_holds = self.ledger.release_overdue().await?;
+        if pass.released_holds > 0 {
+            // Those holds' jobs failed inside the ledger's transaction; which ones is not returned.
+            self.statuses.forget_all();
+        }
         for _ in 0..pass.expired_packages {
             self.metrics.count("fitroom_reconciler_actions", &[("action", "expire_package")]);
         }

@@ -69,7 +69,9 @@ impl Jobs {
                     .bind(now.plus_secs(self.config.poll_after_secs as i64).millis())
                     .bind(job.id.as_str())
                     .execute(self.db.pool())
-                    .await?;
+                    .await;
+                    self.statuses.forget(&job.id);
+                    let updated = updated?;
                     // Zero rows: the webhook outran us and already moved the job on.
                     tracing::info!(
                         job = %job.id, provider = provider.name(), task = %task_id,

@@ -18,6 +18,7 @@ mod storage_outage;
 mod http_results;
 mod http_uploads;
 mod http_ownership;
+mod http_polling;
 mod billing;
 mod billing_refunds;
 mod migrations;

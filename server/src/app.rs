@@ -16,8 +16,20 @@ use crate::db::Db;
 use crate::ledger::Ledger;
 use crate::storage::{self, Storage};
 
+/// Cloned by every extractor of every request, so a clone is one reference count, not a copy
+/// of each service (some hold strings and clients).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub ledger: Ledger,
@@ -70,7 +82,7 @@ impl AppState {
         );
         let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
         let accounts = Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift);
-        Ok(AppState {
+        Ok(AppState(Arc::new(Services {
             config,
             db,
             ledger,
@@ -83,6 +95,6 @@ impl AppState {
             local_provider,
             catalog,
             stripe,
-        })
+        })))
     }
 }

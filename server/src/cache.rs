@@ -5,6 +5,10 @@
 //! database shows within that time; changes made by this process forget the entry at once. A
 //! read that started before a change must not put the old value back after the change forgot it,
 //! so every `forget` moves an epoch and `put` only stores a value read under the current epoch.
+//!
+//! When an entry goes stale, the first reader refreshes it and the others keep the stale value
+//! meanwhile (for at most another `ttl`), so that a busy key costs one read per `ttl` instead of
+//! one per waiting poll at the moment it expires.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -20,7 +24,14 @@ pub struct TtlCache<K, V> {
     ttl: Duration,
     capacity: usize,
     epoch: AtomicU64,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: Mutex<HashMap<K, Entry<V>>>,
+}
+
+struct Entry<V> {
+    stored: Instant,
+    value: V,
+    /// When a reader set out to refresh this stale entry.
+    refreshing: Option<Instant>,
 }
 
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
@@ -28,10 +39,20 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         TtlCache { ttl, capacity, epoch: AtomicU64::new(0), entries: Mutex::new(HashMap::new()) }
     }
 
-    /// A fresh value, if one is cached.
+    /// A fresh value; or a stale one while another reader refreshes it. `None` tells the caller
+    /// to read the source of truth (and `put` what it read).
     pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get_mut(key)?;
+        if entry.stored.elapsed() < self.ttl {
+            return Some(entry.value.clone());
+        }
+        // A refresh that failed or was dropped stops counting after `ttl`; then the next reader goes.
+        if entry.refreshing.is_some_and(|since| since.elapsed() < self.ttl) {
+            return Some(entry.value.clone());
+        }
+        entry.refreshing = Some(Instant::now());
+        None
     }
 
     pub fn epoch(&self) -> Epoch {
@@ -46,12 +67,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             return;
         }
         if entries.len() >= self.capacity {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            entries.retain(|_, e| e.stored.elapsed() < self.ttl);
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(key, (Instant::now(), value));
+        entries.insert(key, Entry { stored: Instant::now(), value, refreshing: None });
     }
 
     pub fn forget(&self, key: &K) {
@@ -100,6 +121,23 @@ mod tests {
         let c = TtlCache::new(Duration::ZERO, 8);
         c.put(c.epoch(), "job", 1);
         assert_eq!(c.get(&"job"), None);
+    }
+
+    #[test]
+    fn while_one_reader_refreshes_a_stale_entry_the_others_get_the_stale_value() {
+        let c = TtlCache::new(Duration::from_millis(50), 8);
+        c.put(c.epoch(), "job", 1);
+        std::thread::sleep(Duration::from_millis(60));
+        let epoch = c.epoch();
+        assert_eq!(c.get(&"job"), None, "the first reader refreshes");
+        assert_eq!(c.get(&"job"), Some(1), "the others are not sent to the database meanwhile");
+        c.put(epoch, "job", 2);
+        assert_eq!(c.get(&"job"), Some(2));
+        // A refresh that never comes back is given up after the ttl.
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get(&"job"), None);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get(&"job"), None, "the abandoned refresh is taken over");
     }
 
     #[test]

@@ -103,13 +103,13 @@ impl Jobs {
 
     /// The status endpoint every open page polls: at most one indexed read per job and second,
     /// the rest from memory (see `status_cache`).
-    pub async fn status(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
+    pub async fn status(&self, user: &UserId, id: &JobId) -> Result<Arc<Job>, JobError> {
         if let Some(job) = self.statuses.get(id) {
             // The cache is shared by all users: an id is answered only to its owner.
             return if &job.user == user { Ok(job) } else { Err(JobError::NotFound) };
         }
         let epoch = self.statuses.epoch();
-        let job = self.get(user, id).await?;
+        let job = Arc::new(self.get(user, id).await?);
         self.statuses.put(epoch, job.clone());
         Ok(job)
     }

@@ -5,6 +5,7 @@
 //! database (a webhook that reached another instance) shows within `TTL`, which is shorter than
 //! the page's own polling interval.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::{Epoch, TtlCache};
@@ -14,7 +15,7 @@ use crate::jobs::Job;
 const TTL: Duration = Duration::from_secs(1);
 const CAPACITY: usize = 100_000;
 
-pub struct StatusCache(TtlCache<JobId, Job>);
+pub struct StatusCache(TtlCache<JobId, Arc<Job>>);
 
 impl Default for StatusCache {
     fn default() -> Self {
@@ -23,7 +24,7 @@ impl Default for StatusCache {
 }
 
 impl StatusCache {
-    pub fn get(&self, id: &JobId) -> Option<Job> {
+    pub fn get(&self, id: &JobId) -> Option<Arc<Job>> {
         self.0.get(id)
     }
 
@@ -31,7 +32,7 @@ impl StatusCache {
         self.0.epoch()
     }
 
-    pub fn put(&self, epoch: Epoch, job: Job) {
+    pub fn put(&self, epoch: Epoch, job: Arc<Job>) {
         self.0.put(epoch, job.id.clone(), job);
     }
 

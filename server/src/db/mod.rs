@@ -3,6 +3,7 @@
 //! Queries go through sqlx's `Any` driver with `$N` placeholders, which both backends accept, and
 //! use only portable SQL: integers are `BIGINT`, times are unix milliseconds, ids are text.
 
+mod checkpoint;
 mod retry;
 
 use std::path::Path;
@@ -61,7 +62,7 @@ impl Db {
             Backend::Sqlite => {
                 let url = sqlite_url_creating_dir(url)?;
                 let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(max_connections.unwrap_or(8))
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
@@ -72,11 +73,16 @@ impl Db {
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            // Checkpoints are taken by `checkpoint::spawn`, not by commits.
+                            conn.execute(&*format!("PRAGMA wal_autocheckpoint = {}", checkpoint::AUTOCHECKPOINT_PAGES)).await?;
+                            conn.execute(&*format!("PRAGMA journal_size_limit = {}", checkpoint::JOURNAL_SIZE_LIMIT_BYTES)).await?;
                             Ok(())
                         })
                     })
                     .connect_with(options)
-                    .await?
+                    .await?;
+                checkpoint::spawn(pool.clone());
+                pool
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub use retry::{AsRetryable, is_retryable, with_retry};
 
@@ -41,6 +41,21 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// sqlx pings every connection it hands out by default: one more round trip on every query and
+/// every ledger operation. Only a connection that sat idle long enough for the server or a
+/// firewall to have dropped it is checked; a busy pool's connections are known to be alive.
+fn pool_options() -> AnyPoolOptions {
+    const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+    AnyPoolOptions::new().test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= CHECK_IF_IDLE_FOR {
+                conn.ping().await?;
+            }
+            Ok(true)
+        })
+    })
+}
+
 impl Db {
     /// Connects, creating the SQLite file (and its directory) when it does not exist yet.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
@@ -62,7 +77,7 @@ impl Db {
             Backend::Sqlite => {
                 let url = sqlite_url_creating_dir(url)?;
                 let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-                let pool = AnyPoolOptions::new()
+                let pool = pool_options()
                     .max_connections(max_connections.unwrap_or(8))
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
@@ -86,7 +101,7 @@ impl Db {
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
-                AnyPoolOptions::new()
+                pool_options()
                     .max_connections(max_connections.unwrap_or(32))
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {

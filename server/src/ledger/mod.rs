@@ -12,6 +12,7 @@ mod deadline;
 mod entry;
 mod error;
 mod expiry;
+mod gate;
 mod hold;
 mod package;
 mod script;
@@ -52,15 +53,16 @@ pub struct Ledger {
     db: Db,
     clock: SharedClock,
     faults: FaultPoints,
+    gates: std::sync::Arc<gate::Gates>,
 }
 
 impl Ledger {
     pub fn new(db: Db, clock: SharedClock) -> Self {
-        Ledger { db, clock, faults: FaultPoints::default() }
+        Ledger { db, clock, faults: FaultPoints::default(), gates: Default::default() }
     }
 
     pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
-        Ledger { db, clock, faults }
+        Ledger { db, clock, faults, gates: Default::default() }
     }
 
     pub fn db(&self) -> &Db {

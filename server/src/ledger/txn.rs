@@ -3,6 +3,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
+use crate::ledger::gate::Turn;
 use crate::ledger::script::{Opt, Results, Script, Text};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError};
 
@@ -27,6 +28,8 @@ enum Conn {
 /// entries for replay. Writes are queued and sent with the commit.
 pub struct LedgerTx {
     conn: Conn,
+    /// This process's turn for the user (see `gate`); given back when the transaction ends.
+    _turn: Option<Turn>,
     lock: Lock,
     /// Known once the lock is taken.
     locked: Option<Locked>,
@@ -46,18 +49,27 @@ struct Locked {
 impl LedgerTx {
     /// A transaction of `user`'s ledger. Nothing is sent until the operation's first script.
     pub(crate) async fn begin(ledger: &Ledger, user: &UserId) -> Result<Self, LedgerError> {
-        Self::own(ledger, Lock::User(user.clone())).await
+        Self::own(ledger, user, Lock::User(user.clone())).await
     }
 
-    /// Like `begin`, for operations that know only the hold.
+    /// Like `begin`, for operations that know only the hold. Its owner is read first (a hold
+    /// never changes owner) to queue on the right gate; the lock statement checks it again.
     pub(crate) async fn begin_for_hold(ledger: &Ledger, hold: &HoldId) -> Result<Self, LedgerError> {
-        Self::own(ledger, Lock::Hold(hold.clone())).await
+        let owner: Option<(String,)> = sqlx::query_as("SELECT user_id FROM holds WHERE id = $1")
+            .bind(hold.as_str())
+            .fetch_optional(ledger.db.pool())
+            .await?;
+        let owner = UserId::from_string(owner.ok_or(LedgerError::UnknownHold)?.0);
+        Self::own(ledger, &owner, Lock::Hold(hold.clone())).await
     }
 
-    async fn own(ledger: &Ledger, lock: Lock) -> Result<Self, LedgerError> {
+    /// The turn comes first, the connection second: a queued request holds no connection.
+    async fn own(ledger: &Ledger, user: &UserId, lock: Lock) -> Result<Self, LedgerError> {
+        let turn = ledger.gates.enter(user).await;
         let conn = ledger.db.pool().acquire().await?;
         Ok(LedgerTx {
             conn: Conn::Own { conn: Some(conn), begun: false },
+            _turn: Some(turn),
             lock,
             locked: None,
             line: 0,
@@ -67,9 +79,12 @@ impl LedgerTx {
     }
 
     /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
+    /// No gate: the caller may already hold database locks (a new account's row), and waiting
+    /// on a gate while holding them could stall whoever holds the gate.
     pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
         let mut this = LedgerTx {
             conn: Conn::Borrowed(tx),
+            _turn: None,
             lock: Lock::User(user.clone()),
             locked: None,
             line: 0,

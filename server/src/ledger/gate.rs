@@ -1,0 +1,75 @@
+//! In-process queues in front of each user's ledger lock.
+//!
+//! The database lock (`LedgerTx`) is what makes the ledger correct, across processes too. But
+//! when many requests of one shopper arrive at once, each would take a pool connection and wait
+//! on that lock inside the database; PostgreSQL then wakes every waiter at each commit to
+//! re-check the row. Here a request first waits its turn in memory, holding nothing, so the
+//! database sees at most one ledger transaction per user from this process at a time.
+//!
+//! Users share a gate by the hash of their id (a fixed number of gates, nothing to clean up), so
+//! two shoppers can occasionally queue behind each other here; that costs a little concurrency,
+//! never correctness. A task holds at most one gate: it is taken before the transaction's
+//! connection and given back when the transaction ends, and no ledger transaction opens another.
+
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::ids::UserId;
+
+const GATES: usize = 1024;
+
+pub struct Gates(Vec<Arc<Mutex<()>>>);
+
+/// A user's turn: held for the whole ledger transaction.
+pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<()>);
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates((0..GATES).map(|_| Arc::new(Mutex::new(()))).collect())
+    }
+}
+
+impl Gates {
+    pub async fn enter(&self, user: &UserId) -> Turn {
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user.as_str());
+        let gate = &self.0[(hash % GATES as u64) as usize];
+        Turn(gate.clone().lock_owned().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_users_second_transaction_waits_for_the_first_to_end() {
+        let gates = Gates::default();
+        let ann = UserId::generate();
+        let first = gates.enter(&ann).await;
+        let second = tokio::time::timeout(Duration::from_millis(50), gates.enter(&ann)).await;
+        assert!(second.is_err(), "the second turn waits while the first is held");
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(5), gates.enter(&ann)).await;
+        assert!(second.is_ok(), "and goes once it ends");
+    }
+
+    #[tokio::test]
+    async fn other_users_are_not_held_up() {
+        let gates = Gates::default();
+        let ann = UserId::generate();
+        let _held = gates.enter(&ann).await;
+        // Among a few users at least one lands on another gate; none may wait on Ann's.
+        let mut passed = 0;
+        for _ in 0..8 {
+            let bob = UserId::generate();
+            if tokio::time::timeout(Duration::from_millis(50), gates.enter(&bob)).await.is_ok() {
+                passed += 1;
+            }
+        }
+        assert!(passed >= 7, "only a user sharing Ann's gate may wait ({passed} of 8 passed)");
+    }
+}

@@ -14,28 +14,47 @@
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::ids::UserId;
+use crate::cache::TtlCache;
+use crate::ids::{HoldId, UserId};
 
 const GATES: usize = 1024;
 
-pub struct Gates(Vec<Arc<Mutex<()>>>);
+pub struct Gates {
+    gates: Vec<Arc<Mutex<()>>>,
+    /// Whose gate an operation that knows only the hold queues on. A hold never changes owner,
+    /// so an entry is never wrong; it only saves the read (entries go after an hour).
+    owners: TtlCache<HoldId, UserId>,
+}
 
 /// A user's turn: held for the whole ledger transaction.
 pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<()>);
 
 impl Default for Gates {
     fn default() -> Self {
-        Gates((0..GATES).map(|_| Arc::new(Mutex::new(()))).collect())
+        Gates {
+            gates: (0..GATES).map(|_| Arc::new(Mutex::new(()))).collect(),
+            owners: TtlCache::new(Duration::from_secs(3600), 100_000),
+        }
     }
 }
 
 impl Gates {
     pub async fn enter(&self, user: &UserId) -> Turn {
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user.as_str());
-        let gate = &self.0[(hash % GATES as u64) as usize];
+        let gate = &self.gates[(hash % GATES as u64) as usize];
         Turn(gate.clone().lock_owned().await)
+    }
+
+    pub fn owner_of(&self, hold: &HoldId) -> Option<UserId> {
+        self.owners.get(hold)
+    }
+
+    pub fn remember_owner(&self, hold: &HoldId, user: &UserId) {
+        self.owners.put(self.owners.epoch(), hold.clone(), user.clone());
     }
 }
 

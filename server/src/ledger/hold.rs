@@ -180,6 +180,8 @@ impl Ledger {
             created_at: now,
             deadline_at: request.deadline,
         };
+        // Even if this transaction rolls back: the id is never reused, so the entry is harmless.
+        self.gates.remember_owner(&hold.id, &hold.user);
 
         let faults = &self.faults;
         let writes = tx.writes();

@@ -55,11 +55,18 @@ impl LedgerTx {
     /// Like `begin`, for operations that know only the hold. Its owner is read first (a hold
     /// never changes owner) to queue on the right gate; the lock statement checks it again.
     pub(crate) async fn begin_for_hold(ledger: &Ledger, hold: &HoldId) -> Result<Self, LedgerError> {
-        let owner: Option<(String,)> = sqlx::query_as("SELECT user_id FROM holds WHERE id = $1")
-            .bind(hold.as_str())
-            .fetch_optional(ledger.db.pool())
-            .await?;
-        let owner = UserId::from_string(owner.ok_or(LedgerError::UnknownHold)?.0);
+        let owner = match ledger.gates.owner_of(hold) {
+            Some(owner) => owner,
+            None => {
+                let row: Option<(String,)> = sqlx::query_as("SELECT user_id FROM holds WHERE id = $1")
+                    .bind(hold.as_str())
+                    .fetch_optional(ledger.db.pool())
+                    .await?;
+                let owner = UserId::from_string(row.ok_or(LedgerError::UnknownHold)?.0);
+                ledger.gates.remember_owner(hold, &owner);
+                owner
+            }
+        };
         Self::own(ledger, &owner, Lock::Hold(hold.clone())).await
     }
 

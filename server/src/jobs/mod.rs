@@ -94,7 +94,7 @@ impl Jobs {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http, statuses: Default::default(), metrics: Default::default() }
+        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http, statuses: Arc::new(status_cache::new()), metrics: Default::default() }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -110,7 +110,7 @@ impl Jobs {
         }
         let epoch = self.statuses.epoch();
         let job = Arc::new(self.get(user, id).await?);
-        self.statuses.put(epoch, job.clone());
+        self.statuses.put(epoch, id.clone(), job.clone());
         Ok(job)
     }
 

@@ -8,39 +8,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{Epoch, TtlCache};
+use crate::cache::TtlCache;
 use crate::ids::JobId;
 use crate::jobs::Job;
 
 const TTL: Duration = Duration::from_secs(1);
 const CAPACITY: usize = 100_000;
 
-pub struct StatusCache(TtlCache<JobId, Arc<Job>>);
+pub type StatusCache = TtlCache<JobId, Arc<Job>>;
 
-impl Default for StatusCache {
-    fn default() -> Self {
-        StatusCache(TtlCache::new(TTL, CAPACITY))
-    }
-}
-
-impl StatusCache {
-    pub fn get(&self, id: &JobId) -> Option<Arc<Job>> {
-        self.0.get(id)
-    }
-
-    pub fn epoch(&self) -> Epoch {
-        self.0.epoch()
-    }
-
-    pub fn put(&self, epoch: Epoch, job: Arc<Job>) {
-        self.0.put(epoch, job.id.clone(), job);
-    }
-
-    pub fn forget(&self, id: &JobId) {
-        self.0.forget(id);
-    }
-
-    pub fn forget_all(&self) {
-        self.0.forget_all();
-    }
+pub fn new() -> StatusCache {
+    TtlCache::new(TTL, CAPACITY)
 }

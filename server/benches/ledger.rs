@@ -105,7 +105,13 @@ async fn pairs_per_second(backend: Backend, clients: usize, one_account: bool, p
         tasks.push(tokio::spawn(async move {
             for job in js {
                 let frozen = ledger
-                    .freeze(&FreezeRequest { user: u.clone(), amount: Credits::new(1).expect("1"), job: job.clone(), idempotency_key: job.to_string(), deadline })
+                    .freeze(&FreezeRequest {
+                        user: u.clone(),
+                        amount: Credits::new(1).expect("1"),
+                        job: job.clone(),
+                        idempotency_key: job.to_string(),
+                        deadline,
+                    })
                     .await
                     .expect("freeze");
                 ledger.settle(&frozen.hold.id).await.expect("settle");
@@ -123,7 +129,10 @@ async fn pairs_per_second(backend: Backend, clients: usize, one_account: bool, p
 /// The SQLite ceiling: one-row-update transactions through the same driver and pool.
 async fn sqlite_ceiling(clients: usize, per_client: usize) -> f64 {
     let (db, _dir) = fresh_db(Backend::Sqlite, clients as u32 + 2).await;
-    sqlx::query("CREATE TABLE counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)").execute(db.pool()).await.expect("table");
+    sqlx::query("CREATE TABLE counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)")
+        .execute(db.pool())
+        .await
+        .expect("table");
     sqlx::query("INSERT INTO counter VALUES (1, 0)").execute(db.pool()).await.expect("row");
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -162,11 +171,23 @@ fn pgbench(clients: usize, seconds: u64) -> f64 {
         .unwrap_or_else(|| panic!("pgbench printed no tps: {text}{}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// `FITROOM_BENCH_ONLY` narrows a run while investigating: `sqlite`, `postgres`, or a client
+/// count (`sqlite:8`). Unset, everything runs.
+fn selected(backend: &str, clients: usize) -> bool {
+    match std::env::var("FITROOM_BENCH_ONLY") {
+        Err(_) => true,
+        Ok(only) => {
+            let (b, c) = only.split_once(':').map_or((only.as_str(), None), |(b, c)| (b, Some(c)));
+            b.eq_ignore_ascii_case(backend) && c.is_none_or(|c| c == clients.to_string())
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let per_client_total = |clients: usize, total: usize| (total / clients).max(20);
     let mut rows = Vec::new();
-    for &c in &CLIENTS {
+    for &c in CLIENTS.iter().filter(|&&c| selected("sqlite", c)) {
         let n = per_client_total(c, 3000);
         rows.push(Row {
             backend: "SQLite",
@@ -177,7 +198,7 @@ async fn main() {
         });
     }
     if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_ok() {
-        for &c in &CLIENTS {
+        for &c in CLIENTS.iter().filter(|&&c| selected("postgres", c)) {
             let n = per_client_total(c, 3000);
             rows.push(Row {
                 backend: "PostgreSQL",
@@ -188,12 +209,20 @@ async fn main() {
             });
         }
     }
-    println!("| database | clients | ceiling tx/s | freeze+settle pairs/s (one account per client) | % of ceiling | pairs/s (all clients on one account) | % of ceiling |");
+    println!(
+        "| database | clients | ceiling tx/s | freeze+settle pairs/s (one account per client) | % of ceiling | pairs/s (all clients on one account) | % of ceiling |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.0} % | {:.0} | {:.0} % |",
-            r.backend, r.clients, r.ceiling, r.many, 100.0 * r.many / r.ceiling, r.one, 100.0 * r.one / r.ceiling
+            r.backend,
+            r.clients,
+            r.ceiling,
+            r.many,
+            100.0 * r.many / r.ceiling,
+            r.one,
+            100.0 * r.one / r.ceiling
         );
     }
 }

@@ -1,6 +1,6 @@
 use crate::db::with_retry;
 use crate::ids::HoldId;
-use crate::ledger::script::Text;
+use crate::ledger::statements::FAIL_OVERDUE_JOB;
 use crate::ledger::{Ledger, LedgerError, LedgerTx, Resolution};
 
 impl Ledger {
@@ -9,18 +9,19 @@ impl Ledger {
     /// never keep an open hold, so neither can outlive the other. Returns how many it released.
     pub async fn release_overdue(&self) -> Result<usize, LedgerError> {
         let now = self.clock.now();
-        let overdue: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM holds WHERE state = 'open' AND deadline_at <= $1")
-                .bind(now.millis())
-                .fetch_all(self.db.pool())
-                .await?;
+        let overdue: Vec<(String,)> = sqlx::query_as("SELECT id FROM holds WHERE state = 'open' AND deadline_at <= $1")
+            .bind(now.millis())
+            .fetch_all(self.db.pool())
+            .await?;
         let mut released = 0;
         for (hold,) in overdue {
             let hold = HoldId::from_string(hold);
             let done = with_retry(|| async {
                 let mut tx = LedgerTx::begin_for_hold(self, &hold).await?;
                 let result = async {
-                    let Some(current) = self.hold_in(&mut tx, &hold).await? else { return Ok(false) };
+                    let Some(current) = self.hold_in(&mut tx, &hold).await? else {
+                        return Ok(false);
+                    };
                     // Another process may have resolved it since the scan.
                     if current.state != crate::ledger::HoldState::Open || current.deadline_at > tx.now()? {
                         return Ok(false);
@@ -29,13 +30,14 @@ impl Ledger {
                     let now = tx.now()?.millis();
                     let writes = tx.writes();
                     writes.fault_point(&self.faults, "deadline:after_release");
-                    writes.push(format!(
-                        "UPDATE jobs SET status = 'failed', error = {}, updated_at = {} \
-                         WHERE id = {} AND status IN ('queued', 'processing')",
-                        Text("timed out: the credit hold passed its deadline"),
-                        now,
-                        Text(current.job.as_str()),
-                    ));
+                    writes.push(
+                        &FAIL_OVERDUE_JOB,
+                        [
+                            current.job.as_str().into(),
+                            "timed out: the credit hold passed its deadline".into(),
+                            now.into(),
+                        ],
+                    );
                     Ok::<_, LedgerError>(true)
                 }
                 .await;

@@ -1,9 +1,9 @@
 use sqlx::Row;
 
 use crate::db::with_retry;
-use crate::ledger::package::FREE;
-use crate::ledger::script::{Script, Text};
 use crate::ids::{PackageId, UserId};
+use crate::ledger::script::Script;
+use crate::ledger::statements::{PACKAGE_EXPIRY, WRITE_OFF};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 impl Ledger {
@@ -39,12 +39,11 @@ impl Ledger {
     /// If the package has expired, writes off whatever is neither consumed, held nor refunded.
     async fn expire_if_due_in(&self, tx: &mut LedgerTx, package: &PackageId) -> Result<Credits, LedgerError> {
         let mut reads = Script::new();
-        let index = reads.push(format!(
-            "SELECT {FREE}, expires_at FROM credit_packages WHERE id = {}",
-            Text(package.as_str())
-        ));
+        let index = reads.push(&PACKAGE_EXPIRY, [package.as_str().into()]);
         let results = tx.read(reads).await?;
-        let Some(row) = results.rows(index).first() else { return Ok(Credits::ZERO) };
+        let Some(row) = results.rows(index).first() else {
+            return Ok(Credits::ZERO);
+        };
         let free: i64 = row.try_get(0)?;
         let expires_at: Option<i64> = row.try_get(1)?;
         let now = tx.now()?.millis();
@@ -56,19 +55,17 @@ impl Ledger {
 
     /// Queues moving `remainder` credits of an expired package into `expired`, with its entry.
     /// `remainder` must be all that is then free.
-    pub(crate) fn write_off_in(&self, tx: &mut LedgerTx, package: &PackageId, remainder: i64) -> Result<Credits, LedgerError> {
+    pub(crate) fn write_off_in(
+        &self,
+        tx: &mut LedgerTx,
+        package: &PackageId,
+        remainder: i64,
+    ) -> Result<Credits, LedgerError> {
         if remainder <= 0 {
             return Ok(Credits::ZERO);
         }
         let writes = tx.writes();
-        writes.push_guarded(
-            format!(
-                "UPDATE credit_packages SET expired = expired + {remainder} \
-                 WHERE id = {} AND {FREE} = {remainder}",
-                Text(package.as_str())
-            ),
-            1,
-        );
+        writes.push_guarded(&WRITE_OFF, [package.as_str().into(), remainder.into()], 1);
         writes.fault_point(&self.faults, "expire:after_package_update");
         let amount = Credits::new(remainder)?;
         tx.entry(EntryKind::Expire, amount, Some(package), None, None, None)?;

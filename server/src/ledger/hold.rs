@@ -5,8 +5,11 @@ use sqlx::any::AnyRow;
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{HoldId, JobId, PackageId, UserId};
-use crate::ledger::package::FREE;
-use crate::ledger::script::{Script, Text};
+use crate::ledger::script::Script;
+use crate::ledger::statements::{
+    HOLD_BY_ID, HOLD_BY_JOB, HOLD_BY_KEY, INSERT_ALLOCATION, INSERT_HOLD, PACKAGES_WITH_CREDITS, RELEASE_TO_PACKAGE,
+    RESERVE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
+};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -137,17 +140,10 @@ impl Ledger {
         if request.amount.is_zero() {
             return Err(LedgerError::NonPositiveHold);
         }
-        let user = Text(request.user.as_str());
+        let user = request.user.as_str();
         let mut reads = Script::new();
-        let by_key = reads.push(format!(
-            "SELECT id FROM holds WHERE user_id = {user} AND idempotency_key = {}",
-            Text(&request.idempotency_key)
-        ));
-        // Expiry is judged in Rust against the time read after the lock, not in SQL.
-        let free = reads.push(format!(
-            "SELECT id, {FREE}, expires_at FROM credit_packages WHERE user_id = {user} AND {FREE} > 0 \
-             ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
-        ));
+        let by_key = reads.push(&HOLD_BY_KEY, [user.into(), request.idempotency_key.as_str().into()]);
+        let free = reads.push(&PACKAGES_WITH_CREDITS, [user.into()]);
         let results = tx.read(reads).await?;
         if let Some(row) = results.rows(by_key).first() {
             let id = HoldId::from_string(row.try_get::<String, _>(0)?);
@@ -168,7 +164,10 @@ impl Ledger {
         }
         let Some(allocations) = allocate(&active, request.amount.get()) else {
             let available = active.iter().map(|(_, n)| n).sum();
-            return Err(LedgerError::InsufficientCredits { requested: request.amount, available: Credits::new(available)? });
+            return Err(LedgerError::InsufficientCredits {
+                requested: request.amount,
+                available: Credits::new(available)?,
+            });
         };
         let hold = Hold {
             id: HoldId::generate(),
@@ -186,33 +185,26 @@ impl Ledger {
         let faults = &self.faults;
         let writes = tx.writes();
         for a in &hold.allocations {
-            writes.push_guarded(
-                format!(
-                    "UPDATE credit_packages SET held = held + {n} WHERE id = {} AND {FREE} >= {n}",
-                    Text(a.package.as_str()),
-                    n = a.amount.get()
-                ),
-                1,
-            );
+            writes.push_guarded(&RESERVE, [a.package.as_str().into(), a.amount.get().into()], 1);
         }
         writes.fault_point(faults, "freeze:after_package_update");
-        writes.push(format!(
-            "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
-             VALUES ({}, {user}, {}, {}, {}, 'open', {}, {})",
-            Text(hold.id.as_str()),
-            Text(hold.job.as_str()),
-            Text(&request.idempotency_key),
-            hold.amount.get(),
-            now.millis(),
-            hold.deadline_at.millis(),
-        ));
+        writes.push(
+            &INSERT_HOLD,
+            [
+                hold.id.as_str().into(),
+                user.into(),
+                hold.job.as_str().into(),
+                request.idempotency_key.as_str().into(),
+                hold.amount.get().into(),
+                now.millis().into(),
+                hold.deadline_at.millis().into(),
+            ],
+        );
         writes.fault_point(faults, "freeze:after_hold");
-        let rows: Vec<String> = hold
-            .allocations
-            .iter()
-            .map(|a| format!("({}, {}, {})", Text(hold.id.as_str()), Text(a.package.as_str()), a.amount.get()))
-            .collect();
-        writes.push(format!("INSERT INTO hold_allocations (hold_id, package_id, amount) VALUES {}", rows.join(", ")));
+        for a in &hold.allocations {
+            writes
+                .push(&INSERT_ALLOCATION, [hold.id.as_str().into(), a.package.as_str().into(), a.amount.get().into()]);
+        }
         writes.fault_point(faults, "freeze:after_allocations");
         for a in &hold.allocations {
             tx.entry(EntryKind::Freeze, a.amount, Some(&a.package), Some(&hold.id), Some(&hold.job), None)?;
@@ -255,7 +247,7 @@ impl Ledger {
         resolution: Resolution,
     ) -> Result<Resolved, LedgerError> {
         let mut reads = Script::new();
-        let index = reads.push(hold_query(&format!("h.id = {}", Text(hold_id.as_str()))));
+        let index = reads.push(&HOLD_BY_ID, [hold_id.as_str().into()]);
         let results = tx.read(reads).await?;
         let (hold, packages) = hold_from_rows(results.rows(index))?.ok_or(LedgerError::UnknownHold)?;
         if &hold.user != tx.user()? {
@@ -264,27 +256,21 @@ impl Ledger {
         let target = resolution.target();
         match hold.state {
             HoldState::Open => {}
-            state if state == target => return Ok(Resolved { hold: hold.id, state, replayed: true }),
+            state if state == target => {
+                return Ok(Resolved { hold: hold.id, state, replayed: true });
+            }
             state => return Err(LedgerError::AlreadyResolved(state)),
         }
 
         let now = tx.now()?;
         let faults = &self.faults;
         let writes = tx.writes();
+        let move_credits = match resolution {
+            Resolution::Settle => &SETTLE_FROM_PACKAGE,
+            Resolution::Release => &RELEASE_TO_PACKAGE,
+        };
         for a in &hold.allocations {
-            let sql = match resolution {
-                Resolution::Settle => format!(
-                    "UPDATE credit_packages SET held = held - {n}, consumed = consumed + {n} WHERE id = {} AND held >= {n}",
-                    Text(a.package.as_str()),
-                    n = a.amount.get()
-                ),
-                Resolution::Release => format!(
-                    "UPDATE credit_packages SET held = held - {n} WHERE id = {} AND held >= {n}",
-                    Text(a.package.as_str()),
-                    n = a.amount.get()
-                ),
-            };
-            writes.push_guarded(sql, 1);
+            writes.push_guarded(move_credits, [a.package.as_str().into(), a.amount.get().into()], 1);
         }
         writes.fault_point(faults, "resolve:after_package_update");
         let kind = match resolution {
@@ -296,15 +282,7 @@ impl Ledger {
         }
         let writes = tx.writes();
         writes.fault_point(faults, "resolve:after_entries");
-        writes.push_guarded(
-            format!(
-                "UPDATE holds SET state = {}, resolved_at = {} WHERE id = {} AND state = 'open'",
-                Text(target.as_str()),
-                now.millis(),
-                Text(hold.id.as_str())
-            ),
-            1,
-        );
+        writes.push_guarded(&RESOLVE_HOLD, [hold.id.as_str().into(), target.as_str().into(), now.millis().into()], 1);
         writes.fault_point(faults, "resolve:after_hold_update");
 
         // Credits given back are first taken back by a refund still owed, and those left in a
@@ -322,16 +300,16 @@ impl Ledger {
     }
 
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
-        load_hold(self, "h.id = $1", id.as_str()).await
+        load_hold(self, &HOLD_BY_ID, id.as_str()).await
     }
 
     pub async fn hold_for_job(&self, job: &JobId) -> Result<Option<Hold>, LedgerError> {
-        load_hold(self, "h.job_id = $1", job.as_str()).await
+        load_hold(self, &HOLD_BY_JOB, job.as_str()).await
     }
 
     pub(crate) async fn hold_in(&self, tx: &mut LedgerTx, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
         let mut reads = Script::new();
-        let index = reads.push(hold_query(&format!("h.id = {}", Text(id.as_str()))));
+        let index = reads.push(&HOLD_BY_ID, [id.as_str().into()]);
         let results = tx.read(reads).await?;
         Ok(hold_from_rows(results.rows(index))?.map(|(hold, _)| hold))
     }
@@ -347,19 +325,10 @@ struct PackageNow {
     payment: Option<String>,
 }
 
-/// A hold with its allocations and their packages, one row per allocation (every hold has one).
-fn hold_query(condition: &str) -> String {
-    format!(
-        "SELECT h.id, h.user_id, h.job_id, h.amount, h.state, h.created_at, h.deadline_at, \
-                a.package_id, a.amount, p.expires_at, \
-                p.granted - p.consumed - p.held - p.expired - p.refunded, p.refund_target - p.refunded, p.payment \
-         FROM holds h JOIN hold_allocations a ON a.hold_id = h.id JOIN credit_packages p ON p.id = a.package_id \
-         WHERE {condition} ORDER BY a.package_id"
-    )
-}
-
 fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, LedgerError> {
-    let Some(first) = rows.first() else { return Ok(None) };
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
     let state: String = first.try_get(4)?;
     let state = HoldState::parse(&state)
         .ok_or_else(|| LedgerError::Database(sqlx::Error::Decode(format!("hold state {state:?}").into())))?;
@@ -390,8 +359,8 @@ fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, Le
     Ok(Some((hold, packages)))
 }
 
-async fn load_hold(ledger: &Ledger, condition: &str, value: &str) -> Result<Option<Hold>, LedgerError> {
-    let rows = sqlx::query(&hold_query(condition)).bind(value).fetch_all(ledger.db.pool()).await?;
+async fn load_hold(ledger: &Ledger, query: &'static Statement, value: &str) -> Result<Option<Hold>, LedgerError> {
+    let rows = sqlx::query(query.text).bind(value).fetch_all(ledger.db.pool()).await?;
     Ok(hold_from_rows(&rows)?.map(|(hold, _)| hold))
 }
 

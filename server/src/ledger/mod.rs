@@ -15,8 +15,9 @@ mod expiry;
 mod gate;
 mod hold;
 mod package;
-mod script;
 mod refund;
+mod script;
+mod statements;
 mod txn;
 pub mod verify;
 

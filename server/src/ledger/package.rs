@@ -4,7 +4,8 @@ use sqlx::Row;
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
-use crate::ledger::script::{Opt, Script, Text};
+use crate::ledger::script::Script;
+use crate::ledger::statements::{INSERT_PACKAGE, PACKAGE_BY_SOURCE};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// A request to give a user credits.
@@ -89,25 +90,8 @@ pub struct Balance {
     pub now: Timestamp,
 }
 
-pub(crate) type PackageRow = (
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
-
-/// A package's credits that are neither consumed, held, written off nor taken back by a refund:
-/// the one formula every query and guard uses.
-pub(crate) const FREE: &str = "(granted - consumed - held - expired - refunded)";
+pub(crate) type PackageRow =
+    (String, String, String, i64, i64, i64, i64, i64, Option<i64>, Option<String>, Option<String>, i64, i64);
 
 pub(crate) const PACKAGE_COLUMNS: &str = "id, user_id, name, granted, consumed, held, expired, granted_at, \
      expires_at, source, payment, refund_target, refunded";
@@ -118,8 +102,21 @@ fn credits(value: i64) -> Result<Credits, LedgerError> {
 
 impl Package {
     pub(crate) fn from_row(row: PackageRow) -> Result<Self, LedgerError> {
-        let (id, user, name, granted, consumed, held, expired, granted_at, expires_at, source, payment, refund_target, refunded) =
-            row;
+        let (
+            id,
+            user,
+            name,
+            granted,
+            consumed,
+            held,
+            expired,
+            granted_at,
+            expires_at,
+            source,
+            payment,
+            refund_target,
+            refunded,
+        ) = row;
         Ok(Package {
             id: PackageId::from_string(id),
             user: UserId::from_string(user),
@@ -187,10 +184,7 @@ impl Ledger {
 
     pub async fn grant_in(&self, tx: &mut LedgerTx, grant: &Grant) -> Result<PackageId, LedgerError> {
         let mut reads = Script::new();
-        let by_source = grant
-            .source
-            .as_deref()
-            .map(|source| reads.push(format!("SELECT id FROM credit_packages WHERE source = {}", Text(source))));
+        let by_source = grant.source.as_deref().map(|source| reads.push(&PACKAGE_BY_SOURCE, [source.into()]));
         let results = tx.read(reads).await?;
         if let Some(row) = by_source.and_then(|i| results.rows(i).first()) {
             return Ok(PackageId::from_string(row.try_get::<String, _>(0)?));
@@ -201,17 +195,18 @@ impl Ledger {
         }
         let id = PackageId::generate();
         let writes = tx.writes();
-        writes.push(format!(
-            "INSERT INTO credit_packages (id, user_id, name, granted, granted_at, expires_at, source) \
-             VALUES ({}, {}, {}, {}, {}, {}, {})",
-            Text(id.as_str()),
-            Text(grant.user.as_str()),
-            Text(&grant.name),
-            grant.credits.get(),
-            now.millis(),
-            Opt(grant.expires_at.map(Timestamp::millis)),
-            Opt(grant.source.as_deref().map(Text)),
-        ));
+        writes.push(
+            &INSERT_PACKAGE,
+            [
+                id.as_str().into(),
+                grant.user.as_str().into(),
+                grant.name.as_str().into(),
+                grant.credits.get().into(),
+                now.millis().into(),
+                grant.expires_at.map(Timestamp::millis).into(),
+                grant.source.as_deref().into(),
+            ],
+        );
         writes.fault_point(&self.faults, "grant:after_package");
         tx.entry(EntryKind::Grant, grant.credits, Some(&id), None, None, grant.source.as_deref())?;
         Ok(id)
@@ -223,20 +218,16 @@ impl Ledger {
     }
 
     pub async fn balance(&self, user: &UserId) -> Result<Balance, LedgerError> {
-        let rows: Vec<PackageRow> = sqlx::query_as(&format!(
-            "SELECT {PACKAGE_COLUMNS} FROM credit_packages WHERE user_id = $1"
-        ))
-        .bind(user.as_str())
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows: Vec<PackageRow> =
+            sqlx::query_as(&format!("SELECT {PACKAGE_COLUMNS} FROM credit_packages WHERE user_id = $1"))
+                .bind(user.as_str())
+                .fetch_all(self.db.pool())
+                .await?;
         let now = self.clock.now();
         let mut packages = rows.into_iter().map(Package::from_row).collect::<Result<Vec<_>, _>>()?;
         display_order(&mut packages, now);
-        let available = packages
-            .iter()
-            .filter(|p| p.status_at(now) == PackageStatus::Active)
-            .map(|p| p.remaining().get())
-            .sum();
+        let available =
+            packages.iter().filter(|p| p.status_at(now) == PackageStatus::Active).map(|p| p.remaining().get()).sum();
         // Credits held in a package that has since expired are still held: they settle normally.
         let held = packages.iter().map(|p| p.held.get()).sum();
         Ok(Balance { available: Credits::new(available)?, held: Credits::new(held)?, packages, now })

@@ -18,8 +18,8 @@ use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
 use sqlx::Row;
 
-use crate::ledger::package::FREE;
-use crate::ledger::script::{Script, Text};
+use crate::ledger::script::Script;
+use crate::ledger::statements::{PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// The refunded part of a payment, in the payment's own units (cents for Stripe).
@@ -68,9 +68,10 @@ impl Ledger {
                 .bind(payment)
                 .fetch_optional(self.db.pool())
                 .await?;
-        let Some((package, user)) = owner else { return Ok(None) };
-        let refunded =
-            self.refund_owned(&UserId::from_string(user), &PackageId::from_string(package), share).await?;
+        let Some((package, user)) = owner else {
+            return Ok(None);
+        };
+        let refunded = self.refund_owned(&UserId::from_string(user), &PackageId::from_string(package), share).await?;
         Ok(Some(refunded))
     }
 
@@ -85,7 +86,12 @@ impl Ledger {
     }
 
     /// A package never changes owner, so its owner read before the lock is still its owner.
-    async fn refund_owned(&self, user: &UserId, package: &PackageId, share: RefundShare) -> Result<Refunded, LedgerError> {
+    async fn refund_owned(
+        &self,
+        user: &UserId,
+        package: &PackageId,
+        share: RefundShare,
+    ) -> Result<Refunded, LedgerError> {
         with_retry(|| async {
             let mut tx = LedgerTx::begin(self, user).await?;
             match self.refund_in(&mut tx, user, package, share).await {
@@ -108,12 +114,7 @@ impl Ledger {
         share: RefundShare,
     ) -> Result<Refunded, LedgerError> {
         let mut reads = Script::new();
-        let index = reads.push(format!(
-            "SELECT granted, refund_target, refunded, {FREE}, expires_at, payment FROM credit_packages \
-             WHERE id = {} AND user_id = {}",
-            Text(package.as_str()),
-            Text(user.as_str()),
-        ));
+        let index = reads.push(&PACKAGE_FOR_REFUND, [package.as_str().into(), user.as_str().into()]);
         let results = tx.read(reads).await?;
         let row = results.rows(index).first().ok_or(LedgerError::UnknownPackage)?;
         let (granted, target, refunded, mut free): (i64, i64, i64, i64) =
@@ -126,13 +127,7 @@ impl Ledger {
         let raised = wanted > target;
         if raised {
             let writes = tx.writes();
-            writes.push_guarded(
-                format!(
-                    "UPDATE credit_packages SET refund_target = {wanted} WHERE id = {} AND refund_target = {target}",
-                    Text(package.as_str())
-                ),
-                1,
-            );
+            writes.push_guarded(&RAISE_REFUND_TARGET, [package.as_str().into(), wanted.into(), target.into()], 1);
             writes.fault_point(&self.faults, "refund:after_target");
         }
         // Credits of a package past its expiry were worthless before the refund came: they are
@@ -169,14 +164,7 @@ impl Ledger {
             return Ok((Credits::ZERO, Credits::new(owed.max(0))?));
         }
         let writes = tx.writes();
-        writes.push_guarded(
-            format!(
-                "UPDATE credit_packages SET refunded = refunded + {take} \
-                 WHERE id = {} AND {FREE} = {free} AND refund_target - refunded = {owed}",
-                Text(package.as_str())
-            ),
-            1,
-        );
+        writes.push_guarded(&TAKE_BACK, [package.as_str().into(), take.into(), free.into(), owed.into()], 1);
         writes.fault_point(&self.faults, "refund:after_package_update");
         let taken = Credits::new(take)?;
         tx.entry(EntryKind::Refund, taken, Some(package), None, None, payment)?;
@@ -185,12 +173,13 @@ impl Ledger {
 
     /// Links a package to the payment that bought it. A repeated delivery finds it linked already;
     /// an earlier delivery that lacked the payment is completed by a later one.
-    pub(crate) fn record_payment_in(&self, tx: &mut LedgerTx, package: &PackageId, payment: &str) -> Result<(), LedgerError> {
-        tx.writes().push(format!(
-            "UPDATE credit_packages SET payment = {} WHERE id = {} AND payment IS NULL",
-            Text(payment),
-            Text(package.as_str())
-        ));
+    pub(crate) fn record_payment_in(
+        &self,
+        tx: &mut LedgerTx,
+        package: &PackageId,
+        payment: &str,
+    ) -> Result<(), LedgerError> {
+        tx.writes().push(&RECORD_PAYMENT, [package.as_str().into(), payment.into()]);
         Ok(())
     }
 }

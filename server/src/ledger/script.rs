@@ -2,14 +2,19 @@
 //!
 //! A ledger operation is a handful of small statements; sent one by one, the round trips (to
 //! PostgreSQL, or to SQLite's worker thread) cost more than the work. So an operation sends its
-//! reads as one script and its writes (with the `COMMIT`) as another. Multi-statement text cannot
-//! carry bind parameters, so values are written as SQL literals by the `Display` wrappers below:
-//! integers as digits, text single-quoted with quotes doubled — the standard SQL string literal,
-//! which both SQLite and PostgreSQL (with `standard_conforming_strings`, forced on at connect)
-//! read back verbatim whatever the text holds. The one character neither can store, NUL, makes
-//! the whole script refuse to run.
+//! reads as one script and its writes (with the `COMMIT`) as another. The statements come from
+//! the catalogue in `statements`, with their values beside them:
+//! - SQLite runs the script as one query whose statements share one numbering of bound values,
+//!   and the driver keeps it compiled for the next script of the same shape;
+//! - PostgreSQL cannot bind values in a multi-statement message, so each statement is sent as
+//!   `EXECUTE name(values)` of the connection's prepared statement, or, inside a transaction the
+//!   ledger did not open itself, as its own text. Values then travel as SQL literals written by
+//!   the `Display` wrappers below: integers as digits, text single-quoted with quotes doubled —
+//!   the standard SQL string literal, which PostgreSQL (with `standard_conforming_strings`,
+//!   forced on at connect) reads back verbatim whatever the text holds. The one character it
+//!   cannot store, NUL, makes the whole script refuse to run, on both databases alike.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
@@ -17,6 +22,7 @@ use sqlx::{AnyConnection, Either};
 
 use crate::fault::{FaultPoints, InjectedFault};
 use crate::ledger::LedgerError;
+use crate::ledger::statements::Statement as Sql;
 
 /// A text value as an SQL string literal.
 pub(crate) struct Text<'a>(pub &'a str);
@@ -34,16 +40,53 @@ impl fmt::Display for Text<'_> {
     }
 }
 
-/// An optional value: `NULL` when absent.
-pub(crate) struct Opt<T>(pub Option<T>);
+/// A value bound to a statement's parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    Int(i64),
+    Text(String),
+    Null,
+}
 
-impl<T: fmt::Display> fmt::Display for Opt<T> {
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl fmt::Display for Value {
+    /// The value as an SQL literal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Some(v) => v.fmt(f),
-            None => f.write_str("NULL"),
+        match self {
+            // Parenthesised when negative, so that no `-` before it can make a `--` comment.
+            Value::Int(n) if *n < 0 => write!(f, "({n})"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Text(t) => Text(t).fmt(f),
+            Value::Null => f.write_str("NULL"),
         }
     }
+}
+
+/// How PostgreSQL receives a script's statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `EXECUTE` of the connection's prepared statements.
+    Prepared,
+    /// The statements' own text: for a transaction the ledger did not open, where an `EXECUTE`
+    /// of a statement not yet prepared would abort the caller's work.
+    Text,
 }
 
 /// Statements to run in order, in one round trip.
@@ -54,8 +97,14 @@ pub(crate) struct Script {
     fault: Option<&'static str>,
 }
 
+enum Body {
+    Catalogued(&'static Sql, Vec<Value>),
+    /// Transaction control, and the statement a fault point sends (no values).
+    Fixed(String),
+}
+
 struct Statement {
-    sql: String,
+    body: Body,
     /// A guarded write must change exactly this many rows, or the transaction is abandoned.
     expect_rows: Option<u64>,
 }
@@ -85,16 +134,24 @@ impl Script {
         self.statements.is_empty()
     }
 
-    /// Adds a statement; returns its index in the results.
-    pub fn push(&mut self, sql: impl Into<String>) -> usize {
-        self.statements.push(Statement { sql: sql.into(), expect_rows: None });
-        self.statements.len() - 1
+    /// Adds a statement with its values (`$1` is the first); returns its index in the results.
+    pub fn push<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N]) -> usize {
+        self.add(Body::Catalogued(sql, values.into()), None)
     }
 
     /// Adds a write that must change exactly `rows` rows: defence in depth behind the user's
     /// lock, which already keeps every other ledger transaction of this user out.
-    pub fn push_guarded(&mut self, sql: impl Into<String>, rows: u64) -> usize {
-        self.statements.push(Statement { sql: sql.into(), expect_rows: Some(rows) });
+    pub fn push_guarded<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N], rows: u64) -> usize {
+        self.add(Body::Catalogued(sql, values.into()), Some(rows))
+    }
+
+    /// Adds transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`).
+    pub fn control(&mut self, sql: &'static str) -> usize {
+        self.add(Body::Fixed(sql.to_owned()), None)
+    }
+
+    fn add(&mut self, body: Body, expect_rows: Option<u64>) -> usize {
+        self.statements.push(Statement { body, expect_rows });
         self.statements.len() - 1
     }
 
@@ -110,23 +167,54 @@ impl Script {
     pub fn fault_point(&mut self, faults: &FaultPoints, point: &'static str) {
         if self.fault.is_none() && faults.check(point).is_err() {
             self.fault = Some(point);
-            self.push(format!("SELECT missing FROM \"fault injected at {point}\""));
+            self.add(Body::Fixed(format!("SELECT missing FROM \"fault injected at {point}\"")), None);
         }
     }
 
+    /// Every value of the script, in the order of the SQLite numbering.
+    fn values(&self) -> Vec<&Value> {
+        let mut all = Vec::new();
+        for statement in &self.statements {
+            if let Body::Catalogued(_, values) = &statement.body {
+                all.extend(values);
+            }
+        }
+        all
+    }
+
     /// Sends every statement in one round trip and collects what each returned.
-    pub async fn run(self, conn: &mut AnyConnection) -> Result<Results, LedgerError> {
-        let sql = self.statements.iter().map(|s| s.sql.as_str()).collect::<Vec<_>>().join(";\n");
-        if sql.contains('\0') {
+    pub async fn run(&self, conn: &mut AnyConnection, form: Form) -> Result<Results, LedgerError> {
+        let values = self.values();
+        if values.iter().any(|v| matches!(v, Value::Text(t) if t.contains('\0'))) {
             return Err(LedgerError::InvalidText);
         }
+        let sqlite = conn.backend_name() == "SQLite";
+        let sql = self.sql(if sqlite { None } else { Some(form) });
+        let mut stream = if sqlite {
+            let mut query = sqlx::query(&sql);
+            for value in values {
+                query = match value {
+                    Value::Int(n) => query.bind(*n),
+                    Value::Text(t) => query.bind(t.clone()),
+                    Value::Null => query.bind(None::<String>),
+                };
+            }
+            // A script that stops at a fault point is not worth keeping compiled. (The driver
+            // deprecates several statements in one prepared query for the drivers that cannot;
+            // SQLite runs them one by one with the shared numbering, which is what this needs.)
+            #[allow(deprecated)]
+            query.persistent(self.fault.is_none()).fetch_many(conn)
+        } else {
+            sqlx::raw_sql(&sql).fetch_many(conn)
+        };
         let mut results: Vec<Vec<AnyRow>> = vec![Vec::new()];
-        let mut stream = sqlx::raw_sql(&sql).fetch_many(conn);
         loop {
             let item = match stream.try_next().await {
                 Ok(Some(item)) => item,
                 Ok(None) => break,
-                Err(e) => return Err(self.fault.map_or(LedgerError::Database(e), |p| InjectedFault(p).into())),
+                Err(e) => {
+                    return Err(self.fault.map_or(LedgerError::Database(e), |p| InjectedFault(p).into()));
+                }
             };
             match item {
                 Either::Right(row) => {
@@ -151,6 +239,57 @@ impl Script {
         }
         Ok(Results(results))
     }
+
+    /// The script's text: for SQLite (`form` None) with parameters renumbered across statements,
+    /// for PostgreSQL with the values written in.
+    fn sql(&self, form: Option<Form>) -> String {
+        let mut sql = String::new();
+        let mut offset = 0;
+        for (i, statement) in self.statements.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(";\n");
+            }
+            match (&statement.body, form) {
+                (Body::Fixed(text), _) => sql.push_str(text),
+                (Body::Catalogued(s, values), None) => {
+                    substitute(&mut sql, s.text, |out, n| {
+                        let _ = write!(out, "${}", n + offset);
+                    });
+                    offset += values.len();
+                }
+                (Body::Catalogued(s, values), Some(Form::Prepared)) => {
+                    sql.push_str("EXECUTE ");
+                    sql.push_str(s.name);
+                    if !values.is_empty() {
+                        let list = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                        let _ = write!(sql, "({list})");
+                    }
+                }
+                (Body::Catalogued(s, values), Some(Form::Text)) => substitute(&mut sql, s.text, |out, n| {
+                    if let Some(v) = n.checked_sub(1).and_then(|i| values.get(i)) {
+                        let _ = write!(out, "{v}");
+                    }
+                }),
+            }
+        }
+        sql
+    }
+}
+
+/// Copies `text` into `out`, writing each parameter `$n` through `param(out, n)`. Catalogued
+/// statements hold no `$` but their parameters.
+fn substitute(out: &mut String, text: &str, mut param: impl FnMut(&mut String, usize)) {
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        match rest[at + 1..at + 1 + digits].parse() {
+            Ok(n) => param(out, n),
+            Err(_) => out.push('$'),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
 }
 
 #[cfg(test)]
@@ -164,7 +303,40 @@ mod tests {
         assert_eq!(Text("'; DROP TABLE users; --").to_string(), "'''; DROP TABLE users; --'");
         assert_eq!(Text(r"back\slash").to_string(), r"'back\slash'");
         assert_eq!(Text("").to_string(), "''");
-        assert_eq!(Opt(Some(Text("a"))).to_string(), "'a'");
-        assert_eq!(Opt::<i64>(None).to_string(), "NULL");
+        assert_eq!(Value::from(Some("a")).to_string(), "'a'");
+        assert_eq!(Value::from(None::<i64>).to_string(), "NULL");
+        assert_eq!(Value::from(-3).to_string(), "(-3)");
+    }
+
+    static ONE: Sql = Sql { name: "fitroom_ledger_one", text: "UPDATE t SET n = n - $2 WHERE id = $1" };
+    static TWO: Sql = Sql { name: "fitroom_ledger_two", text: "SELECT a FROM t WHERE b = $1 AND c = $1" };
+
+    fn script() -> Script {
+        let mut script = Script::new();
+        script.control("BEGIN");
+        script.push(&ONE, ["it's".into(), 2.into()]);
+        script.push(&TWO, [None::<&str>.into()]);
+        script
+    }
+
+    #[test]
+    fn sqlite_scripts_number_parameters_across_statements() {
+        assert_eq!(
+            script().sql(None),
+            "BEGIN;\nUPDATE t SET n = n - $2 WHERE id = $1;\nSELECT a FROM t WHERE b = $3 AND c = $3"
+        );
+        assert_eq!(script().values().len(), 3);
+    }
+
+    #[test]
+    fn postgres_scripts_execute_prepared_statements_or_write_values_in() {
+        assert_eq!(
+            script().sql(Some(Form::Prepared)),
+            "BEGIN;\nEXECUTE fitroom_ledger_one('it''s', 2);\nEXECUTE fitroom_ledger_two(NULL)"
+        );
+        assert_eq!(
+            script().sql(Some(Form::Text)),
+            "BEGIN;\nUPDATE t SET n = n - 2 WHERE id = 'it''s';\nSELECT a FROM t WHERE b = NULL AND c = NULL"
+        );
     }
 }

@@ -4,7 +4,8 @@ use sqlx::{Any, AnyConnection, Transaction};
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::ledger::gate::Turn;
-use crate::ledger::script::{Opt, Results, Script, Text};
+use crate::ledger::script::{Form, Results, Script, Value};
+use crate::ledger::statements::{self, INSERT_ENTRY, LOCK_HOLD_OWNER, LOCK_USER};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError};
 
 /// Whose ledger a transaction locks: a user's, or the owner's of a hold.
@@ -102,6 +103,15 @@ impl LedgerTx {
         Ok(this)
     }
 
+    /// Own transactions use the connection's prepared statements; a caller's transaction gets
+    /// the statements' text, since preparing them there could abort the caller's work.
+    fn form(&self) -> Form {
+        match self.conn {
+            Conn::Own { .. } => Form::Prepared,
+            Conn::Borrowed(_) => Form::Text,
+        }
+    }
+
     fn connection(&mut self) -> Result<&mut AnyConnection, LedgerError> {
         match &mut self.conn {
             Conn::Own { conn: Some(conn), .. } => Ok(&mut **conn),
@@ -113,27 +123,31 @@ impl LedgerTx {
     /// Runs `reads` in one round trip and answers each statement's rows. The first script of the
     /// transaction also opens it and takes the lock, in the same round trip.
     pub(crate) async fn read(&mut self, reads: Script) -> Result<Results, LedgerError> {
+        let form = self.form();
         if self.locked.is_some() {
-            return reads.run(self.connection()?).await;
+            return reads.run(self.connection()?, form).await;
         }
         let mut script = Script::new();
         if let Conn::Own { begun, .. } = &mut self.conn {
-            script.push("BEGIN");
+            script.control("BEGIN");
             *begun = true;
         }
         let lock = match &self.lock {
-            Lock::User(user) => script.push(format!(
-                "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = {} RETURNING id, ledger_seq",
-                Text(user.as_str())
-            )),
-            Lock::Hold(hold) => script.push(format!(
-                "UPDATE users SET ledger_seq = ledger_seq + 1 \
-                 WHERE id = (SELECT user_id FROM holds WHERE id = {}) RETURNING id, ledger_seq",
-                Text(hold.as_str())
-            )),
+            Lock::User(user) => script.push(&LOCK_USER, [user.as_str().into()]),
+            Lock::Hold(hold) => script.push(&LOCK_HOLD_OWNER, [hold.as_str().into()]),
         };
         script.append(reads);
-        let results = script.run(self.connection()?).await?;
+        let conn = self.connection()?;
+        let results = match script.run(conn, form).await {
+            // A connection that has not prepared the ledger's statements yet (PostgreSQL): the
+            // failed `EXECUTE` aborted only this transaction's first script, which nothing but
+            // this `BEGIN` preceded, so prepare them and send it again.
+            Err(LedgerError::Database(e)) if form == Form::Prepared && statements::is_unprepared(&e) => {
+                statements::prepare_all(conn).await?;
+                script.run(conn, form).await?
+            }
+            result => result?,
+        };
         let row = results.rows(lock).first().ok_or(match self.lock {
             Lock::User(_) => LedgerError::UnknownUser,
             Lock::Hold(_) => LedgerError::UnknownHold,
@@ -169,7 +183,8 @@ impl LedgerTx {
         }
         if !self.writes.is_empty() {
             let writes = std::mem::take(&mut self.writes);
-            writes.run(self.connection()?).await?;
+            let form = self.form();
+            writes.run(self.connection()?, form).await?;
         }
         self.connection()
     }
@@ -191,21 +206,22 @@ impl LedgerTx {
     ) -> Result<(), LedgerError> {
         let locked = self.locked()?.clone();
         self.line += 1;
-        self.writes.push(format!(
-            "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
-             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-            Text(EntryId::generate().as_str()),
-            Text(locked.user.as_str()),
-            locked.seq,
-            self.line,
-            locked.now.millis(),
-            Text(kind.as_str()),
-            amount.get(),
-            Opt(package.map(|p| Text(p.as_str()))),
-            Opt(hold.map(|h| Text(h.as_str()))),
-            Opt(job.map(|j| Text(j.as_str()))),
-            Opt(reference.map(Text)),
-        ));
+        self.writes.push(
+            &INSERT_ENTRY,
+            [
+                EntryId::generate().as_str().into(),
+                locked.user.as_str().into(),
+                locked.seq.into(),
+                self.line.into(),
+                locked.now.millis().into(),
+                kind.as_str().into(),
+                amount.get().into(),
+                package.map(PackageId::as_str).into(),
+                hold.map(HoldId::as_str).into(),
+                job.map(JobId::as_str).into(),
+                Value::from(reference),
+            ],
+        );
         Ok(())
     }
 
@@ -218,9 +234,11 @@ impl LedgerTx {
                     return Ok(());
                 }
                 let mut script = writes;
-                script.push("COMMIT");
-                let Some(c) = conn.as_mut() else { return Err(LedgerError::Database(sqlx::Error::PoolClosed)) };
-                let result = script.run(c).await.map(drop);
+                script.control("COMMIT");
+                let Some(c) = conn.as_mut() else {
+                    return Err(LedgerError::Database(sqlx::Error::PoolClosed));
+                };
+                let result = script.run(c, Form::Prepared).await.map(drop);
                 if result.is_ok() {
                     *begun = false;
                 } else {
@@ -230,7 +248,7 @@ impl LedgerTx {
             }
             Conn::Borrowed(tx) => {
                 if !writes.is_empty() {
-                    writes.run(&mut **tx).await?;
+                    writes.run(&mut **tx, Form::Text).await?;
                 }
                 match std::mem::replace(&mut self.conn, Conn::Own { conn: None, begun: false }) {
                     Conn::Borrowed(tx) => tx.commit().await.map_err(Into::into),
@@ -269,14 +287,16 @@ impl LedgerTx {
     }
 
     async fn rollback_own(&mut self) {
-        let Conn::Own { conn, begun } = &mut self.conn else { return };
+        let Conn::Own { conn, begun } = &mut self.conn else {
+            return;
+        };
         if !*begun {
             return;
         }
         if let Some(c) = conn.as_mut() {
             let mut script = Script::new();
-            script.push("ROLLBACK");
-            if script.run(c).await.is_ok() {
+            script.control("ROLLBACK");
+            if script.run(c, Form::Prepared).await.is_ok() {
                 *begun = false;
             }
         }

@@ -1,0 +1,152 @@
+//! Every statement a ledger transaction sends, written once with numbered parameters (`$1`…).
+//!
+//! Planning a statement costs more than running it for statements this small, so none is planned
+//! twice on a connection: SQLite keeps each script's compiled statements in the driver's cache
+//! (the script is one query with bound values), and PostgreSQL keeps them as named prepared
+//! statements (`PREPARE`, then `EXECUTE name(…)` inside the multi-statement scripts, which the
+//! extended protocol cannot carry). A PostgreSQL connection prepares the whole catalogue the
+//! first time a ledger transaction finds it missing (`prepare_all`).
+
+use sqlx::AnyConnection;
+
+/// One ledger statement: its text with `$1`… parameters, and the name it is prepared under.
+pub(crate) struct Statement {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+/// A package's credits that are neither consumed, held, written off nor taken back by a refund:
+/// the one formula every query and guard uses (a macro so that statements stay `'static` text).
+macro_rules! free {
+    () => {
+        "(granted - consumed - held - expired - refunded)"
+    };
+}
+
+/// A hold with its allocations and their packages, one row per allocation (every hold has one).
+macro_rules! hold_query {
+    ($condition:literal) => {
+        concat!(
+            "SELECT h.id, h.user_id, h.job_id, h.amount, h.state, h.created_at, h.deadline_at, \
+                    a.package_id, a.amount, p.expires_at, ",
+            free!(),
+            ", p.refund_target - p.refunded, p.payment \
+             FROM holds h JOIN hold_allocations a ON a.hold_id = h.id JOIN credit_packages p ON p.id = a.package_id \
+             WHERE ",
+            $condition,
+            " ORDER BY a.package_id"
+        )
+    };
+}
+
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $text:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub(crate) static $name: Statement = Statement {
+                name: concat!("fitroom_ledger_", stringify!($name)),
+                text: $text,
+            };
+        )*
+        /// The catalogue a PostgreSQL connection prepares.
+        pub(crate) static ALL: &[&Statement] = &[$(&$name),*];
+    };
+}
+
+statements! {
+    /// Takes the user's lock and numbers the transaction (see `txn`).
+    LOCK_USER = "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = $1 RETURNING id, ledger_seq";
+    LOCK_HOLD_OWNER = "UPDATE users SET ledger_seq = ledger_seq + 1 \
+        WHERE id = (SELECT user_id FROM holds WHERE id = $1) RETURNING id, ledger_seq";
+    INSERT_ENTRY = "INSERT INTO ledger_entries \
+        (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+    HOLD_BY_KEY = "SELECT id FROM holds WHERE user_id = $1 AND idempotency_key = $2";
+    /// Expiry is judged in Rust against the time read after the lock, not in SQL.
+    PACKAGES_WITH_CREDITS = concat!(
+        "SELECT id, ", free!(), ", expires_at FROM credit_packages WHERE user_id = $1 AND ", free!(), " > 0 \
+         ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
+    );
+    RESERVE = concat!("UPDATE credit_packages SET held = held + $2 WHERE id = $1 AND ", free!(), " >= $2");
+    INSERT_HOLD = "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
+        VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)";
+    INSERT_ALLOCATION = "INSERT INTO hold_allocations (hold_id, package_id, amount) VALUES ($1, $2, $3)";
+
+    HOLD_BY_ID = hold_query!("h.id = $1");
+    HOLD_BY_JOB = hold_query!("h.job_id = $1");
+    SETTLE_FROM_PACKAGE = "UPDATE credit_packages SET held = held - $2, consumed = consumed + $2 \
+        WHERE id = $1 AND held >= $2";
+    RELEASE_TO_PACKAGE = "UPDATE credit_packages SET held = held - $2 WHERE id = $1 AND held >= $2";
+    RESOLVE_HOLD = "UPDATE holds SET state = $2, resolved_at = $3 WHERE id = $1 AND state = 'open'";
+    FAIL_OVERDUE_JOB = "UPDATE jobs SET status = 'failed', error = $2, updated_at = $3 \
+        WHERE id = $1 AND status IN ('queued', 'processing')";
+
+    PACKAGE_BY_SOURCE = "SELECT id FROM credit_packages WHERE source = $1";
+    INSERT_PACKAGE = "INSERT INTO credit_packages (id, user_id, name, granted, granted_at, expires_at, source) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    RECORD_PAYMENT = "UPDATE credit_packages SET payment = $2 WHERE id = $1 AND payment IS NULL";
+
+    PACKAGE_FOR_REFUND = concat!(
+        "SELECT granted, refund_target, refunded, ", free!(), ", expires_at, payment FROM credit_packages \
+         WHERE id = $1 AND user_id = $2"
+    );
+    RAISE_REFUND_TARGET = "UPDATE credit_packages SET refund_target = $2 WHERE id = $1 AND refund_target = $3";
+    TAKE_BACK = concat!(
+        "UPDATE credit_packages SET refunded = refunded + $2 \
+         WHERE id = $1 AND ", free!(), " = $3 AND refund_target - refunded = $4"
+    );
+
+    PACKAGE_EXPIRY = concat!("SELECT ", free!(), ", expires_at FROM credit_packages WHERE id = $1");
+    WRITE_OFF = concat!("UPDATE credit_packages SET expired = expired + $2 WHERE id = $1 AND ", free!(), " = $2");
+}
+
+/// PostgreSQL's answer when `EXECUTE` names a statement this connection has not prepared.
+pub(crate) fn is_unprepared(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("26000"))
+}
+
+/// Ends whatever transaction the connection was in (an `EXECUTE` that failed aborted it) and
+/// prepares the catalogue, in one round trip.
+pub(crate) async fn prepare_all(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let mut sql = String::from("ROLLBACK");
+    for statement in ALL {
+        sql.push_str(";\nPREPARE ");
+        sql.push_str(statement.name);
+        sql.push_str(" AS ");
+        sql.push_str(statement.text);
+    }
+    let mut results = sqlx::raw_sql(&sql).fetch_many(conn);
+    while futures_util::TryStreamExt::try_next(&mut results).await?.is_some() {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_has_its_own_name() {
+        let mut names: Vec<_> = ALL.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+    }
+
+    #[test]
+    fn statements_carry_values_only_as_parameters() {
+        // The scripts renumber and substitute `$n`; a quote other than a fixed literal would mean
+        // a value was written into the text.
+        for s in ALL {
+            assert!(!s.text.contains(';'), "{}: one statement per entry", s.name);
+            let quoted: Vec<_> = s.text.split('\'').skip(1).step_by(2).collect();
+            for literal in quoted {
+                assert!(
+                    ["open", "failed", "queued", "processing"].contains(&literal),
+                    "{}: literal {literal:?}",
+                    s.name
+                );
+            }
+        }
+    }
+}

@@ -6,7 +6,13 @@
 //! re-check the row. Here a request first waits its turn in memory, holding nothing, so the
 //! database sees at most one ledger transaction per user from this process at a time.
 //!
-//! Users share a gate by the hash of their id (a fixed number of gates, nothing to clean up), so
+//! SQLite takes one writer at a time for the whole database, and a writer that finds it taken
+//! sleeps in SQLite's busy handler in millisecond steps (1, 2, 5, 10 ms…) whatever the
+//! transaction it waits for takes. So on SQLite every user shares one gate: the next ledger
+//! transaction of this process starts the moment the previous one ends, instead of when its
+//! sleep ends. (Other processes and other writers still meet the busy handler.)
+//!
+//! On PostgreSQL users share a gate by the hash of their id (a fixed number of gates, nothing to clean up), so
 //! two shoppers can occasionally queue behind each other here; that costs a little concurrency,
 //! never correctness. A task holds at most one gate: it is taken before the transaction's
 //! connection and given back when the transaction ends, and no ledger transaction opens another.
@@ -19,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::cache::TtlCache;
+use crate::db::Backend;
 use crate::ids::{HoldId, UserId};
 
 const GATES: usize = 1024;
@@ -35,17 +42,29 @@ pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<()>);
 
 impl Default for Gates {
     fn default() -> Self {
-        Gates {
-            gates: (0..GATES).map(|_| Arc::new(Mutex::new(()))).collect(),
-            owners: TtlCache::new(Duration::from_secs(3600), 100_000),
-        }
+        Gates::new(GATES)
     }
 }
 
 impl Gates {
+    fn new(count: usize) -> Self {
+        Gates {
+            gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(()))).collect(),
+            owners: TtlCache::new(Duration::from_secs(3600), 100_000),
+        }
+    }
+
+    /// The gates for a database: one for all of SQLite, one per user (by hash) on PostgreSQL.
+    pub fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Gates::new(1),
+            Backend::Postgres => Gates::default(),
+        }
+    }
+
     pub async fn enter(&self, user: &UserId) -> Turn {
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user.as_str());
-        let gate = &self.gates[(hash % GATES as u64) as usize];
+        let gate = &self.gates[(hash % self.gates.len() as u64) as usize];
         Turn(gate.clone().lock_owned().await)
     }
 
@@ -74,6 +93,16 @@ mod tests {
         drop(first);
         let second = tokio::time::timeout(Duration::from_secs(5), gates.enter(&ann)).await;
         assert!(second.is_ok(), "and goes once it ends");
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_every_user_queues_on_the_one_writer() {
+        let gates = Gates::for_backend(Backend::Sqlite);
+        let _held = gates.enter(&UserId::generate()).await;
+        for _ in 0..4 {
+            let other = tokio::time::timeout(Duration::from_millis(20), gates.enter(&UserId::generate())).await;
+            assert!(other.is_err(), "another user waits for the one writer");
+        }
     }
 
     #[tokio::test]

@@ -59,11 +59,12 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(db: Db, clock: SharedClock) -> Self {
-        Ledger { db, clock, faults: FaultPoints::default(), gates: Default::default() }
+        Self::with_faults(db, clock, FaultPoints::default())
     }
 
     pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
-        Ledger { db, clock, faults, gates: Default::default() }
+        let gates = std::sync::Arc::new(gate::Gates::for_backend(db.backend()));
+        Ledger { db, clock, faults, gates }
     }
 
     pub fn db(&self) -> &Db {

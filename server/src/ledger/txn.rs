@@ -248,7 +248,7 @@ impl LedgerTx {
             }
             Conn::Borrowed(tx) => {
                 if !writes.is_empty() {
-                    writes.run(&mut **tx, Form::Text).await?;
+                    writes.run(tx, Form::Text).await?;
                 }
                 match std::mem::replace(&mut self.conn, Conn::Own { conn: None, begun: false }) {
                     Conn::Borrowed(tx) => tx.commit().await.map_err(Into::into),

@@ -20,21 +20,15 @@
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::cache::TtlCache;
 use crate::db::Backend;
-use crate::ids::{HoldId, UserId};
+use crate::ids::UserId;
 
 const GATES: usize = 1024;
 
 pub struct Gates {
     gates: Vec<Arc<Mutex<()>>>,
-    /// Whose gate an operation that knows only the hold queues on. A hold never changes owner,
-    /// so an entry is never wrong; it only saves the read (entries go after an hour).
-    owners: TtlCache<HoldId, UserId>,
 }
 
 /// A user's turn: held for the whole ledger transaction.
@@ -48,10 +42,7 @@ impl Default for Gates {
 
 impl Gates {
     fn new(count: usize) -> Self {
-        Gates {
-            gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(()))).collect(),
-            owners: TtlCache::new(Duration::from_secs(3600), 100_000),
-        }
+        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(()))).collect() }
     }
 
     /// The gates for a database: one for all of SQLite, one per user (by hash) on PostgreSQL.
@@ -66,14 +57,6 @@ impl Gates {
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(user.as_str());
         let gate = &self.gates[(hash % self.gates.len() as u64) as usize];
         Turn(gate.clone().lock_owned().await)
-    }
-
-    pub fn owner_of(&self, hold: &HoldId) -> Option<UserId> {
-        self.owners.get(hold)
-    }
-
-    pub fn remember_owner(&self, hold: &HoldId, user: &UserId) {
-        self.owners.put(self.owners.epoch(), hold.clone(), user.clone());
     }
 }
 

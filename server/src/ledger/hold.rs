@@ -179,9 +179,6 @@ impl Ledger {
             created_at: now,
             deadline_at: request.deadline,
         };
-        // Even if this transaction rolls back: the id is never reused, so the entry is harmless.
-        self.gates.remember_owner(&hold.id, &hold.user);
-
         let faults = &self.faults;
         let writes = tx.writes();
         for a in &hold.allocations {
@@ -210,6 +207,7 @@ impl Ledger {
             tx.entry(EntryKind::Freeze, a.amount, Some(&a.package), Some(&hold.id), Some(&hold.job), None)?;
         }
         tx.writes().fault_point(faults, "freeze:after_entries");
+        tx.remember_on_commit(&hold);
         Ok(Frozen { hold, replayed: false })
     }
 
@@ -246,6 +244,15 @@ impl Ledger {
         hold_id: &HoldId,
         resolution: Resolution,
     ) -> Result<Resolved, LedgerError> {
+        // Settling a hold this process froze needs nothing read: its allocations cannot have
+        // changed, and the guarded writes refuse a hold that is no longer open (`known`).
+        if let Some(known) = self.known.take(hold_id)
+            && resolution == Resolution::Settle
+            && skips_read(tx, &known.user)?
+        {
+            self.queue_resolution(tx, hold_id, &known.job, &known.allocations, resolution)?;
+            return Ok(Resolved { hold: hold_id.clone(), state: HoldState::Settled, replayed: false });
+        }
         let mut reads = Script::new();
         let index = reads.push(&HOLD_BY_ID, [hold_id.as_str().into()]);
         let results = tx.read(reads).await?;
@@ -262,32 +269,12 @@ impl Ledger {
             state => return Err(LedgerError::AlreadyResolved(state)),
         }
 
-        let now = tx.now()?;
-        let faults = &self.faults;
-        let writes = tx.writes();
-        let move_credits = match resolution {
-            Resolution::Settle => &SETTLE_FROM_PACKAGE,
-            Resolution::Release => &RELEASE_TO_PACKAGE,
-        };
-        for a in &hold.allocations {
-            writes.push_guarded(move_credits, [a.package.as_str().into(), a.amount.get().into()], 1);
-        }
-        writes.fault_point(faults, "resolve:after_package_update");
-        let kind = match resolution {
-            Resolution::Settle => EntryKind::Settle,
-            Resolution::Release => EntryKind::Release,
-        };
-        for a in &hold.allocations {
-            tx.entry(kind, a.amount, Some(&a.package), Some(&hold.id), Some(&hold.job), None)?;
-        }
-        let writes = tx.writes();
-        writes.fault_point(faults, "resolve:after_entries");
-        writes.push_guarded(&RESOLVE_HOLD, [hold.id.as_str().into(), target.as_str().into(), now.millis().into()], 1);
-        writes.fault_point(faults, "resolve:after_hold_update");
+        self.queue_resolution(tx, &hold.id, &hold.job, &hold.allocations, resolution)?;
 
         // Credits given back are first taken back by a refund still owed, and those left in a
         // package that has already expired are no longer spendable.
         if resolution == Resolution::Release {
+            let now = tx.now()?;
             for (a, package) in hold.allocations.iter().zip(&packages) {
                 let free = package.free + a.amount.get();
                 let (taken, _) = self.take_back_in(tx, &a.package, free, package.owed, package.payment.as_deref())?;
@@ -297,6 +284,41 @@ impl Ledger {
             }
         }
         Ok(Resolved { hold: hold.id, state: target, replayed: false })
+    }
+
+    /// Queues the moves of an open hold's credits, their journal lines and the hold's new state.
+    fn queue_resolution(
+        &self,
+        tx: &mut LedgerTx,
+        hold: &HoldId,
+        job: &JobId,
+        allocations: &[Allocation],
+        resolution: Resolution,
+    ) -> Result<(), LedgerError> {
+        let now = tx.now()?;
+        let faults = &self.faults;
+        let writes = tx.writes();
+        let move_credits = match resolution {
+            Resolution::Settle => &SETTLE_FROM_PACKAGE,
+            Resolution::Release => &RELEASE_TO_PACKAGE,
+        };
+        for a in allocations {
+            writes.push_guarded(move_credits, [a.package.as_str().into(), a.amount.get().into()], 1);
+        }
+        writes.fault_point(faults, "resolve:after_package_update");
+        let kind = match resolution {
+            Resolution::Settle => EntryKind::Settle,
+            Resolution::Release => EntryKind::Release,
+        };
+        for a in allocations {
+            tx.entry(kind, a.amount, Some(&a.package), Some(hold), Some(job), None)?;
+        }
+        let writes = tx.writes();
+        writes.fault_point(faults, "resolve:after_entries");
+        let target = resolution.target();
+        writes.push_guarded(&RESOLVE_HOLD, [hold.as_str().into(), target.as_str().into(), now.millis().into()], 1);
+        writes.fault_point(faults, "resolve:after_hold_update");
+        Ok(())
     }
 
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
@@ -313,6 +335,15 @@ impl Ledger {
         let results = tx.read(reads).await?;
         Ok(hold_from_rows(results.rows(index))?.map(|(hold, _)| hold))
     }
+}
+
+/// Whether a resolution of `owner`'s hold can go without reading it in this transaction: yes when
+/// the transaction is `owner`'s, or has sent nothing yet and can take the lock with its writes.
+fn skips_read(tx: &mut LedgerTx, owner: &UserId) -> Result<bool, LedgerError> {
+    if tx.is_locked() {
+        return Ok(tx.user()? == owner);
+    }
+    Ok(tx.assume_locked(owner).is_ok())
 }
 
 /// What a hold's packages looked like when it was read: for what follows a release.

@@ -14,6 +14,7 @@ mod error;
 mod expiry;
 mod gate;
 mod hold;
+mod known;
 mod package;
 mod refund;
 mod script;
@@ -55,6 +56,7 @@ pub struct Ledger {
     clock: SharedClock,
     faults: FaultPoints,
     gates: std::sync::Arc<gate::Gates>,
+    known: std::sync::Arc<known::KnownHolds>,
 }
 
 impl Ledger {
@@ -64,7 +66,7 @@ impl Ledger {
 
     pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
         let gates = std::sync::Arc::new(gate::Gates::for_backend(db.backend()));
-        Ledger { db, clock, faults, gates }
+        Ledger { db, clock, faults, gates, known: Default::default() }
     }
 
     pub fn db(&self) -> &Db {

@@ -139,10 +139,20 @@ impl Script {
         self.add(Body::Catalogued(sql, values.into()), None)
     }
 
-    /// Adds a write that must change exactly `rows` rows: defence in depth behind the user's
-    /// lock, which already keeps every other ledger transaction of this user out.
+    /// Adds a write that must change exactly `rows` rows and whose statement the database refuses
+    /// (a CHECK constraint) when its condition does not hold (see `statements`): defence in depth
+    /// behind the user's lock, which already keeps every other ledger transaction of this user
+    /// out. Either failure abandons the transaction as a conflict; a refused statement stops the
+    /// script before its `COMMIT`, while a row count is only known once the script has run.
     pub fn push_guarded<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N], rows: u64) -> usize {
         self.add(Body::Catalogued(sql, values.into()), Some(rows))
+    }
+
+    /// Makes the `index`-th statement a guarded one that must change exactly `rows` rows.
+    pub fn set_guard(&mut self, index: usize, rows: u64) {
+        if let Some(statement) = self.statements.get_mut(index) {
+            statement.expect_rows = Some(rows);
+        }
     }
 
     /// Adds transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`).
@@ -213,6 +223,10 @@ impl Script {
                 Ok(Some(item)) => item,
                 Ok(None) => break,
                 Err(e) => {
+                    let failed = self.statements.get(results.len() - 1);
+                    if failed.is_some_and(|s| s.expect_rows.is_some()) && refused_by_check(&e) {
+                        return Err(LedgerError::Conflict);
+                    }
                     return Err(self.fault.map_or(LedgerError::Database(e), |p| InjectedFault(p).into()));
                 }
             };
@@ -276,6 +290,10 @@ impl Script {
     }
 }
 
+fn refused_by_check(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.kind() == sqlx::error::ErrorKind::CheckViolation)
+}
+
 /// Copies `text` into `out`, writing each parameter `$n` through `param(out, n)`. Catalogued
 /// statements hold no `$` but their parameters.
 fn substitute(out: &mut String, text: &str, mut param: impl FnMut(&mut String, usize)) {
@@ -317,6 +335,39 @@ mod tests {
         script.push(&ONE, ["it's".into(), 2.into()]);
         script.push(&TWO, [None::<&str>.into()]);
         script
+    }
+
+    static SPEND: Sql = Sql {
+        name: "fitroom_ledger_spend",
+        text: "UPDATE wallet SET n = CASE WHEN n >= $2 THEN n - $2 ELSE -1 END WHERE id = $1",
+    };
+    static NOTE: Sql = Sql { name: "fitroom_ledger_note", text: "INSERT INTO notes (text) VALUES ($1)" };
+
+    #[tokio::test]
+    async fn a_refused_guard_stops_the_script_before_its_commit() {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = AnyConnection::connect("sqlite::memory:").await.expect("sqlite");
+        sqlx::raw_sql(
+            "CREATE TABLE wallet (id TEXT PRIMARY KEY, n BIGINT NOT NULL CHECK (n >= 0)); \
+             CREATE TABLE notes (text TEXT); INSERT INTO wallet VALUES ('a', 1)",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("schema");
+
+        let mut script = Script::new();
+        script.control("BEGIN");
+        script.push_guarded(&SPEND, ["a".into(), 5.into()], 1);
+        script.push(&NOTE, ["spent".into()]);
+        script.control("COMMIT");
+        let refused = script.run(&mut conn, Form::Prepared).await;
+        assert!(matches!(refused, Err(LedgerError::Conflict)), "a guard that does not hold is a conflict");
+        sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("the transaction is still open");
+
+        let (n,): (i64,) = sqlx::query_as("SELECT n FROM wallet").fetch_one(&mut conn).await.expect("wallet");
+        let (notes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notes").fetch_one(&mut conn).await.expect("notes");
+        assert_eq!((n, notes), (1, 0), "nothing after the refused write was committed");
     }
 
     #[test]

@@ -39,6 +39,13 @@ macro_rules! hold_query {
     };
 }
 
+// Guarded writes (`Script::push_guarded`) must stop the transaction when the state is not what
+// the operation read: a script carries its `COMMIT`, and both databases run a script's statements
+// to the end unless one fails, so a write that merely matched no row would be committed with the
+// rest. Each guarded write therefore sets a value its table's CHECK constraint refuses (-1, or a
+// state that is not one) when its condition does not hold: the database refuses the statement,
+// the statements after it, `COMMIT` included, do not run, and the transaction is rolled back.
+
 macro_rules! statements {
     ($($(#[$doc:meta])* $name:ident = $text:expr;)*) => {
         $(
@@ -61,6 +68,11 @@ statements! {
     INSERT_ENTRY = "INSERT INTO ledger_entries \
         (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    /// An entry of a transaction whose lock travels in the same script, so its number is read
+    /// from the row the lock has just bumped.
+    INSERT_ENTRY_UNDER_LOCK = "INSERT INTO ledger_entries \
+        (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
+        VALUES ($1, $2, (SELECT ledger_seq FROM users WHERE id = $2), $3, $4, $5, $6, $7, $8, $9, $10)";
 
     HOLD_BY_KEY = "SELECT id FROM holds WHERE user_id = $1 AND idempotency_key = $2";
     /// Expiry is judged in Rust against the time read after the lock, not in SQL.
@@ -68,17 +80,21 @@ statements! {
         "SELECT id, ", free!(), ", expires_at FROM credit_packages WHERE user_id = $1 AND ", free!(), " > 0 \
          ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
     );
-    RESERVE = concat!("UPDATE credit_packages SET held = held + $2 WHERE id = $1 AND ", free!(), " >= $2");
+    RESERVE = concat!(
+        "UPDATE credit_packages SET held = CASE WHEN ", free!(), " >= $2 THEN held + $2 ELSE -1 END WHERE id = $1"
+    );
     INSERT_HOLD = "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)";
     INSERT_ALLOCATION = "INSERT INTO hold_allocations (hold_id, package_id, amount) VALUES ($1, $2, $3)";
 
     HOLD_BY_ID = hold_query!("h.id = $1");
     HOLD_BY_JOB = hold_query!("h.job_id = $1");
-    SETTLE_FROM_PACKAGE = "UPDATE credit_packages SET held = held - $2, consumed = consumed + $2 \
-        WHERE id = $1 AND held >= $2";
-    RELEASE_TO_PACKAGE = "UPDATE credit_packages SET held = held - $2 WHERE id = $1 AND held >= $2";
-    RESOLVE_HOLD = "UPDATE holds SET state = $2, resolved_at = $3 WHERE id = $1 AND state = 'open'";
+    SETTLE_FROM_PACKAGE = "UPDATE credit_packages \
+        SET held = CASE WHEN held >= $2 THEN held - $2 ELSE -1 END, consumed = consumed + $2 WHERE id = $1";
+    RELEASE_TO_PACKAGE = "UPDATE credit_packages SET held = CASE WHEN held >= $2 THEN held - $2 ELSE -1 END \
+        WHERE id = $1";
+    RESOLVE_HOLD = "UPDATE holds SET state = CASE WHEN state = 'open' THEN $2 ELSE 'not open' END, resolved_at = $3 \
+        WHERE id = $1";
     FAIL_OVERDUE_JOB = "UPDATE jobs SET status = 'failed', error = $2, updated_at = $3 \
         WHERE id = $1 AND status IN ('queued', 'processing')";
 
@@ -91,14 +107,17 @@ statements! {
         "SELECT granted, refund_target, refunded, ", free!(), ", expires_at, payment FROM credit_packages \
          WHERE id = $1 AND user_id = $2"
     );
-    RAISE_REFUND_TARGET = "UPDATE credit_packages SET refund_target = $2 WHERE id = $1 AND refund_target = $3";
+    RAISE_REFUND_TARGET = "UPDATE credit_packages \
+        SET refund_target = CASE WHEN refund_target = $3 THEN $2 ELSE -1 END WHERE id = $1";
     TAKE_BACK = concat!(
-        "UPDATE credit_packages SET refunded = refunded + $2 \
-         WHERE id = $1 AND ", free!(), " = $3 AND refund_target - refunded = $4"
+        "UPDATE credit_packages SET refunded = CASE WHEN ", free!(), " = $3 AND refund_target - refunded = $4 \
+         THEN refunded + $2 ELSE -1 END WHERE id = $1"
     );
 
     PACKAGE_EXPIRY = concat!("SELECT ", free!(), ", expires_at FROM credit_packages WHERE id = $1");
-    WRITE_OFF = concat!("UPDATE credit_packages SET expired = expired + $2 WHERE id = $1 AND ", free!(), " = $2");
+    WRITE_OFF = concat!(
+        "UPDATE credit_packages SET expired = CASE WHEN ", free!(), " = $2 THEN expired + $2 ELSE -1 END WHERE id = $1"
+    );
 }
 
 /// PostgreSQL's answer when `EXECUTE` names a statement this connection has not prepared.
@@ -142,7 +161,7 @@ mod tests {
             let quoted: Vec<_> = s.text.split('\'').skip(1).step_by(2).collect();
             for literal in quoted {
                 assert!(
-                    ["open", "failed", "queued", "processing"].contains(&literal),
+                    ["open", "not open", "failed", "queued", "processing"].contains(&literal),
                     "{}: literal {literal:?}",
                     s.name
                 );

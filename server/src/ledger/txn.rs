@@ -3,10 +3,13 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
+use std::sync::Arc;
+
 use crate::ledger::gate::Turn;
+use crate::ledger::known::KnownHolds;
 use crate::ledger::script::{Form, Results, Script, Value};
-use crate::ledger::statements::{self, INSERT_ENTRY, LOCK_HOLD_OWNER, LOCK_USER};
-use crate::ledger::{Credits, EntryKind, Ledger, LedgerError};
+use crate::ledger::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER};
+use crate::ledger::{Credits, EntryKind, Hold, Ledger, LedgerError};
 
 /// Whose ledger a transaction locks: a user's, or the owner's of a hold.
 #[derive(Clone, Debug)]
@@ -34,16 +37,24 @@ pub struct LedgerTx {
     lock: Lock,
     /// Known once the lock is taken.
     locked: Option<Locked>,
+    /// The lock is assumed, not yet taken: it goes out with the writes and the commit, in one
+    /// round trip (`assume_locked`).
+    blind: bool,
     line: i64,
     writes: Script,
     clock: crate::clock::SharedClock,
+    known: Arc<KnownHolds>,
+    /// Holds this transaction created, remembered once it commits.
+    frozen: Vec<Hold>,
 }
 
 #[derive(Clone, Debug)]
 struct Locked {
     user: UserId,
-    seq: i64,
-    /// Read after the lock so that entry times follow the replay order.
+    /// The transaction's number; unknown until the lock has answered (`assume_locked`).
+    seq: Option<i64>,
+    /// Read after the lock so that entry times follow the replay order (for an assumed lock,
+    /// after this process's gate, which orders the user's transactions in this process).
     now: Timestamp,
 }
 
@@ -56,16 +67,14 @@ impl LedgerTx {
     /// Like `begin`, for operations that know only the hold. Its owner is read first (a hold
     /// never changes owner) to queue on the right gate; the lock statement checks it again.
     pub(crate) async fn begin_for_hold(ledger: &Ledger, hold: &HoldId) -> Result<Self, LedgerError> {
-        let owner = match ledger.gates.owner_of(hold) {
+        let owner = match ledger.known.owner_of(hold) {
             Some(owner) => owner,
             None => {
                 let row: Option<(String,)> = sqlx::query_as("SELECT user_id FROM holds WHERE id = $1")
                     .bind(hold.as_str())
                     .fetch_optional(ledger.db.pool())
                     .await?;
-                let owner = UserId::from_string(row.ok_or(LedgerError::UnknownHold)?.0);
-                ledger.gates.remember_owner(hold, &owner);
-                owner
+                UserId::from_string(row.ok_or(LedgerError::UnknownHold)?.0)
             }
         };
         Self::own(ledger, &owner, Lock::Hold(hold.clone())).await
@@ -80,9 +89,12 @@ impl LedgerTx {
             _turn: Some(turn),
             lock,
             locked: None,
+            blind: false,
             line: 0,
             writes: Script::new(),
             clock: ledger.clock.clone(),
+            known: ledger.known.clone(),
+            frozen: Vec::new(),
         })
     }
 
@@ -95,9 +107,12 @@ impl LedgerTx {
             _turn: None,
             lock: Lock::User(user.clone()),
             locked: None,
+            blind: false,
             line: 0,
             writes: Script::new(),
             clock: ledger.clock.clone(),
+            known: ledger.known.clone(),
+            frozen: Vec::new(),
         };
         this.read(Script::new()).await?;
         Ok(this)
@@ -124,9 +139,29 @@ impl LedgerTx {
     /// transaction also opens it and takes the lock, in the same round trip.
     pub(crate) async fn read(&mut self, reads: Script) -> Result<Results, LedgerError> {
         let form = self.form();
-        if self.locked.is_some() {
+        if self.locked.is_some() && !self.blind {
             return reads.run(self.connection()?, form).await;
         }
+        let (mut script, lock) = self.opening();
+        script.append(reads);
+        let results = self.run_opening(script).await?;
+        let row = results.rows(lock).first().ok_or(match self.lock {
+            Lock::User(_) => LedgerError::UnknownUser,
+            Lock::Hold(_) => LedgerError::UnknownHold,
+        })?;
+        use sqlx::Row;
+        let user: String = row.try_get(0)?;
+        let seq: i64 = row.try_get(1)?;
+        // An assumed lock keeps the time its queued entries already carry.
+        let now = self.locked.as_ref().map_or_else(|| self.clock.now(), |l| l.now);
+        self.locked = Some(Locked { user: UserId::from_string(user), seq: Some(seq), now });
+        self.blind = false;
+        Ok(results.skip(lock + 1))
+    }
+
+    /// The start of the transaction's first script: `BEGIN` (on our own connection) and the lock
+    /// statement, whose index is returned.
+    fn opening(&mut self) -> (Script, usize) {
         let mut script = Script::new();
         if let Conn::Own { begun, .. } = &mut self.conn {
             script.control("BEGIN");
@@ -136,27 +171,47 @@ impl LedgerTx {
             Lock::User(user) => script.push(&LOCK_USER, [user.as_str().into()]),
             Lock::Hold(hold) => script.push(&LOCK_HOLD_OWNER, [hold.as_str().into()]),
         };
-        script.append(reads);
+        (script, lock)
+    }
+
+    /// Runs the transaction's first script.
+    async fn run_opening(&mut self, script: Script) -> Result<Results, LedgerError> {
+        let form = self.form();
         let conn = self.connection()?;
-        let results = match script.run(conn, form).await {
+        match script.run(conn, form).await {
             // A connection that has not prepared the ledger's statements yet (PostgreSQL): the
             // failed `EXECUTE` aborted only this transaction's first script, which nothing but
             // this `BEGIN` preceded, so prepare them and send it again.
             Err(LedgerError::Database(e)) if form == Form::Prepared && statements::is_unprepared(&e) => {
                 statements::prepare_all(conn).await?;
-                script.run(conn, form).await?
+                script.run(conn, form).await
             }
-            result => result?,
-        };
-        let row = results.rows(lock).first().ok_or(match self.lock {
-            Lock::User(_) => LedgerError::UnknownUser,
-            Lock::Hold(_) => LedgerError::UnknownHold,
-        })?;
-        use sqlx::Row;
-        let user: String = row.try_get(0)?;
-        let seq: i64 = row.try_get(1)?;
-        self.locked = Some(Locked { user: UserId::from_string(user), seq, now: self.clock.now() });
-        Ok(results.skip(lock + 1))
+            result => result,
+        }
+    }
+
+    /// Goes on as if `user`'s lock were taken, without a round trip: the lock statement is sent
+    /// with the writes and the commit. Only for an operation that needs to read nothing because
+    /// what it depends on cannot have changed or is checked by guarded writes (`known`), on a
+    /// transaction of our own that has sent nothing yet.
+    pub(crate) fn assume_locked(&mut self, user: &UserId) -> Result<(), LedgerError> {
+        if self.locked.is_some() || !matches!(self.conn, Conn::Own { begun: false, .. }) {
+            return Err(LedgerError::NotLocked);
+        }
+        self.lock = Lock::User(user.clone());
+        self.locked = Some(Locked { user: user.clone(), seq: None, now: self.clock.now() });
+        self.blind = true;
+        Ok(())
+    }
+
+    /// Whether the lock has been taken or assumed.
+    pub(crate) fn is_locked(&self) -> bool {
+        self.locked.is_some()
+    }
+
+    /// Remembers a hold this transaction created once the transaction commits (`known`).
+    pub(crate) fn remember_on_commit(&mut self, hold: &Hold) {
+        self.frozen.push(hold.clone());
     }
 
     fn locked(&self) -> Result<&Locked, LedgerError> {
@@ -178,7 +233,7 @@ impl LedgerTx {
     /// Takes the lock if not yet taken, sends the queued writes, and hands out the connection
     /// for statements that belong in the same transaction (a job beside its hold).
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, LedgerError> {
-        if self.locked.is_none() {
+        if self.locked.is_none() || self.blind {
             self.read(Script::new()).await?;
         }
         if !self.writes.is_empty() {
@@ -206,28 +261,49 @@ impl LedgerTx {
     ) -> Result<(), LedgerError> {
         let locked = self.locked()?.clone();
         self.line += 1;
-        self.writes.push(
-            &INSERT_ENTRY,
-            [
-                EntryId::generate().as_str().into(),
-                locked.user.as_str().into(),
-                locked.seq.into(),
-                self.line.into(),
-                locked.now.millis().into(),
-                kind.as_str().into(),
-                amount.get().into(),
-                package.map(PackageId::as_str).into(),
-                hold.map(HoldId::as_str).into(),
-                job.map(JobId::as_str).into(),
-                Value::from(reference),
-            ],
-        );
+        let id = EntryId::generate();
+        let (user, line, at) = (locked.user.as_str().into(), self.line.into(), locked.now.millis().into());
+        let (kind, amount) = (kind.as_str().into(), amount.get().into());
+        let package = package.map(PackageId::as_str).into();
+        let hold = hold.map(HoldId::as_str).into();
+        let job = job.map(JobId::as_str).into();
+        let reference = Value::from(reference);
+        match locked.seq {
+            Some(seq) => self.writes.push(
+                &INSERT_ENTRY,
+                [id.as_str().into(), user, seq.into(), line, at, kind, amount, package, hold, job, reference],
+            ),
+            None => self
+                .writes
+                .push(&INSERT_ENTRY_UNDER_LOCK, [id.as_str().into(), user, line, at, kind, amount, package, hold, job, reference]),
+        };
         Ok(())
     }
 
     /// Sends the queued writes and commits, in one round trip of our own connection.
     pub async fn commit(mut self) -> Result<(), LedgerError> {
+        let committed = self.send_commit().await;
+        if committed.is_ok() {
+            for hold in std::mem::take(&mut self.frozen) {
+                self.known.remember(&hold);
+            }
+        }
+        committed
+    }
+
+    async fn send_commit(&mut self) -> Result<(), LedgerError> {
         let writes = std::mem::take(&mut self.writes);
+        if self.blind {
+            // The lock, the writes and the commit in one round trip. The lock must find its row:
+            // a guard, like the writes'.
+            let (mut script, lock) = self.opening();
+            script.set_guard(lock, 1);
+            script.append(writes);
+            script.control("COMMIT");
+            self.blind = false;
+            let result = self.run_opening(script).await.map(drop);
+            return self.committed(result).await;
+        }
         match &mut self.conn {
             Conn::Own { conn, begun } => {
                 if !*begun {
@@ -239,12 +315,7 @@ impl LedgerTx {
                     return Err(LedgerError::Database(sqlx::Error::PoolClosed));
                 };
                 let result = script.run(c, Form::Prepared).await.map(drop);
-                if result.is_ok() {
-                    *begun = false;
-                } else {
-                    self.rollback_own().await;
-                }
-                result
+                self.committed(result).await
             }
             Conn::Borrowed(tx) => {
                 if !writes.is_empty() {
@@ -256,6 +327,18 @@ impl LedgerTx {
                 }
             }
         }
+    }
+
+    /// After our own connection's commit script: closed on success, rolled back otherwise.
+    async fn committed(&mut self, result: Result<(), LedgerError>) -> Result<(), LedgerError> {
+        if result.is_ok() {
+            if let Conn::Own { begun, .. } = &mut self.conn {
+                *begun = false;
+            }
+        } else {
+            self.rollback_own().await;
+        }
+        result
     }
 
     /// Abandons everything: nothing queued is sent, nothing sent stays.

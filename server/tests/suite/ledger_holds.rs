@@ -196,6 +196,59 @@ async fn an_open_hold_past_its_deadline_is_released_and_its_job_failed(t: TestDb
     t.assert_verified().await;
 }
 
+/// Two processes on one database: `here` froze `hold` (2 of 5 credits), `elsewhere` froze 2 more
+/// of the same package, so that the package alone cannot tell which hold moved.
+struct Shared {
+    here: Ledger,
+    elsewhere: Ledger,
+    user: UserId,
+    job: JobId,
+    hold: fitroom_server::ledger::Hold,
+}
+
+async fn shared_package_across_processes(t: &TestDb) -> Shared {
+    let (here, elsewhere) = (t.ledger(), t.ledger());
+    let user = t.user().await;
+    give(&here, &user, 5, Some(10)).await;
+    let job = t.job(&user).await;
+    let hold = freeze(&here, &user, &job, 2, "k").await.expect("freeze").hold;
+    let other = t.job(&user).await;
+    freeze(&elsewhere, &user, &other, 2, "other").await.expect("freeze elsewhere");
+    Shared { here, elsewhere, user, job, hold }
+}
+
+/// The process that froze a hold settles it without reading it back; the hold may have been
+/// resolved by another process meanwhile, and then nothing may move twice.
+async fn a_hold_released_by_another_process_is_not_then_settled_by_the_one_that_froze_it(t: TestDb) {
+    let Shared { here, elsewhere, user, job, hold } = shared_package_across_processes(&t).await;
+
+    assert!(!elsewhere.release(&hold.id).await.expect("released elsewhere").replayed);
+    t.set_job_status(&job, "failed").await;
+    let entries = t.count("ledger_entries").await;
+
+    let settle = here.settle(&hold.id).await.expect_err("already released");
+    assert!(matches!(settle, LedgerError::AlreadyResolved(HoldState::Released)), "{settle:?}");
+    assert_eq!(t.count("ledger_entries").await, entries, "the refused settle wrote nothing");
+    let balance = here.balance(&user).await.expect("balance");
+    assert_eq!((balance.available, balance.held, balance.packages[0].consumed), (credits(3), credits(2), credits(0)));
+    t.assert_verified().await;
+}
+
+async fn a_hold_settled_by_another_process_is_answered_as_settled_once(t: TestDb) {
+    let Shared { here, elsewhere, user, job, hold } = shared_package_across_processes(&t).await;
+
+    assert!(!elsewhere.settle(&hold.id).await.expect("settled elsewhere").replayed);
+    t.set_job_status(&job, "succeeded").await;
+    let entries = t.count("ledger_entries").await;
+
+    let again = here.settle(&hold.id).await.expect("settle here");
+    assert_eq!((again.state, again.replayed), (HoldState::Settled, true));
+    assert_eq!(t.count("ledger_entries").await, entries, "a repeat writes nothing");
+    let balance = here.balance(&user).await.expect("balance");
+    assert_eq!((balance.available, balance.held, balance.packages[0].consumed), (credits(1), credits(2), credits(2)));
+    t.assert_verified().await;
+}
+
 async fn an_unknown_hold_is_reported_as_such(t: TestDb) {
     let ledger = t.ledger();
     let missing = fitroom_server::ids::HoldId::generate();
@@ -215,4 +268,6 @@ crate::on_both_databases!(
     credits_released_into_an_expired_package_are_written_off,
     an_open_hold_past_its_deadline_is_released_and_its_job_failed,
     an_unknown_hold_is_reported_as_such,
+    a_hold_released_by_another_process_is_not_then_settled_by_the_one_that_froze_it,
+    a_hold_settled_by_another_process_is_answered_as_settled_once,
 );

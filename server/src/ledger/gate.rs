@@ -10,7 +10,9 @@
 //! sleeps in SQLite's busy handler in millisecond steps (1, 2, 5, 10 ms…) whatever the
 //! transaction it waits for takes. So on SQLite every user shares one gate: the next ledger
 //! transaction of this process starts the moment the previous one ends, instead of when its
-//! sleep ends. (Other processes and other writers still meet the busy handler.)
+//! sleep ends. (Other processes and other writers still meet the busy handler.) That gate also
+//! keeps the writer's connection between transactions: it skips the pool's checkout and return,
+//! and keeps its page cache, which SQLite empties whenever another connection has written.
 //!
 //! On PostgreSQL users share a gate by the hash of their id (a fixed number of gates, nothing to clean up), so
 //! two shoppers can occasionally queue behind each other here; that costs a little concurrency,
@@ -20,6 +22,7 @@
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
+use sqlx::AnyConnection;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::db::Backend;
@@ -28,29 +31,47 @@ use crate::ids::UserId;
 const GATES: usize = 1024;
 
 pub struct Gates {
-    gates: Vec<Arc<Mutex<()>>>,
+    gates: Vec<Arc<Mutex<Option<AnyConnection>>>>,
+    /// Whether a gate keeps the connection of its last transaction (SQLite's single writer).
+    keeps_connections: bool,
 }
 
 /// A user's turn: held for the whole ledger transaction.
-pub struct Turn(#[allow(dead_code)] OwnedMutexGuard<()>);
+pub struct Turn(OwnedMutexGuard<Option<AnyConnection>>);
+
+impl Turn {
+    /// The connection the gate kept from its previous transaction, if any.
+    pub fn take_kept(&mut self) -> Option<AnyConnection> {
+        self.0.take()
+    }
+
+    /// Leaves a connection with no transaction open for the gate's next turn.
+    pub fn keep(&mut self, conn: AnyConnection) {
+        *self.0 = Some(conn);
+    }
+}
 
 impl Default for Gates {
     fn default() -> Self {
-        Gates::new(GATES)
+        Gates::new(GATES, false)
     }
 }
 
 impl Gates {
-    fn new(count: usize) -> Self {
-        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(()))).collect() }
+    fn new(count: usize, keeps_connections: bool) -> Self {
+        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(), keeps_connections }
     }
 
     /// The gates for a database: one for all of SQLite, one per user (by hash) on PostgreSQL.
     pub fn for_backend(backend: Backend) -> Self {
         match backend {
-            Backend::Sqlite => Gates::new(1),
+            Backend::Sqlite => Gates::new(1, true),
             Backend::Postgres => Gates::default(),
         }
+    }
+
+    pub fn keeps_connections(&self) -> bool {
+        self.keeps_connections
     }
 
     pub async fn enter(&self, user: &UserId) -> Turn {

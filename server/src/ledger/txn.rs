@@ -21,9 +21,36 @@ enum Lock {
 enum Conn {
     /// A connection of our own: `BEGIN` travels with the first script and `COMMIT` with the last,
     /// so a short operation costs two round trips.
-    Own { conn: Option<PoolConnection<Any>>, begun: bool },
+    Own { conn: Option<Lease>, begun: bool },
     /// A caller's transaction that the ledger continues (an account and its sign-up package).
     Borrowed(Transaction<'static, Any>),
+}
+
+/// Where our own connection comes from, and goes back to.
+enum Lease {
+    Pooled(PoolConnection<Any>),
+    /// SQLite's writer connection, kept by the gate between transactions (see `gate`).
+    Kept(AnyConnection),
+}
+
+impl std::ops::Deref for Lease {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            Lease::Pooled(c) => c,
+            Lease::Kept(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            Lease::Pooled(c) => c,
+            Lease::Kept(c) => c,
+        }
+    }
 }
 
 /// One ledger transaction of one user. Its first statement bumps the user's `ledger_seq`: that
@@ -33,7 +60,7 @@ enum Conn {
 pub struct LedgerTx {
     conn: Conn,
     /// This process's turn for the user (see `gate`); given back when the transaction ends.
-    _turn: Option<Turn>,
+    turn: Option<Turn>,
     lock: Lock,
     /// Known once the lock is taken.
     locked: Option<Locked>,
@@ -82,11 +109,15 @@ impl LedgerTx {
 
     /// The turn comes first, the connection second: a queued request holds no connection.
     async fn own(ledger: &Ledger, user: &UserId, lock: Lock) -> Result<Self, LedgerError> {
-        let turn = ledger.gates.enter(user).await;
-        let conn = ledger.db.pool().acquire().await?;
+        let mut turn = ledger.gates.enter(user).await;
+        let conn = match turn.take_kept() {
+            Some(kept) => Lease::Kept(kept),
+            None if ledger.gates.keeps_connections() => Lease::Kept(ledger.db.pool().acquire().await?.detach()),
+            None => Lease::Pooled(ledger.db.pool().acquire().await?),
+        };
         Ok(LedgerTx {
             conn: Conn::Own { conn: Some(conn), begun: false },
-            _turn: Some(turn),
+            turn: Some(turn),
             lock,
             locked: None,
             blind: false,
@@ -104,7 +135,7 @@ impl LedgerTx {
     pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
         let mut this = LedgerTx {
             conn: Conn::Borrowed(tx),
-            _turn: None,
+            turn: None,
             lock: Lock::User(user.clone()),
             locked: None,
             blind: false,
@@ -389,12 +420,19 @@ impl LedgerTx {
 
 impl Drop for LedgerTx {
     /// A transaction dropped half-way (an error path, a cancelled request) must not go back to
-    /// the pool still open: the connection is closed instead, and the database rolls it back.
+    /// the pool or the gate still open: the connection is closed instead, and the database rolls
+    /// it back. A finished one goes back where it came from.
     fn drop(&mut self) {
-        if let Conn::Own { conn, begun: true } = &mut self.conn {
-            if let Some(c) = conn.take() {
-                drop(c.detach());
+        let Conn::Own { conn, begun } = &mut self.conn else { return };
+        match (conn.take(), *begun) {
+            (Some(Lease::Kept(c)), false) => {
+                if let Some(turn) = &mut self.turn {
+                    turn.keep(c);
+                }
             }
+            (Some(Lease::Pooled(c)), true) => drop(c.detach()),
+            // Pooled and finished: back to the pool as it drops. Kept and unfinished: closed.
+            _ => {}
         }
     }
 }

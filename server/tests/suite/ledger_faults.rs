@@ -83,4 +83,41 @@ async fn after_a_fault_the_same_operation_completes_normally(t: TestDb) {
     t.assert_verified().await;
 }
 
-crate::on_both_databases!(every_fault_point_leaves_no_partial_state, after_a_fault_the_same_operation_completes_normally);
+/// A request can be dropped at any await (a client gone, a timeout): the transaction in flight
+/// must leave nothing behind and its connection must not carry it into the next one.
+async fn operations_abandoned_at_any_point_leave_the_ledger_whole(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    ledger
+        .grant(&Grant { user: user.clone(), credits: credits(1000), name: "p".into(), expires_at: None, source: None })
+        .await
+        .expect("grant");
+    for i in 0..60u64 {
+        let job = t.job(&user).await;
+        let key = format!("k{i}");
+        // Cut off after a different delay each time, so that the cut lands between different
+        // steps; where exactly does not matter, every outcome must leave the ledger whole.
+        let cut = std::time::Duration::from_micros(40 * i);
+        if let Ok(Ok(frozen)) = tokio::time::timeout(cut, freeze(&ledger, &user, &job, 1, &key)).await {
+            let _ = tokio::time::timeout(cut, ledger.settle(&frozen.hold.id)).await;
+        }
+    }
+    // Jobs follow their holds (the job service's part, not under test here).
+    sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id IN (SELECT job_id FROM holds WHERE state = 'settled')")
+        .execute(t.db.pool())
+        .await
+        .expect("jobs");
+    t.assert_verified().await;
+    let job = t.job(&user).await;
+    let hold = freeze(&ledger, &user, &job, 1, "after").await.expect("the ledger still works").hold;
+    ledger.settle(&hold.id).await.expect("and settles");
+    let balance = ledger.balance(&user).await.expect("balance");
+    let p = &balance.packages[0];
+    assert_eq!(p.consumed.get() + p.held.get() + balance.available.get(), 1000, "no credit lost or made");
+}
+
+crate::on_both_databases!(
+    every_fault_point_leaves_no_partial_state,
+    after_a_fault_the_same_operation_completes_normally,
+    operations_abandoned_at_any_point_leave_the_ledger_whole
+);

@@ -14,9 +14,9 @@
 //! keeps the writer's connection between transactions: it skips the pool's checkout and return,
 //! and keeps its page cache, which SQLite empties whenever another connection has written.
 //!
-//! On PostgreSQL users share a gate by the hash of their id (a fixed number of gates, nothing to clean up), so
-//! two shoppers can occasionally queue behind each other here; that costs a little concurrency,
-//! never correctness. A task holds at most one gate: it is taken before the transaction's
+//! On PostgreSQL users share a gate by the hash of their id (a fixed number of gates, nothing to
+//! clean up), so two shoppers can occasionally queue behind each other here; that costs a little
+//! concurrency, never correctness. A task holds at most one gate: it is taken before the transaction's
 //! connection and given back when the transaction ends, and no ledger transaction opens another.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};

@@ -1,10 +1,10 @@
+use std::sync::Arc;
+
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
-use std::sync::Arc;
-
 use crate::ledger::gate::Turn;
 use crate::ledger::known::KnownHolds;
 use crate::ledger::script::{Form, Results, Script, Value};
@@ -62,11 +62,8 @@ pub struct LedgerTx {
     /// This process's turn for the user (see `gate`); given back when the transaction ends.
     turn: Option<Turn>,
     lock: Lock,
-    /// Known once the lock is taken.
+    /// Known once the lock is taken, or assumed (`assume_locked`: its `seq` is then unknown).
     locked: Option<Locked>,
-    /// The lock is assumed, not yet taken: it goes out with the writes and the commit, in one
-    /// round trip (`assume_locked`).
-    blind: bool,
     line: i64,
     writes: Script,
     clock: crate::clock::SharedClock,
@@ -120,7 +117,6 @@ impl LedgerTx {
             turn: Some(turn),
             lock,
             locked: None,
-            blind: false,
             line: 0,
             writes: Script::new(),
             clock: ledger.clock.clone(),
@@ -138,7 +134,6 @@ impl LedgerTx {
             turn: None,
             lock: Lock::User(user.clone()),
             locked: None,
-            blind: false,
             line: 0,
             writes: Script::new(),
             clock: ledger.clock.clone(),
@@ -170,7 +165,7 @@ impl LedgerTx {
     /// transaction also opens it and takes the lock, in the same round trip.
     pub(crate) async fn read(&mut self, reads: Script) -> Result<Results, LedgerError> {
         let form = self.form();
-        if self.locked.is_some() && !self.blind {
+        if self.lock_taken() {
             return reads.run(self.connection()?, form).await;
         }
         let (mut script, lock) = self.opening();
@@ -186,7 +181,6 @@ impl LedgerTx {
         // An assumed lock keeps the time its queued entries already carry.
         let now = self.locked.as_ref().map_or_else(|| self.clock.now(), |l| l.now);
         self.locked = Some(Locked { user: UserId::from_string(user), seq: Some(seq), now });
-        self.blind = false;
         Ok(results.skip(lock + 1))
     }
 
@@ -231,8 +225,13 @@ impl LedgerTx {
         }
         self.lock = Lock::User(user.clone());
         self.locked = Some(Locked { user: user.clone(), seq: None, now: self.clock.now() });
-        self.blind = true;
         Ok(())
+    }
+
+    /// Whether the lock statement has answered (an assumed lock has not: it goes out with the
+    /// writes and the commit, in one round trip).
+    fn lock_taken(&self) -> bool {
+        self.locked.as_ref().is_some_and(|l| l.seq.is_some())
     }
 
     /// Whether the lock has been taken or assumed.
@@ -264,7 +263,7 @@ impl LedgerTx {
     /// Takes the lock if not yet taken, sends the queued writes, and hands out the connection
     /// for statements that belong in the same transaction (a job beside its hold).
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, LedgerError> {
-        if self.locked.is_none() || self.blind {
+        if !self.lock_taken() {
             self.read(Script::new()).await?;
         }
         if !self.writes.is_empty() {
@@ -324,14 +323,13 @@ impl LedgerTx {
 
     async fn send_commit(&mut self) -> Result<(), LedgerError> {
         let writes = std::mem::take(&mut self.writes);
-        if self.blind {
+        if self.is_locked() && !self.lock_taken() {
             // The lock, the writes and the commit in one round trip. The lock must find its row:
             // a guard, like the writes'.
             let (mut script, lock) = self.opening();
             script.set_guard(lock, 1);
             script.append(writes);
             script.control("COMMIT");
-            self.blind = false;
             let result = self.run_opening(script).await.map(drop);
             return self.committed(result).await;
         }

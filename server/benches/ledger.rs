@@ -183,6 +183,8 @@ fn selected(backend: &str, clients: usize) -> bool {
     }
 }
 
+fn part(p: &str) -> bool { std::env::var("FITROOM_BENCH_PART").map_or(true, |v| v == p) }
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let per_client_total = |clients: usize, total: usize| (total / clients).max(20);
@@ -192,9 +194,9 @@ async fn main() {
         rows.push(Row {
             backend: "SQLite",
             clients: c,
-            ceiling: sqlite_ceiling(c, n * 2).await,
-            many: pairs_per_second(Backend::Sqlite, c, false, n).await,
-            one: pairs_per_second(Backend::Sqlite, c, true, n).await,
+            ceiling: if part("ceiling") { sqlite_ceiling(c, n * 2).await } else { 1.0 },
+            many: if part("many") { pairs_per_second(Backend::Sqlite, c, false, n).await } else { 0.0 },
+            one: if part("one") { pairs_per_second(Backend::Sqlite, c, true, n).await } else { 0.0 },
         });
     }
     if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_ok() {

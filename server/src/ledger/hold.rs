@@ -4,11 +4,11 @@ use sqlx::any::AnyRow;
 
 use crate::clock::Timestamp;
 use crate::db::with_retry;
-use crate::ids::{HoldId, JobId, PackageId, UserId};
+use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::ledger::script::Script;
 use crate::ledger::statements::{
-    HOLD_BY_ID, HOLD_BY_JOB, HOLD_BY_KEY, INSERT_ALLOCATION, INSERT_HOLD, PACKAGES_WITH_CREDITS, RELEASE_TO_PACKAGE,
-    RESERVE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
+    FREEZE_ALLOCATE, FREEZE_ENTRIES, FREEZE_HOLD, FREEZE_RESERVE, HOLD_BY_ID, HOLD_BY_JOB, HOLD_BY_KEY,
+    PACKAGES_WITH_CREDITS, RELEASE_TO_PACKAGE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
 };
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
@@ -105,23 +105,6 @@ pub struct Resolved {
     pub replayed: bool,
 }
 
-/// Takes `amount` from `free` (package, unheld credits) in the given order; all or nothing.
-pub fn allocate(free: &[(PackageId, i64)], amount: i64) -> Option<Vec<Allocation>> {
-    let mut left = amount;
-    let mut allocations = Vec::new();
-    for (package, available) in free {
-        if left == 0 {
-            break;
-        }
-        let take = left.min(*available);
-        if take > 0 {
-            allocations.push(Allocation { package: package.clone(), amount: Credits::new(take).ok()? });
-            left -= take;
-        }
-    }
-    (left == 0).then_some(allocations)
-}
-
 impl Ledger {
     /// Reserves credits for a job from the user's active packages, first-expiring-first.
     pub async fn freeze(&self, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
@@ -134,12 +117,26 @@ impl Ledger {
     }
 
     /// `freeze` inside a caller's transaction, so a job and its hold are written together.
-    /// One round trip reads (the idempotency key and the packages with credits left); the
-    /// writes are queued for the commit.
+    ///
+    /// The database allocates, under the user's lock (`FREEZE_*` in `statements`). A transaction
+    /// that has sent nothing yet freezes in one round trip: the lock, the hold, the allocation,
+    /// the reservation, the entries and the commit. There the hold refuses to be written when the
+    /// idempotency key was used before or the active packages hold too little; nothing is written
+    /// then, and the transaction starts over the careful way: one round trip reads the key and the
+    /// packages under the lock, and the freeze is sent only when it can go through.
     pub async fn freeze_in(&self, tx: &mut LedgerTx, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
         if request.amount.is_zero() {
             return Err(LedgerError::NonPositiveHold);
         }
+        if tx.assume_locked(&request.user).is_ok() {
+            let (hold, writes, allocation) = self.freeze_writes(tx, request, true)?;
+            if let Some(results) = tx.commit_in_one_round_trip(writes).await? {
+                let hold = allocated(hold, results.rows(allocation))?;
+                self.known.remember(&hold);
+                return Ok(Frozen { hold, replayed: false });
+            }
+        }
+
         let user = request.user.as_str();
         let mut reads = Script::new();
         let by_key = reads.push(&HOLD_BY_KEY, [user.into(), request.idempotency_key.as_str().into()]);
@@ -153,62 +150,76 @@ impl Ledger {
             }
             return Ok(Frozen { hold, replayed: true });
         }
-
         let now = tx.now()?;
-        let mut active = Vec::new();
+        let mut available = 0;
         for row in results.rows(free) {
             let expires_at: Option<i64> = row.try_get(2)?;
             if expires_at.is_none_or(|at| at > now.millis()) {
-                active.push((PackageId::from_string(row.try_get::<String, _>(0)?), row.try_get::<i64, _>(1)?));
+                available += row.try_get::<i64, _>(1)?;
             }
         }
-        let Some(allocations) = allocate(&active, request.amount.get()) else {
-            let available = active.iter().map(|(_, n)| n).sum();
-            return Err(LedgerError::InsufficientCredits {
-                requested: request.amount,
-                available: Credits::new(available)?,
-            });
-        };
+        if available < request.amount.get() {
+            return Err(LedgerError::InsufficientCredits { requested: request.amount, available: Credits::new(available)? });
+        }
+        let (hold, writes, allocation) = self.freeze_writes(tx, request, false)?;
+        let hold = allocated(hold, tx.send(writes).await?.rows(allocation))?;
+        tx.take_lines(hold.allocations.len());
+        tx.remember_on_commit(&hold);
+        Ok(Frozen { hold, replayed: false })
+    }
+
+    /// The hold a freeze writes (its allocation still empty: the database computes it), the
+    /// freeze's statements and the index of the one that returns the allocation. `decisive`: the hold refuses to be written
+    /// rather than overdraw or reuse a key (see `FREEZE_HOLD`); otherwise such a refusal, which
+    /// the reads before it rule out, is a conflict.
+    fn freeze_writes(
+        &self,
+        tx: &mut LedgerTx,
+        request: &FreezeRequest,
+        decisive: bool,
+    ) -> Result<(Hold, Script, usize), LedgerError> {
+        let now = tx.now()?;
         let hold = Hold {
             id: HoldId::generate(),
             user: request.user.clone(),
             job: request.job.clone(),
             amount: request.amount,
             state: HoldState::Open,
-            allocations,
+            allocations: Vec::new(),
             created_at: now,
             deadline_at: request.deadline,
         };
+        let (id, user, job) = (hold.id.as_str(), request.user.as_str(), hold.job.as_str());
+        let amount = request.amount.get();
         let faults = &self.faults;
-        let writes = tx.writes();
-        for a in &hold.allocations {
-            writes.push_guarded(&RESERVE, [a.package.as_str().into(), a.amount.get().into()], 1);
+        let mut writes = Script::new();
+        let values = [
+            id.into(),
+            user.into(),
+            job.into(),
+            request.idempotency_key.as_str().into(),
+            amount.into(),
+            now.millis().into(),
+            hold.deadline_at.millis().into(),
+        ];
+        if decisive {
+            writes.push_decisive(&FREEZE_HOLD, values);
+        } else {
+            writes.push_guarded(&FREEZE_HOLD, values, 1);
         }
-        writes.fault_point(faults, "freeze:after_package_update");
-        writes.push(
-            &INSERT_HOLD,
-            [
-                hold.id.as_str().into(),
-                user.into(),
-                hold.job.as_str().into(),
-                request.idempotency_key.as_str().into(),
-                hold.amount.get().into(),
-                now.millis().into(),
-                hold.deadline_at.millis().into(),
-            ],
-        );
         writes.fault_point(faults, "freeze:after_hold");
-        for a in &hold.allocations {
-            writes
-                .push(&INSERT_ALLOCATION, [hold.id.as_str().into(), a.package.as_str().into(), a.amount.get().into()]);
-        }
+        let allocation = writes.push(&FREEZE_ALLOCATE, [id.into(), amount.into(), user.into(), now.millis().into()]);
         writes.fault_point(faults, "freeze:after_allocations");
-        for a in &hold.allocations {
-            tx.entry(EntryKind::Freeze, a.amount, Some(&a.package), Some(&hold.id), Some(&hold.job), None)?;
-        }
-        tx.writes().fault_point(faults, "freeze:after_entries");
-        tx.remember_on_commit(&hold);
-        Ok(Frozen { hold, replayed: false })
+        writes.push(&FREEZE_RESERVE, [id.into()]);
+        writes.fault_point(faults, "freeze:after_package_update");
+        // Entry ids: a fresh one per freeze, followed by the line within the freeze.
+        let entries = format!("{}_", EntryId::generate());
+        writes.push(
+            &FREEZE_ENTRIES,
+            [entries.as_str().into(), user.into(), tx.last_line().into(), now.millis().into(), id.into(), job.into()],
+        );
+        writes.fault_point(faults, "freeze:after_entries");
+        Ok((hold, writes, allocation))
     }
 
     /// Consumes exactly what the hold reserved.
@@ -337,6 +348,24 @@ impl Ledger {
     }
 }
 
+/// The hold with the allocation that `FREEZE_ALLOCATE` returned.
+fn allocated(mut hold: Hold, rows: &[AnyRow]) -> Result<Hold, LedgerError> {
+    let mut allocations = Vec::with_capacity(rows.len());
+    for row in rows {
+        allocations.push(Allocation {
+            package: PackageId::from_string(row.try_get::<String, _>(0)?),
+            amount: Credits::new(row.try_get(1)?)?,
+        });
+    }
+    allocations.sort_by(|a, b| a.package.cmp(&b.package));
+    if allocations.iter().map(|a| a.amount.get()).sum::<i64>() != hold.amount.get() {
+        // The hold was written, so the packages held enough under the lock: a bug, not input.
+        return Err(LedgerError::Conflict);
+    }
+    hold.allocations = allocations;
+    Ok(hold)
+}
+
 /// Whether a resolution of `owner`'s hold can go without reading it in this transaction: yes when
 /// the transaction is `owner`'s, or has sent nothing yet and can take the lock with its writes.
 fn skips_read(tx: &mut LedgerTx, owner: &UserId) -> Result<bool, LedgerError> {
@@ -393,31 +422,4 @@ fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, Le
 async fn load_hold(ledger: &Ledger, query: &'static Statement, value: &str) -> Result<Option<Hold>, LedgerError> {
     let rows = sqlx::query(query.text).bind(value).fetch_all(ledger.db.pool()).await?;
     Ok(hold_from_rows(&rows)?.map(|(hold, _)| hold))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pkg(n: &str) -> PackageId {
-        PackageId::from_string(n)
-    }
-
-    #[test]
-    fn allocation_takes_packages_in_order_and_splits_across_them() {
-        let free = vec![(pkg("a"), 2), (pkg("b"), 5)];
-        let got = allocate(&free, 4).expect("enough");
-        assert_eq!(
-            got,
-            vec![
-                Allocation { package: pkg("a"), amount: Credits::new(2).unwrap_or_default() },
-                Allocation { package: pkg("b"), amount: Credits::new(2).unwrap_or_default() },
-            ]
-        );
-    }
-
-    #[test]
-    fn allocation_is_all_or_nothing() {
-        assert_eq!(allocate(&[(pkg("a"), 2), (pkg("b"), 1)], 4), None);
-    }
 }

@@ -6,6 +6,8 @@
 //! write lock) so that the balance check and the reservation are atomic, and it numbers the
 //! entries so that replay does not depend on clocks. Conflicts are retried here. An operation
 //! costs two round trips: the lock with its reads, then its writes with the commit (`script`).
+//! The two the benchmark counts cost one: a freeze lets the database allocate under the lock
+//! (`hold::freeze_in`), and a settle of a hold this process froze needs nothing read (`known`).
 
 mod credits;
 mod deadline;

@@ -107,6 +107,8 @@ struct Statement {
     body: Body,
     /// A guarded write must change exactly this many rows, or the transaction is abandoned.
     expect_rows: Option<u64>,
+    /// A decisive write's refusal is an answer, not a conflict (`push_decisive`).
+    decisive: bool,
 }
 
 /// What each statement of a script returned, in order.
@@ -134,6 +136,10 @@ impl Script {
         self.statements.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
     /// Adds a statement with its values (`$1` is the first); returns its index in the results.
     pub fn push<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N]) -> usize {
         self.add(Body::Catalogued(sql, values.into()), None)
@@ -146,6 +152,17 @@ impl Script {
     /// script before its `COMMIT`, while a row count is only known once the script has run.
     pub fn push_guarded<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N], rows: u64) -> usize {
         self.add(Body::Catalogued(sql, values.into()), Some(rows))
+    }
+
+    /// Adds a write whose CHECK refusal decides the operation (a freeze that finds too few credits
+    /// or a used key): the script stops there, as for a guarded write, but `run_or_refused`
+    /// answers `None` instead of a conflict, so the caller can find out why and answer that.
+    pub fn push_decisive<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N]) -> usize {
+        let index = self.add(Body::Catalogued(sql, values.into()), None);
+        if let Some(statement) = self.statements.get_mut(index) {
+            statement.decisive = true;
+        }
+        index
     }
 
     /// Makes the `index`-th statement a guarded one that must change exactly `rows` rows.
@@ -161,7 +178,7 @@ impl Script {
     }
 
     fn add(&mut self, body: Body, expect_rows: Option<u64>) -> usize {
-        self.statements.push(Statement { body, expect_rows });
+        self.statements.push(Statement { body, expect_rows, decisive: false });
         self.statements.len() - 1
     }
 
@@ -192,8 +209,15 @@ impl Script {
         all
     }
 
-    /// Sends every statement in one round trip and collects what each returned.
+    /// Sends every statement in one round trip and collects what each returned. A decisive write
+    /// that refused is a conflict here: only `run_or_refused` expects one.
     pub async fn run(&self, conn: &mut AnyConnection, form: Form) -> Result<Results, LedgerError> {
+        self.run_or_refused(conn, form).await?.ok_or(LedgerError::Conflict)
+    }
+
+    /// Like `run`, answering `None` when a decisive write refused (the script stopped there: its
+    /// transaction must be rolled back, or on PostgreSQL is already aborted).
+    pub async fn run_or_refused(&self, conn: &mut AnyConnection, form: Form) -> Result<Option<Results>, LedgerError> {
         let values = self.values();
         if values.iter().any(|v| matches!(v, Value::Text(t) if t.contains('\0'))) {
             return Err(LedgerError::InvalidText);
@@ -224,6 +248,9 @@ impl Script {
                 Ok(None) => break,
                 Err(e) => {
                     let failed = self.statements.get(results.len() - 1);
+                    if failed.is_some_and(|s| s.decisive) && refused_by_check(&e) {
+                        return Ok(None);
+                    }
                     if failed.is_some_and(|s| s.expect_rows.is_some()) && refused_by_check(&e) {
                         return Err(LedgerError::Conflict);
                     }
@@ -251,7 +278,7 @@ impl Script {
             // Every statement reports its end: fewer reports mean the script stopped early.
             return Err(self.fault.map_or(LedgerError::Conflict, |p| InjectedFault(p).into()));
         }
-        Ok(Results(results))
+        Ok(Some(Results(results)))
     }
 
     /// The script's text: for SQLite (`form` None) with parameters renumbered across statements,

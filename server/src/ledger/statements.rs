@@ -23,6 +23,16 @@ macro_rules! free {
     };
 }
 
+/// The packages of user `$user` that can be spent from at time `$now`, with their free credits.
+macro_rules! active {
+    ($user:literal, $now:literal) => {
+        concat!(
+            "(SELECT id, ", free!(), " AS free, expires_at, granted_at FROM credit_packages \
+             WHERE user_id = ", $user, " AND ", free!(), " > 0 AND (expires_at IS NULL OR expires_at > ", $now, "))"
+        )
+    };
+}
+
 /// A hold with its allocations and their packages, one row per allocation (every hold has one).
 macro_rules! hold_query {
     ($condition:literal) => {
@@ -80,12 +90,40 @@ statements! {
         "SELECT id, ", free!(), ", expires_at FROM credit_packages WHERE user_id = $1 AND ", free!(), " > 0 \
          ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
     );
-    RESERVE = concat!(
-        "UPDATE credit_packages SET held = CASE WHEN ", free!(), " >= $2 THEN held + $2 ELSE -1 END WHERE id = $1"
+
+    // A freeze is four statements that need nothing from Rust but the request: the database
+    // allocates under the lock. They run in this order so that the allocation reads the packages
+    // before they are reserved, and the reservation and the entries read the allocation.
+
+    /// The hold ($5 credits, created at $6). Decisive: it refuses to be written (-1 credits) when
+    /// the idempotency key was used before or the user's active packages hold fewer than $5
+    /// credits, so a one-round-trip freeze writes nothing then.
+    FREEZE_HOLD = concat!(
+        "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
+         VALUES ($1, $2, $3, $4, CASE WHEN NOT EXISTS (SELECT 1 FROM holds WHERE user_id = $2 AND idempotency_key = $4) \
+         AND (SELECT CAST(COALESCE(SUM(free), 0) AS BIGINT) FROM ", active!("$2", "$6"), " AS active) >= $5 \
+         THEN $5 ELSE -1 END, 'open', $6, $7)"
     );
-    INSERT_HOLD = "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
-        VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)";
-    INSERT_ALLOCATION = "INSERT INTO hold_allocations (hold_id, package_id, amount) VALUES ($1, $2, $3)";
+    /// Hold $1 takes $2 credits from user $3's packages active at $4, first-expiring-first: from
+    /// each package what it has free, up to what the packages before it left to take.
+    FREEZE_ALLOCATE = concat!(
+        "INSERT INTO hold_allocations (hold_id, package_id, amount) \
+         SELECT CAST($1 AS TEXT), id, CASE WHEN free < $2 - before THEN free ELSE $2 - before END FROM \
+         (SELECT id, free, CAST(SUM(free) OVER (ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, \
+         expires_at, granted_at, id ROWS UNBOUNDED PRECEDING) AS BIGINT) - free AS before \
+         FROM ", active!("$3", "$4"), " AS active) AS running \
+         WHERE before < $2 RETURNING package_id, amount"
+    );
+    /// The packages keep what hold $1 allocated; their CHECK refuses an overdraft.
+    FREEZE_RESERVE = "UPDATE credit_packages SET held = held + a.amount FROM hold_allocations a \
+        WHERE a.hold_id = $1 AND credit_packages.id = a.package_id";
+    /// One `freeze` entry per allocation of hold $5 (job $6), numbered after line $3 of the
+    /// transaction, with ids $1 followed by the line within the freeze.
+    FREEZE_ENTRIES = "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id) \
+        SELECT CAST($1 AS TEXT) || CAST(n AS TEXT), u.id, u.ledger_seq, CAST($3 AS BIGINT) + n, CAST($4 AS BIGINT), 'freeze', \
+        amount, package_id, hold_id, CAST($6 AS TEXT) FROM \
+        (SELECT a.amount, a.package_id, a.hold_id, ROW_NUMBER() OVER (ORDER BY a.package_id) AS n \
+         FROM hold_allocations a WHERE a.hold_id = $5) AS allocated JOIN users u ON u.id = $2";
 
     HOLD_BY_ID = hold_query!("h.id = $1");
     HOLD_BY_JOB = hold_query!("h.job_id = $1");
@@ -161,7 +199,7 @@ mod tests {
             let quoted: Vec<_> = s.text.split('\'').skip(1).step_by(2).collect();
             for literal in quoted {
                 assert!(
-                    ["open", "not open", "failed", "queued", "processing"].contains(&literal),
+                    ["open", "not open", "failed", "queued", "processing", "freeze"].contains(&literal),
                     "{}: literal {literal:?}",
                     s.name
                 );

@@ -201,18 +201,88 @@ impl LedgerTx {
 
     /// Runs the transaction's first script.
     async fn run_opening(&mut self, script: Script) -> Result<Results, LedgerError> {
+        self.run_opening_or_refused(script).await?.ok_or(LedgerError::Conflict)
+    }
+
+    /// Runs the transaction's first script; `None` when a decisive write refused.
+    async fn run_opening_or_refused(&mut self, script: Script) -> Result<Option<Results>, LedgerError> {
         let form = self.form();
         let conn = self.connection()?;
-        match script.run(conn, form).await {
+        match script.run_or_refused(conn, form).await {
             // A connection that has not prepared the ledger's statements yet (PostgreSQL): the
             // failed `EXECUTE` aborted only this transaction's first script, which nothing but
             // this `BEGIN` preceded, so prepare them and send it again.
             Err(LedgerError::Database(e)) if form == Form::Prepared && statements::is_unprepared(&e) => {
                 statements::prepare_all(conn).await?;
-                script.run(conn, form).await
+                script.run_or_refused(conn, form).await
             }
             result => result,
         }
+    }
+
+    /// Takes the assumed lock, runs `writes` and commits, all in one round trip: for an operation
+    /// that needs nothing read first because its writes carry their own checks (decisive writes,
+    /// `Script::push_decisive`). Answers what the writes returned, or `None` when a decisive write
+    /// refused: then nothing was written, and the transaction starts over, so that its next
+    /// script takes the lock again and can read why. The writes must also refuse when the lock
+    /// finds no user (a freeze finds no credits then): the lock's own row count is only known
+    /// once the whole script has run.
+    pub(crate) async fn commit_in_one_round_trip(&mut self, writes: Script) -> Result<Option<Results>, LedgerError> {
+        if !self.is_locked() || self.lock_taken() || !self.writes.is_empty() {
+            return Err(LedgerError::NotLocked);
+        }
+        let (mut script, lock) = self.opening();
+        script.append(writes);
+        script.control("COMMIT");
+        let results = match self.run_opening_or_refused(script).await {
+            Ok(Some(results)) => results,
+            Ok(None) => {
+                self.rollback_own().await;
+                if matches!(self.conn, Conn::Own { begun: true, .. }) {
+                    // Not rolled back: this connection is closed when the transaction drops, and
+                    // the operation starts over on another.
+                    return Err(LedgerError::Conflict);
+                }
+                self.locked = None;
+                self.line = 0;
+                return Ok(None);
+            }
+            Err(e) => return self.committed(Err(e)).await.map(|()| None),
+        };
+        self.committed(Ok(())).await?;
+        // Committed: what `commit` does afterwards (sending nothing) must find the lock taken.
+        if let Some(locked) = &mut self.locked {
+            use sqlx::Row;
+            locked.seq = Some(results.rows(lock).first().ok_or(LedgerError::UnknownUser)?.try_get(1)?);
+        }
+        for hold in std::mem::take(&mut self.frozen) {
+            self.known.remember(&hold);
+        }
+        Ok(Some(results.skip(lock + 1)))
+    }
+
+    /// Sends the queued writes and `script` now, inside the transaction, and answers what the
+    /// statements of `script` returned: for writes whose results the operation needs before it
+    /// goes on (a freeze's allocation). The lock must be taken.
+    pub(crate) async fn send(&mut self, script: Script) -> Result<Results, LedgerError> {
+        if !self.lock_taken() {
+            return Err(LedgerError::NotLocked);
+        }
+        let mut all = std::mem::take(&mut self.writes);
+        let queued = all.len();
+        all.append(script);
+        let form = self.form();
+        Ok(all.run(self.connection()?, form).await?.skip(queued))
+    }
+
+    /// The number of the transaction's last journal line so far.
+    pub(crate) fn last_line(&self) -> i64 {
+        self.line
+    }
+
+    /// Counts `n` journal lines that a statement numbered itself after `last_line`.
+    pub(crate) fn take_lines(&mut self, n: usize) {
+        self.line += n as i64;
     }
 
     /// Goes on as if `user`'s lock were taken, without a round trip: the lock statement is sent

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::clock::Timestamp;
 use crate::db::Db;
 use crate::ledger::entry::{ENTRY_COLUMNS, EntryRow};
-use crate::ledger::hold::allocate;
 use crate::ledger::package::{PACKAGE_COLUMNS, PackageRow, consumption_key};
-use crate::ledger::{Entry, EntryKind, HoldState, LedgerError, Package};
+use crate::ledger::{Allocation, Credits, Entry, EntryKind, HoldState, LedgerError, Package};
 use crate::ids::PackageId;
 
 #[derive(Debug, Default)]
@@ -363,5 +362,50 @@ fn check_consumption_order(
             }
         }
         i = j;
+    }
+}
+
+/// Takes `amount` from `free` (package, unheld credits) in the given order; all or nothing. The
+/// database allocates a freeze (`FREEZE_ALLOCATE`); this is the model the replay holds it to.
+pub fn allocate(free: &[(PackageId, i64)], amount: i64) -> Option<Vec<Allocation>> {
+    let mut left = amount;
+    let mut allocations = Vec::new();
+    for (package, available) in free {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(*available);
+        if take > 0 {
+            allocations.push(Allocation { package: package.clone(), amount: Credits::new(take).ok()? });
+            left -= take;
+        }
+    }
+    (left == 0).then_some(allocations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(n: &str) -> PackageId {
+        PackageId::from_string(n)
+    }
+
+    #[test]
+    fn allocation_takes_packages_in_order_and_splits_across_them() {
+        let free = vec![(pkg("a"), 2), (pkg("b"), 5)];
+        let got = allocate(&free, 4).expect("enough");
+        assert_eq!(
+            got,
+            vec![
+                Allocation { package: pkg("a"), amount: Credits::new(2).unwrap_or_default() },
+                Allocation { package: pkg("b"), amount: Credits::new(2).unwrap_or_default() },
+            ]
+        );
+    }
+
+    #[test]
+    fn allocation_is_all_or_nothing() {
+        assert_eq!(allocate(&[(pkg("a"), 2), (pkg("b"), 1)], 4), None);
     }
 }

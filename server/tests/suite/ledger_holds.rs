@@ -68,7 +68,21 @@ async fn a_freeze_beyond_the_balance_fails_and_writes_nothing(t: TestDb) {
     let job = t.job(&user).await;
     let before = t.snapshot().await;
     let err = freeze(&ledger, &user, &job, 3, "k").await.expect_err("only 2 available");
-    assert!(matches!(err, LedgerError::InsufficientCredits { .. }), "{err:?}");
+    assert!(
+        matches!(err, LedgerError::InsufficientCredits { requested, available } if requested.get() == 3 && available.get() == 2),
+        "{err:?}"
+    );
+    assert_eq!(t.snapshot().await, before);
+}
+
+async fn a_freeze_for_an_unknown_user_is_refused_and_writes_nothing(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    give(&ledger, &user, 2, None).await;
+    let job = t.job(&user).await;
+    let before = t.snapshot().await;
+    let err = freeze(&ledger, &UserId::generate(), &job, 1, "k").await.expect_err("no such user");
+    assert!(matches!(err, LedgerError::UnknownUser), "{err:?}");
     assert_eq!(t.snapshot().await, before);
 }
 
@@ -260,6 +274,7 @@ crate::on_both_databases!(
     a_freeze_takes_from_the_first_expiring_package_first_and_never_expiring_last,
     equal_expiry_is_consumed_in_grant_order,
     a_freeze_beyond_the_balance_fails_and_writes_nothing,
+    a_freeze_for_an_unknown_user_is_refused_and_writes_nothing,
     expired_packages_cannot_fund_a_freeze,
     settle_consumes_exactly_what_was_held_and_only_once,
     release_gives_back_what_was_held_and_only_once,

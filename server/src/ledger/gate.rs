@@ -14,6 +14,8 @@
 //! keeps the writer's connection between transactions: it skips the pool's checkout and return,
 //! and keeps its page cache, which SQLite empties whenever another connection has written.
 //!
+//! Operations that need nothing read wait for the gate together and commit together (`batch`).
+//!
 //! On PostgreSQL users share a gate by the hash of their id (a fixed number of gates, nothing to
 //! clean up), so two shoppers can occasionally queue behind each other here; that costs a little
 //! concurrency, never correctness. A task holds at most one gate: it is taken before the transaction's
@@ -27,13 +29,14 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::db::Backend;
 use crate::ids::UserId;
+use crate::ledger::batch::Batches;
 
 const GATES: usize = 1024;
 
 pub struct Gates {
     gates: Vec<Arc<Mutex<Option<AnyConnection>>>>,
-    /// Whether a gate keeps the connection of its last transaction (SQLite's single writer).
-    keeps_connections: bool,
+    /// SQLite's group commit (`batch`); PostgreSQL commits each transaction on its own connection.
+    batches: Option<Batches>,
 }
 
 /// A user's turn: held for the whole ledger transaction.
@@ -53,25 +56,32 @@ impl Turn {
 
 impl Default for Gates {
     fn default() -> Self {
-        Gates::new(GATES, false)
+        Gates::new(GATES, None)
     }
 }
 
 impl Gates {
-    fn new(count: usize, keeps_connections: bool) -> Self {
-        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(), keeps_connections }
+    fn new(count: usize, batches: Option<Batches>) -> Self {
+        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(), batches }
     }
 
-    /// The gates for a database: one for all of SQLite, one per user (by hash) on PostgreSQL.
+    /// The gates for a database: one for all of SQLite, with its group commit, and one per user
+    /// (by hash) on PostgreSQL.
     pub fn for_backend(backend: Backend) -> Self {
         match backend {
-            Backend::Sqlite => Gates::new(1, true),
+            Backend::Sqlite => Gates::new(1, Some(Batches::default())),
             Backend::Postgres => Gates::default(),
         }
     }
 
+    /// Whether a gate keeps the connection of its last transaction (SQLite's single writer).
     pub fn keeps_connections(&self) -> bool {
-        self.keeps_connections
+        self.batches.is_some()
+    }
+
+    /// SQLite's group commit, for operations that need nothing read.
+    pub fn batches(&self) -> Option<&Batches> {
+        self.batches.as_ref()
     }
 
     pub async fn enter(&self, user: &UserId) -> Turn {

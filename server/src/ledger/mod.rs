@@ -9,6 +9,7 @@
 //! The two the benchmark counts cost one: a freeze lets the database allocate under the lock
 //! (`hold::freeze_in`), and a settle of a hold this process froze needs nothing read (`known`).
 
+mod batch;
 mod credits;
 mod deadline;
 mod entry;

@@ -90,31 +90,57 @@ pub(crate) enum Form {
 }
 
 /// Statements to run in order, in one round trip.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Script {
     statements: Vec<Statement>,
     /// The armed fault point this script stops at, if any (tests only).
     fault: Option<&'static str>,
 }
 
+#[derive(Clone)]
 enum Body {
     Catalogued(&'static Sql, Vec<Value>),
     /// Transaction control, and the statement a fault point sends (no values).
     Fixed(String),
 }
 
+#[derive(Clone)]
 struct Statement {
     body: Body,
     /// A guarded write must change exactly this many rows, or the transaction is abandoned.
     expect_rows: Option<u64>,
     /// A decisive write's refusal is an answer, not a conflict (`push_decisive`).
     decisive: bool,
+    /// The fault point this statement stands for (tests only).
+    fault: Option<&'static str>,
+}
+
+/// Where and why a script stopped before its end.
+pub(crate) enum Stop {
+    /// A decisive write refused (`push_decisive`).
+    Refused,
+    /// A guarded write refused or changed another number of rows than it must.
+    Conflict,
+    /// Anything else: the statement failed.
+    Failed(LedgerError),
+}
+
+/// What a script returned until it ended or stopped.
+pub(crate) struct Collected {
+    /// The rows of each statement that reported its end, in order.
+    pub rows: Vec<Vec<AnyRow>>,
+    /// The statement the script stopped at (its index), and why.
+    pub stop: Option<(usize, Stop)>,
 }
 
 /// What each statement of a script returned, in order.
 pub(crate) struct Results(Vec<Vec<AnyRow>>);
 
 impl Results {
+    pub fn new(rows: Vec<Vec<AnyRow>>) -> Self {
+        Results(rows)
+    }
+
     /// The rows of the `index`-th statement.
     pub fn rows(&self, index: usize) -> &[AnyRow] {
         self.0.get(index).map(Vec::as_slice).unwrap_or_default()
@@ -138,6 +164,18 @@ impl Script {
 
     pub fn len(&self) -> usize {
         self.statements.len()
+    }
+
+    /// The script's statements without their values: scripts of one shape send the same text,
+    /// which the driver compiles once.
+    pub fn shape(&self) -> Vec<&str> {
+        self.statements
+            .iter()
+            .map(|s| match &s.body {
+                Body::Catalogued(sql, _) => sql.name,
+                Body::Fixed(text) => text.as_str(),
+            })
+            .collect()
     }
 
     /// Adds a statement with its values (`$1` is the first); returns its index in the results.
@@ -178,7 +216,7 @@ impl Script {
     }
 
     fn add(&mut self, body: Body, expect_rows: Option<u64>) -> usize {
-        self.statements.push(Statement { body, expect_rows, decisive: false });
+        self.statements.push(Statement { body, expect_rows, decisive: false, fault: None });
         self.statements.len() - 1
     }
 
@@ -194,7 +232,10 @@ impl Script {
     pub fn fault_point(&mut self, faults: &FaultPoints, point: &'static str) {
         if self.fault.is_none() && faults.check(point).is_err() {
             self.fault = Some(point);
-            self.add(Body::Fixed(format!("SELECT missing FROM \"fault injected at {point}\"")), None);
+            let index = self.add(Body::Fixed(format!("SELECT missing FROM \"fault injected at {point}\"")), None);
+            if let Some(statement) = self.statements.get_mut(index) {
+                statement.fault = Some(point);
+            }
         }
     }
 
@@ -218,6 +259,27 @@ impl Script {
     /// Like `run`, answering `None` when a decisive write refused (the script stopped there: its
     /// transaction must be rolled back, or on PostgreSQL is already aborted).
     pub async fn run_or_refused(&self, conn: &mut AnyConnection, form: Form) -> Result<Option<Results>, LedgerError> {
+        let collected = self.collect(conn, form).await?;
+        match collected.stop {
+            None => Ok(Some(Results(collected.rows))),
+            Some((_, Stop::Refused)) => Ok(None),
+            Some((_, Stop::Conflict)) => Err(LedgerError::Conflict),
+            Some((_, Stop::Failed(e))) => Err(e),
+        }
+    }
+
+    /// Sends every statement in one round trip and collects what each returned, up to the
+    /// statement the script stopped at, if any. Boxed as `Send`: the compiler then proves that
+    /// here, where the lifetimes are known, instead of failing to in the group commit's loop.
+    pub fn collect<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        form: Form,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Collected, LedgerError>> + Send + 'a>> {
+        Box::pin(self.collect_inner(conn, form))
+    }
+
+    async fn collect_inner(&self, conn: &mut AnyConnection, form: Form) -> Result<Collected, LedgerError> {
         let values = self.values();
         if values.iter().any(|v| matches!(v, Value::Text(t) if t.contains('\0'))) {
             return Err(LedgerError::InvalidText);
@@ -237,48 +299,54 @@ impl Script {
             // deprecates several statements in one prepared query for the drivers that cannot;
             // SQLite runs them one by one with the shared numbering, which is what this needs.)
             #[allow(deprecated)]
-            query.persistent(self.fault.is_none()).fetch_many(conn)
+            query.persistent(self.fault.is_none()).fetch_many(&mut *conn)
         } else {
-            sqlx::raw_sql(&sql).fetch_many(conn)
+            sqlx::raw_sql(&sql).fetch_many(&mut *conn)
         };
-        let mut results: Vec<Vec<AnyRow>> = vec![Vec::new()];
-        loop {
+        let mut rows: Vec<Vec<AnyRow>> = vec![Vec::new()];
+        let stop = loop {
             let item = match stream.try_next().await {
                 Ok(Some(item)) => item,
-                Ok(None) => break,
+                Ok(None) => break None,
                 Err(e) => {
-                    let failed = self.statements.get(results.len() - 1);
-                    if failed.is_some_and(|s| s.decisive) && refused_by_check(&e) {
-                        return Ok(None);
-                    }
-                    if failed.is_some_and(|s| s.expect_rows.is_some()) && refused_by_check(&e) {
-                        return Err(LedgerError::Conflict);
-                    }
-                    return Err(self.fault.map_or(LedgerError::Database(e), |p| InjectedFault(p).into()));
+                    let failed = self.statements.get(rows.len() - 1);
+                    let why = match failed {
+                        Some(s) if s.decisive && refused_by_check(&e) => Stop::Refused,
+                        Some(s) if s.expect_rows.is_some() && refused_by_check(&e) => Stop::Conflict,
+                        Some(Statement { fault: Some(point), .. }) => Stop::Failed(InjectedFault(point).into()),
+                        _ => Stop::Failed(LedgerError::Database(e)),
+                    };
+                    break Some((rows.len() - 1, why));
                 }
             };
             match item {
                 Either::Right(row) => {
-                    if let Some(rows) = results.last_mut() {
-                        rows.push(row);
+                    if let Some(last) = rows.last_mut() {
+                        last.push(row);
                     }
                 }
                 Either::Left(done) => {
-                    let index = results.len() - 1;
+                    let index = rows.len() - 1;
                     let expected = self.statements.get(index).and_then(|s| s.expect_rows);
                     if expected.is_some_and(|n| n != done.rows_affected()) {
-                        return Err(LedgerError::Conflict);
+                        break Some((index, Stop::Conflict));
                     }
-                    results.push(Vec::new());
+                    rows.push(Vec::new());
                 }
             }
+        };
+        // The last entry collected the rows of a statement that did not report its end.
+        rows.pop();
+        if stop.is_some() {
+            return Ok(Collected { rows, stop });
         }
-        results.pop();
-        if results.len() != self.statements.len() {
+        if rows.len() != self.statements.len() {
             // Every statement reports its end: fewer reports mean the script stopped early.
-            return Err(self.fault.map_or(LedgerError::Conflict, |p| InjectedFault(p).into()));
+            let at = rows.len();
+            let why = self.fault.map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into()));
+            return Ok(Collected { rows, stop: Some((at, why)) });
         }
-        Ok(Some(Results(results)))
+        Ok(Collected { rows, stop: None })
     }
 
     /// The script's text: for SQLite (`form` None) with parameters renumbered across statements,

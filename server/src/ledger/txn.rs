@@ -5,7 +5,8 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
-use crate::ledger::gate::Turn;
+use crate::db::Db;
+use crate::ledger::gate::{Gates, Turn};
 use crate::ledger::known::KnownHolds;
 use crate::ledger::script::{Form, Results, Script, Value};
 use crate::ledger::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER};
@@ -19,6 +20,9 @@ enum Lock {
 }
 
 enum Conn {
+    /// Our own connection, not taken yet: an operation that needs nothing read commits through
+    /// SQLite's group commit without ever holding the gate itself (`batch`).
+    Pending,
     /// A connection of our own: `BEGIN` travels with the first script and `COMMIT` with the last,
     /// so a short operation costs two round trips.
     Own { conn: Option<Lease>, begun: bool },
@@ -59,6 +63,10 @@ impl std::ops::DerefMut for Lease {
 /// entries for replay. Writes are queued and sent with the commit.
 pub struct LedgerTx {
     conn: Conn,
+    gates: Arc<Gates>,
+    db: Db,
+    /// Whose gate the transaction queues on.
+    owner: UserId,
     /// This process's turn for the user (see `gate`); given back when the transaction ends.
     turn: Option<Turn>,
     lock: Lock,
@@ -104,17 +112,14 @@ impl LedgerTx {
         Self::own(ledger, &owner, Lock::Hold(hold.clone())).await
     }
 
-    /// The turn comes first, the connection second: a queued request holds no connection.
+    /// Nothing is taken yet: the gate and the connection come with the first script (`attach`).
     async fn own(ledger: &Ledger, user: &UserId, lock: Lock) -> Result<Self, LedgerError> {
-        let mut turn = ledger.gates.enter(user).await;
-        let conn = match turn.take_kept() {
-            Some(kept) => Lease::Kept(kept),
-            None if ledger.gates.keeps_connections() => Lease::Kept(ledger.db.pool().acquire().await?.detach()),
-            None => Lease::Pooled(ledger.db.pool().acquire().await?),
-        };
         Ok(LedgerTx {
-            conn: Conn::Own { conn: Some(conn), begun: false },
-            turn: Some(turn),
+            conn: Conn::Pending,
+            gates: ledger.gates.clone(),
+            db: ledger.db.clone(),
+            owner: user.clone(),
+            turn: None,
             lock,
             locked: None,
             line: 0,
@@ -131,6 +136,9 @@ impl LedgerTx {
     pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
         let mut this = LedgerTx {
             conn: Conn::Borrowed(tx),
+            gates: ledger.gates.clone(),
+            db: ledger.db.clone(),
+            owner: user.clone(),
             turn: None,
             lock: Lock::User(user.clone()),
             locked: None,
@@ -144,17 +152,35 @@ impl LedgerTx {
         Ok(this)
     }
 
+    /// Takes the owner's turn at the gate, then a connection: the turn comes first, so a queued
+    /// request holds no connection.
+    async fn attach(&mut self) -> Result<(), LedgerError> {
+        if !matches!(self.conn, Conn::Pending) {
+            return Ok(());
+        }
+        let mut turn = self.gates.enter(&self.owner).await;
+        let conn = match turn.take_kept() {
+            Some(kept) => Lease::Kept(kept),
+            None if self.gates.keeps_connections() => Lease::Kept(self.db.pool().acquire().await?.detach()),
+            None => Lease::Pooled(self.db.pool().acquire().await?),
+        };
+        self.turn = Some(turn);
+        self.conn = Conn::Own { conn: Some(conn), begun: false };
+        Ok(())
+    }
+
     /// Own transactions use the connection's prepared statements; a caller's transaction gets
     /// the statements' text, since preparing them there could abort the caller's work.
     fn form(&self) -> Form {
         match self.conn {
-            Conn::Own { .. } => Form::Prepared,
+            Conn::Own { .. } | Conn::Pending => Form::Prepared,
             Conn::Borrowed(_) => Form::Text,
         }
     }
 
     fn connection(&mut self) -> Result<&mut AnyConnection, LedgerError> {
         match &mut self.conn {
+            Conn::Pending => Err(LedgerError::NotLocked),
             Conn::Own { conn: Some(conn), .. } => Ok(&mut **conn),
             Conn::Own { conn: None, .. } => Err(LedgerError::Database(sqlx::Error::PoolClosed)),
             Conn::Borrowed(tx) => Ok(&mut **tx),
@@ -164,6 +190,7 @@ impl LedgerTx {
     /// Runs `reads` in one round trip and answers each statement's rows. The first script of the
     /// transaction also opens it and takes the lock, in the same round trip.
     pub(crate) async fn read(&mut self, reads: Script) -> Result<Results, LedgerError> {
+        self.attach().await?;
         let form = self.form();
         if self.lock_taken() {
             return reads.run(self.connection()?, form).await;
@@ -192,11 +219,16 @@ impl LedgerTx {
             script.control("BEGIN");
             *begun = true;
         }
-        let lock = match &self.lock {
+        let lock = self.push_lock(&mut script);
+        (script, lock)
+    }
+
+    /// Adds the lock statement to `script`; returns its index.
+    fn push_lock(&self, script: &mut Script) -> usize {
+        match &self.lock {
             Lock::User(user) => script.push(&LOCK_USER, [user.as_str().into()]),
             Lock::Hold(hold) => script.push(&LOCK_HOLD_OWNER, [hold.as_str().into()]),
-        };
-        (script, lock)
+        }
     }
 
     /// Runs the transaction's first script.
@@ -231,6 +263,19 @@ impl LedgerTx {
         if !self.is_locked() || self.lock_taken() || !self.writes.is_empty() {
             return Err(LedgerError::NotLocked);
         }
+        if let Some(batches) = self.gates.batches() {
+            let mut body = Script::new();
+            let lock = self.push_lock(&mut body);
+            body.append(writes);
+            let Some(results) = batches.commit(&self.gates, &self.db, &self.owner, body).await? else {
+                self.locked = None;
+                self.line = 0;
+                return Ok(None);
+            };
+            self.lock_committed(&results, lock)?;
+            return Ok(Some(results.skip(lock + 1)));
+        }
+        self.attach().await?;
         let (mut script, lock) = self.opening();
         script.append(writes);
         script.control("COMMIT");
@@ -250,7 +295,13 @@ impl LedgerTx {
             Err(e) => return self.committed(Err(e)).await.map(|()| None),
         };
         self.committed(Ok(())).await?;
-        // Committed: what `commit` does afterwards (sending nothing) must find the lock taken.
+        self.lock_committed(&results, lock)?;
+        Ok(Some(results.skip(lock + 1)))
+    }
+
+    /// After a script that took the lock and committed: what `commit` does afterwards (sending
+    /// nothing) must find the lock taken, and the holds frozen are remembered.
+    fn lock_committed(&mut self, results: &Results, lock: usize) -> Result<(), LedgerError> {
         if let Some(locked) = &mut self.locked {
             use sqlx::Row;
             locked.seq = Some(results.rows(lock).first().ok_or(LedgerError::UnknownUser)?.try_get(1)?);
@@ -258,7 +309,7 @@ impl LedgerTx {
         for hold in std::mem::take(&mut self.frozen) {
             self.known.remember(&hold);
         }
-        Ok(Some(results.skip(lock + 1)))
+        Ok(())
     }
 
     /// Sends the queued writes and `script` now, inside the transaction, and answers what the
@@ -290,7 +341,7 @@ impl LedgerTx {
     /// what it depends on cannot have changed or is checked by guarded writes (`known`), on a
     /// transaction of our own that has sent nothing yet.
     pub(crate) fn assume_locked(&mut self, user: &UserId) -> Result<(), LedgerError> {
-        if self.locked.is_some() || !matches!(self.conn, Conn::Own { begun: false, .. }) {
+        if self.locked.is_some() || !matches!(self.conn, Conn::Own { begun: false, .. } | Conn::Pending) {
             return Err(LedgerError::NotLocked);
         }
         self.lock = Lock::User(user.clone());
@@ -394,6 +445,15 @@ impl LedgerTx {
     async fn send_commit(&mut self) -> Result<(), LedgerError> {
         let writes = std::mem::take(&mut self.writes);
         if self.is_locked() && !self.lock_taken() {
+            if let Some(batches) = self.gates.batches() {
+                // Its writes refuse what the lock's row count would (see `batch`).
+                let mut body = Script::new();
+                self.push_lock(&mut body);
+                body.append(writes);
+                batches.commit(&self.gates, &self.db, &self.owner, body).await?.ok_or(LedgerError::Conflict)?;
+                return Ok(());
+            }
+            self.attach().await?;
             // The lock, the writes and the commit in one round trip. The lock must find its row:
             // a guard, like the writes'.
             let (mut script, lock) = self.opening();
@@ -404,6 +464,7 @@ impl LedgerTx {
             return self.committed(result).await;
         }
         match &mut self.conn {
+            Conn::Pending => Ok(()),
             Conn::Own { conn, begun } => {
                 if !*begun {
                     return Ok(());
@@ -422,7 +483,7 @@ impl LedgerTx {
                 }
                 match std::mem::replace(&mut self.conn, Conn::Own { conn: None, begun: false }) {
                     Conn::Borrowed(tx) => tx.commit().await.map_err(Into::into),
-                    Conn::Own { .. } => Ok(()),
+                    Conn::Own { .. } | Conn::Pending => Ok(()),
                 }
             }
         }

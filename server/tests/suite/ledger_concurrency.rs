@@ -143,7 +143,64 @@ async fn many_users_spend_concurrently_without_touching_each_other(t: TestDb) {
     t.assert_verified().await;
 }
 
+/// On SQLite, freezes and settles that arrive together commit together (`batch`): a shopper who
+/// is refused, or whose hold is already gone, must not cost the others in the same commit
+/// anything, nor slip anything of theirs in.
+async fn refused_operations_leave_those_committed_with_them_whole(t: TestDb) {
+    let ledger = t.ledger();
+    let mut shoppers = Vec::new();
+    for i in 0..24 {
+        let user = t.user().await;
+        // Every third shopper has nothing to spend.
+        if i % 3 != 0 {
+            ledger
+                .grant(&Grant { user: user.clone(), credits: credits(2), name: "Two".into(), expires_at: None, source: None })
+                .await
+                .expect("grant");
+        }
+        let jobs = [t.job(&user).await, t.job(&user).await, t.job(&user).await];
+        shoppers.push((i, user, jobs));
+    }
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(shoppers.len()));
+    let mut tasks = Vec::new();
+    for (i, user, jobs) in shoppers {
+        let (ledger, barrier) = (ledger.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            // Three freezes of one credit against two: the third is refused.
+            let mut outcomes = Vec::new();
+            for (n, job) in jobs.iter().enumerate() {
+                outcomes.push(freeze(&ledger, &user, job, 1, &format!("{i}-{n}")).await);
+            }
+            // The first hold is settled twice over: once, then answered as settled.
+            if let Some(Ok(first)) = outcomes.first() {
+                ledger.settle(&first.hold.id).await.expect("settle");
+                let again = ledger.settle(&first.hold.id).await.expect("settle again");
+                assert!(again.replayed);
+            }
+            (i, user, jobs, outcomes.into_iter().map(|o| o.map(|f| f.hold.id)).collect::<Vec<_>>())
+        }));
+    }
+    for task in tasks {
+        let (i, user, jobs, outcomes) = task.await.expect("task");
+        let balance = ledger.balance(&user).await.expect("balance");
+        if i % 3 == 0 {
+            assert!(outcomes.iter().all(|o| matches!(o, Err(LedgerError::InsufficientCredits { .. }))), "{outcomes:?}");
+            assert_eq!((balance.available, balance.held), (credits(0), credits(0)));
+        } else {
+            assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
+            assert!(matches!(outcomes[2], Err(LedgerError::InsufficientCredits { .. })), "{outcomes:?}");
+            // One settled, one still held.
+            assert_eq!((balance.available, balance.held), (credits(0), credits(1)));
+            t.set_job_status(&jobs[0], "succeeded").await;
+        }
+    }
+    t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    refused_operations_leave_those_committed_with_them_whole,
     sixty_four_concurrent_freezes_against_ten_credits_exactly_ten_succeed,
     concurrent_settle_and_release_of_one_hold_exactly_one_wins,
     sixteen_callers_with_one_idempotency_key_make_one_hold,

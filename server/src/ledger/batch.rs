@@ -1,0 +1,213 @@
+//! Group commit on SQLite: ledger transactions that arrive together share one round trip and
+//! one commit.
+//!
+//! SQLite has one writer, so this process's ledger transactions queue on one gate (`gate`). Those
+//! that need nothing read first — a freeze, whose database allocates under the lock, and the
+//! settle of a hold this process froze (`known`) — are one script each: the lock and the writes.
+//! Instead of each taking the gate in turn to send `BEGIN`, its script and `COMMIT`, they queue
+//! their scripts here, and whoever gets the gate sends every queued script of one shape in one
+//! round trip, each inside its own savepoint, with one `COMMIT` for all:
+//!
+//! ```text
+//! BEGIN; SAVEPOINT ledger_op; <lock, writes of the 1st>; RELEASE ledger_op; SAVEPOINT ledger_op; …; COMMIT
+//! ```
+//!
+//! Every operation is answered only after that `COMMIT`. When one stops (a decisive refusal, a
+//! guard, an error), the script stops there: the operations before it are kept, its own writes
+//! are rolled back to its savepoint and the transaction is committed; it is answered with why it
+//! stopped, and the operations after it, which did not run, go back to the front of the queue.
+//! A `COMMIT` that fails is rolled back whole and every operation of the batch is retried.
+//!
+//! Scripts of one shape (the same statements, other values) are batched together, at most
+//! `MAX_BATCH` at a time, so that the driver sees a handful of texts and compiles each once.
+//!
+//! Row counts: a batch cannot stop at a guarded write that merely matched another number of rows
+//! than it must (the count is only known once the whole batch has run), so batched scripts rely
+//! on refusals. Those they carry do refuse: a hold or package that does not exist makes the
+//! journal entry's foreign key refuse; the state a guard expects is enforced by its CHECK.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use sqlx::AnyConnection;
+use tokio::sync::oneshot;
+
+use crate::db::Db;
+use crate::ids::UserId;
+use crate::ledger::gate::{Gates, Turn};
+use crate::ledger::script::{Form, Results, Script, Stop};
+use crate::ledger::LedgerError;
+
+/// Enough to share the commit among a burst of shoppers, few enough shapes to stay compiled.
+const MAX_BATCH: usize = 16;
+
+/// An operation's answer: its statements' results, `None` when a decisive write refused.
+type Answer = Result<Option<Results>, LedgerError>;
+
+struct Queued {
+    body: Script,
+    shape: Vec<String>,
+    answer: oneshot::Sender<Answer>,
+}
+
+#[derive(Default)]
+pub struct Batches {
+    queue: Mutex<VecDeque<Queued>>,
+}
+
+impl Batches {
+    /// Runs `body` (the lock and the writes of one operation, no `BEGIN` or `COMMIT`) in the
+    /// next batch, and answers once that batch has committed.
+    pub(crate) async fn commit(&self, gates: &Gates, db: &Db, user: &UserId, body: Script) -> Answer {
+        let shape = body.shape().into_iter().map(str::to_owned).collect();
+        let (answer, mut answered) = oneshot::channel();
+        self.lock_queue().push_back(Queued { body, shape, answer });
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut answered => return result.unwrap_or(Err(LedgerError::Conflict)),
+                turn = gates.enter(user) => self.lead(turn, db).await,
+            }
+        }
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
+        // A panic elsewhere while holding this lock left a queue that is still consistent.
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// With the gate: sends batches until the queue is empty.
+    async fn lead(&self, mut turn: Turn, db: &Db) {
+        let mut conn = match turn.take_kept() {
+            Some(conn) => conn,
+            None => match db.pool().acquire().await {
+                Ok(conn) => conn.detach(),
+                Err(e) => {
+                    let queued: Vec<_> = self.lock_queue().drain(..).collect();
+                    fail_all(queued, LedgerError::Database(e));
+                    return;
+                }
+            },
+        };
+        loop {
+            let batch = self.next_batch();
+            if batch.is_empty() {
+                break;
+            }
+            if !self.send(&mut conn, batch).await {
+                // A transaction that could not be ended: the connection is closed as it drops.
+                return;
+            }
+        }
+        turn.keep(conn);
+    }
+
+    /// The oldest queued operation and those of the same shape behind it.
+    fn next_batch(&self) -> Vec<Queued> {
+        let mut queue = self.lock_queue();
+        let Some(first) = queue.pop_front() else { return Vec::new() };
+        let mut batch = vec![first];
+        let mut i = 0;
+        while i < queue.len() && batch.len() < MAX_BATCH {
+            if queue[i].shape == batch[0].shape {
+                if let Some(same) = queue.remove(i) {
+                    batch.push(same);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        batch
+    }
+
+    /// Sends one batch and answers its operations. False when the connection was left inside a
+    /// transaction.
+    async fn send(&self, conn: &mut AnyConnection, batch: Vec<Queued>) -> bool {
+
+        let mut script = Script::new();
+        script.control("BEGIN");
+        // Each operation's savepoint and release, around its statements.
+        let mut spans = Vec::with_capacity(batch.len());
+        for queued in &batch {
+            let savepoint = script.control("SAVEPOINT ledger_op");
+            script.append(queued.body.clone());
+            spans.push((savepoint, script.control("RELEASE ledger_op")));
+        }
+        let commit = script.control("COMMIT");
+        let collected = match script.collect(conn, Form::Prepared).await {
+            Ok(collected) => collected,
+            // Refused before it was sent (a value neither database can store): nothing ran. The
+            // error goes to one operation, the others retry and meet their own.
+            Err(e) => {
+                fail_all(batch, e);
+                return true;
+            }
+        };
+        // Each operation's results: its statements', without its savepoint and release.
+        let mut rows = collected.rows.into_iter();
+        rows.next(); // BEGIN's
+        let mut results: Vec<Results> = Vec::with_capacity(spans.len());
+        for &(savepoint, release) in &spans {
+            let mut body: Vec<_> = rows.by_ref().take(release + 1 - savepoint).skip(1).collect();
+            body.pop();
+            results.push(Results::new(body));
+        }
+        let Some((at, why)) = collected.stop else {
+            for (queued, results) in batch.into_iter().zip(results) {
+                let _ = queued.answer.send(Ok(Some(results)));
+            }
+            return true;
+        };
+        let Some(stopped) = spans.iter().position(|&(savepoint, release)| (savepoint..=release).contains(&at)) else {
+            // `BEGIN` or `COMMIT` failed: nothing is kept, everyone retries.
+            let ended = end(conn, &["ROLLBACK"]).await;
+            let error = match why {
+                Stop::Failed(e) if at == commit || at == 0 => e,
+                _ => LedgerError::Conflict,
+            };
+            fail_all(batch, error);
+            return ended;
+        };
+        // The operations before the one that stopped are kept; its own writes are not.
+        let kept = end(conn, &["ROLLBACK TO ledger_op", "RELEASE ledger_op", "COMMIT"]).await;
+        let mut batch = batch.into_iter();
+        for results in results.into_iter().take(stopped) {
+            if let Some(queued) = batch.next() {
+                let _ = queued.answer.send(if kept { Ok(Some(results)) } else { Err(LedgerError::Conflict) });
+            }
+        }
+        if let Some(queued) = batch.next() {
+            let _ = queued.answer.send(match why {
+                Stop::Refused if kept => Ok(None),
+                Stop::Failed(e) if kept => Err(e),
+                _ => Err(LedgerError::Conflict),
+            });
+        }
+        // Those after it did not run: they go first in the next batch.
+        {
+            let mut queue = self.lock_queue();
+            for queued in batch.rev() {
+                queue.push_front(queued);
+            }
+        }
+        kept || end(conn, &["ROLLBACK"]).await
+    }
+}
+
+/// Answers every operation of a batch that failed as a whole: the error to the first, a retry to
+/// the others.
+fn fail_all(batch: Vec<Queued>, error: LedgerError) {
+    let mut error = Some(error);
+    for queued in batch {
+        let _ = queued.answer.send(Err(error.take().unwrap_or(LedgerError::Conflict)));
+    }
+}
+
+/// Ends the batch's transaction with `statements`; false when that failed too.
+async fn end(conn: &mut AnyConnection, statements: &[&'static str]) -> bool {
+    let mut script = Script::new();
+    for &statement in statements {
+        script.control(statement);
+    }
+    matches!(script.collect(conn, Form::Prepared).await, Ok(collected) if collected.stop.is_none())
+}

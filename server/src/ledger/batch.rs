@@ -6,17 +6,19 @@
 //! settle of a hold this process froze (`known`) — are one script each: the lock and the writes.
 //! Instead of each taking the gate in turn to send `BEGIN`, its script and `COMMIT`, they queue
 //! their scripts here, and whoever gets the gate sends every queued script of one shape in one
-//! round trip, each inside its own savepoint, with one `COMMIT` for all:
+//! round trip, one after the other, with one `COMMIT` for all:
 //!
 //! ```text
-//! BEGIN; SAVEPOINT ledger_op; <lock, writes of the 1st>; RELEASE ledger_op; SAVEPOINT ledger_op; …; COMMIT
+//! BEGIN; <lock, writes of the 1st>; <lock, writes of the 2nd>; …; COMMIT
 //! ```
 //!
 //! Every operation is answered only after that `COMMIT`. When one stops (a decisive refusal, a
-//! guard, an error), the script stops there: the operations before it are kept, its own writes
-//! are rolled back to its savepoint and the transaction is committed; it is answered with why it
-//! stopped, and the operations after it, which did not run, go back to the front of the queue.
-//! A `COMMIT` that fails is rolled back whole and every operation of the batch is retried.
+//! guard, an error), the script stops there and the whole batch is rolled back: the operation
+//! that stopped is answered why, and the others go back to the front of the queue to run again
+//! in the next batch (their statements carry every value they write, so running them again
+//! writes the same). Stops are rare — a freeze refused for want of credits is answered by a
+//! careful read anyway — so no savepoint around each operation costs every batch its two
+//! statements. A `COMMIT` that fails is rolled back and every operation of the batch is retried.
 //!
 //! Scripts of one shape (the same statements, other values) are batched together, at most
 //! `MAX_BATCH` at a time, so that the driver sees a handful of texts and compiles each once.
@@ -123,15 +125,14 @@ impl Batches {
     /// Sends one batch and answers its operations. False when the connection was left inside a
     /// transaction.
     async fn send(&self, conn: &mut AnyConnection, batch: Vec<Queued>) -> bool {
-
         let mut script = Script::new();
         script.control("BEGIN");
-        // Each operation's savepoint and release, around its statements.
+        // Where each operation's statements start and end.
         let mut spans = Vec::with_capacity(batch.len());
         for queued in &batch {
-            let savepoint = script.control("SAVEPOINT ledger_op");
+            let start = script.len();
             script.append(queued.body.clone());
-            spans.push((savepoint, script.control("RELEASE ledger_op")));
+            spans.push(start..script.len());
         }
         let commit = script.control("COMMIT");
         let collected = match script.collect(conn, Form::Prepared).await {
@@ -143,24 +144,19 @@ impl Batches {
                 return true;
             }
         };
-        // Each operation's results: its statements', without its savepoint and release.
-        let mut rows = collected.rows.into_iter();
-        rows.next(); // BEGIN's
-        let mut results: Vec<Results> = Vec::with_capacity(spans.len());
-        for &(savepoint, release) in &spans {
-            let mut body: Vec<_> = rows.by_ref().take(release + 1 - savepoint).skip(1).collect();
-            body.pop();
-            results.push(Results::new(body));
-        }
         let Some((at, why)) = collected.stop else {
-            for (queued, results) in batch.into_iter().zip(results) {
+            let mut rows = collected.rows.into_iter();
+            rows.next(); // BEGIN's
+            for (queued, span) in batch.into_iter().zip(spans) {
+                let results = Results::new(rows.by_ref().take(span.len()).collect());
                 let _ = queued.answer.send(Ok(Some(results)));
             }
             return true;
         };
-        let Some(stopped) = spans.iter().position(|&(savepoint, release)| (savepoint..=release).contains(&at)) else {
-            // `BEGIN` or `COMMIT` failed: nothing is kept, everyone retries.
-            let ended = end(conn, &["ROLLBACK"]).await;
+        // Nothing of a batch that stopped is kept.
+        let ended = end(conn, &["ROLLBACK"]).await;
+        let Some(stopped) = spans.iter().position(|span| span.contains(&at)) else {
+            // `BEGIN` or `COMMIT` failed.
             let error = match why {
                 Stop::Failed(e) if at == commit || at == 0 => e,
                 _ => LedgerError::Conflict,
@@ -168,29 +164,19 @@ impl Batches {
             fail_all(batch, error);
             return ended;
         };
-        // The operations before the one that stopped are kept; its own writes are not.
-        let kept = end(conn, &["ROLLBACK TO ledger_op", "RELEASE ledger_op", "COMMIT"]).await;
-        let mut batch = batch.into_iter();
-        for results in results.into_iter().take(stopped) {
-            if let Some(queued) = batch.next() {
-                let _ = queued.answer.send(if kept { Ok(Some(results)) } else { Err(LedgerError::Conflict) });
-            }
+        // The operation that stopped is answered why; the others run again, first in the next batch.
+        let mut others = batch;
+        let queued = others.remove(stopped);
+        let _ = queued.answer.send(match why {
+            Stop::Refused => Ok(None),
+            Stop::Failed(e) => Err(e),
+            Stop::Conflict => Err(LedgerError::Conflict),
+        });
+        let mut queue = self.lock_queue();
+        for queued in others.into_iter().rev() {
+            queue.push_front(queued);
         }
-        if let Some(queued) = batch.next() {
-            let _ = queued.answer.send(match why {
-                Stop::Refused if kept => Ok(None),
-                Stop::Failed(e) if kept => Err(e),
-                _ => Err(LedgerError::Conflict),
-            });
-        }
-        // Those after it did not run: they go first in the next batch.
-        {
-            let mut queue = self.lock_queue();
-            for queued in batch.rev() {
-                queue.push_front(queued);
-            }
-        }
-        kept || end(conn, &["ROLLBACK"]).await
+        ended
     }
 }
 

@@ -1,7 +1,9 @@
 //! Ledger throughput: freeze+settle pairs per second at 1, 8 and 64 concurrent clients, on
 //! SQLite and PostgreSQL, beside the ceiling measured in the same run on the same machine:
 //! a raw one-row-update transaction loop for SQLite, pgbench's built-in tpcb-like script for
-//! PostgreSQL. Run through scripts/bench-ledger.sh, which starts the PostgreSQL cluster.
+//! PostgreSQL. Each row is the median of a few rounds (`FITROOM_BENCH_ROUNDS`, default 3), every
+//! round measuring the ceiling and the ledger back to back. Run through scripts/bench-ledger.sh,
+//! which starts the PostgreSQL cluster.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -183,39 +185,71 @@ fn selected(backend: &str, clients: usize) -> bool {
     }
 }
 
-fn part(p: &str) -> bool { std::env::var("FITROOM_BENCH_PART").map_or(true, |v| v == p) }
+/// The median of a few measurements.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// This shared machine's speed drifts by a factor of two within minutes, so each row is measured
+/// in rounds, each round running the ceiling and both ledger cases back to back, and the table
+/// gives the medians; the spread of the per-round ratios is printed below it.
+struct Rounds {
+    ceiling: Vec<f64>,
+    many: Vec<f64>,
+    one: Vec<f64>,
+}
+
+impl Rounds {
+    fn row(self, backend: &'static str, clients: usize) -> (Row, String) {
+        let ratios = |ours: &[f64]| {
+            let r: Vec<f64> = ours.iter().zip(&self.ceiling).map(|(o, c)| 100.0 * o / c).collect();
+            let (lo, hi) = r.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            format!("{lo:.0}–{hi:.0} %")
+        };
+        let spread = format!(
+            "{backend} {clients} clients, {} rounds: own accounts {}, one account {}",
+            self.ceiling.len(),
+            ratios(&self.many),
+            ratios(&self.one)
+        );
+        let row = Row { backend, clients, ceiling: median(self.ceiling), many: median(self.many), one: median(self.one) };
+        (row, spread)
+    }
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let rounds: usize = std::env::var("FITROOM_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let per_client_total = |clients: usize, total: usize| (total / clients).max(20);
     let mut rows = Vec::new();
     for &c in CLIENTS.iter().filter(|&&c| selected("sqlite", c)) {
         let n = per_client_total(c, 3000);
-        rows.push(Row {
-            backend: "SQLite",
-            clients: c,
-            ceiling: if part("ceiling") { sqlite_ceiling(c, n * 2).await } else { 1.0 },
-            many: if part("many") { pairs_per_second(Backend::Sqlite, c, false, n).await } else { 0.0 },
-            one: if part("one") { pairs_per_second(Backend::Sqlite, c, true, n).await } else { 0.0 },
-        });
+        let mut r = Rounds { ceiling: Vec::new(), many: Vec::new(), one: Vec::new() };
+        for _ in 0..rounds {
+            r.ceiling.push(sqlite_ceiling(c, n * 2).await);
+            r.many.push(pairs_per_second(Backend::Sqlite, c, false, n).await);
+            r.one.push(pairs_per_second(Backend::Sqlite, c, true, n).await);
+        }
+        rows.push(r.row("SQLite", c));
     }
     if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_ok() {
         for &c in CLIENTS.iter().filter(|&&c| selected("postgres", c)) {
             let n = per_client_total(c, 3000);
-            rows.push(Row {
-                backend: "PostgreSQL",
-                clients: c,
-                ceiling: pgbench(c, 10),
-                many: pairs_per_second(Backend::Postgres, c, false, n).await,
-                one: pairs_per_second(Backend::Postgres, c, true, n).await,
-            });
+            let mut r = Rounds { ceiling: Vec::new(), many: Vec::new(), one: Vec::new() };
+            for _ in 0..rounds {
+                r.ceiling.push(pgbench(c, 5));
+                r.many.push(pairs_per_second(Backend::Postgres, c, false, n).await);
+                r.one.push(pairs_per_second(Backend::Postgres, c, true, n).await);
+            }
+            rows.push(r.row("PostgreSQL", c));
         }
     }
     println!(
         "| database | clients | ceiling tx/s | freeze+settle pairs/s (one account per client) | % of ceiling | pairs/s (all clients on one account) | % of ceiling |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for r in rows {
+    for (r, _) in &rows {
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.0} % | {:.0} | {:.0} % |",
             r.backend,
@@ -226,5 +260,10 @@ async fn main() {
             r.one,
             100.0 * r.one / r.ceiling
         );
+    }
+    println!();
+    println!("Medians of the rounds above; each round's own ratio:");
+    for (_, spread) in &rows {
+        println!("- {spread}");
     }
 }

@@ -20,8 +20,9 @@
 //! careful read anyway — so no savepoint around each operation costs every batch its two
 //! statements. A `COMMIT` that fails is rolled back and every operation of the batch is retried.
 //!
-//! Scripts of one shape (the same statements, other values) are batched together, at most
-//! `MAX_BATCH` at a time, so that the driver sees a handful of texts and compiles each once.
+//! A batch takes at most `MAX_BATCH` operations and sorts them by shape (their statements,
+//! without values), so that the driver sees few distinct texts and compiles each once: mostly
+//! some number of freezes followed by some number of settles.
 //!
 //! Row counts: a batch cannot stop at a guarded write that merely matched another number of rows
 //! than it must (the count is only known once the whole batch has run), so batched scripts rely
@@ -104,21 +105,14 @@ impl Batches {
         turn.keep(conn);
     }
 
-    /// The oldest queued operation and those of the same shape behind it.
+    /// The oldest queued operations, at most `MAX_BATCH`.
     fn next_batch(&self) -> Vec<Queued> {
         let mut queue = self.lock_queue();
-        let Some(first) = queue.pop_front() else { return Vec::new() };
-        let mut batch = vec![first];
-        let mut i = 0;
-        while i < queue.len() && batch.len() < MAX_BATCH {
-            if queue[i].shape == batch[0].shape {
-                if let Some(same) = queue.remove(i) {
-                    batch.push(same);
-                }
-            } else {
-                i += 1;
-            }
-        }
+        let take = queue.len().min(MAX_BATCH);
+        let mut batch: Vec<Queued> = queue.drain(..take).collect();
+        // Independent operations (none waits for another's answer), so their order is free: in
+        // shape order the batch's text depends only on how many of each shape it holds.
+        batch.sort_by(|a, b| a.shape.cmp(&b.shape));
         batch
     }
 

@@ -6,6 +6,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::db::Db;
+use crate::ledger::batch::Batches;
 use crate::ledger::gate::{Gates, Turn};
 use crate::ledger::known::KnownHolds;
 use crate::ledger::script::{Form, Results, Script, Value};
@@ -263,7 +264,7 @@ impl LedgerTx {
         if !self.is_locked() || self.lock_taken() || !self.writes.is_empty() {
             return Err(LedgerError::NotLocked);
         }
-        if let Some(batches) = self.gates.batches() {
+        if let Some(batches) = self.batches() {
             let mut body = Script::new();
             let lock = self.push_lock(&mut body);
             body.append(writes);
@@ -297,6 +298,12 @@ impl LedgerTx {
         self.committed(Ok(())).await?;
         self.lock_committed(&results, lock)?;
         Ok(Some(results.skip(lock + 1)))
+    }
+
+    /// SQLite's group commit, for a transaction that has not taken the gate itself: one that
+    /// holds it would wait for itself there.
+    fn batches(&self) -> Option<&Batches> {
+        self.gates.batches().filter(|_| matches!(self.conn, Conn::Pending))
     }
 
     /// After a script that took the lock and committed: what `commit` does afterwards (sending
@@ -445,7 +452,7 @@ impl LedgerTx {
     async fn send_commit(&mut self) -> Result<(), LedgerError> {
         let writes = std::mem::take(&mut self.writes);
         if self.is_locked() && !self.lock_taken() {
-            if let Some(batches) = self.gates.batches() {
+            if let Some(batches) = self.batches() {
                 // Its writes refuse what the lock's row count would (see `batch`).
                 let mut body = Script::new();
                 self.push_lock(&mut body);

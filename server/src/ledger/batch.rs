@@ -5,8 +5,8 @@
 //! that need nothing read first — a freeze, whose database allocates under the lock, and the
 //! settle of a hold this process froze (`known`) — are one script each: the lock and the writes.
 //! Instead of each taking the gate in turn to send `BEGIN`, its script and `COMMIT`, they queue
-//! their scripts here, and whoever gets the gate sends every queued script of one shape in one
-//! round trip, one after the other, with one `COMMIT` for all:
+//! their scripts here, and whoever gets the gate sends the queued scripts in one round trip, one
+//! after the other, with one `COMMIT` for all:
 //!
 //! ```text
 //! BEGIN; <lock, writes of the 1st>; <lock, writes of the 2nd>; …; COMMIT
@@ -17,22 +17,27 @@
 //! that stopped is answered why, and the others go back to the front of the queue to run again
 //! in the next batch (their statements carry every value they write, so running them again
 //! writes the same). Stops are rare — a freeze refused for want of credits is answered by a
-//! careful read anyway — so no savepoint around each operation costs every batch its two
-//! statements. A `COMMIT` that fails is rolled back and every operation of the batch is retried.
+//! careful read anyway — so there is no savepoint around each operation, which would cost two
+//! statements per operation in every batch. A `COMMIT` that fails is rolled back and every
+//! operation of the batch is retried.
 //!
 //! A batch takes at most `MAX_BATCH` operations and sorts them by shape (their statements,
 //! without values), so that the driver sees few distinct texts and compiles each once: mostly
 //! some number of freezes followed by some number of settles.
 //!
 //! Row counts: a batch cannot stop at a guarded write that merely matched another number of rows
-//! than it must (the count is only known once the whole batch has run), so batched scripts rely
+//! than it must (the database runs on; the count is only read afterwards), so batched scripts rely
 //! on refusals. Those they carry do refuse: a hold or package that does not exist makes the
-//! journal entry's foreign key refuse; the state a guard expects is enforced by its CHECK.
+//! journal entry's foreign key refuse; the state a guard expects is enforced by its CHECK. Should
+//! a count still be off in a batch that committed, the batch is answered as committed and that
+//! operation as a conflict: nothing is run twice.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Mutex;
 
 use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
 use tokio::sync::oneshot;
 
 use crate::db::Db;
@@ -139,14 +144,17 @@ impl Batches {
             }
         };
         let Some((at, why)) = collected.stop else {
-            let mut rows = collected.rows.into_iter();
-            rows.next(); // BEGIN's
-            for (queued, span) in batch.into_iter().zip(spans) {
-                let results = Results::new(rows.by_ref().take(span.len()).collect());
-                let _ = queued.answer.send(Ok(Some(results)));
-            }
+            answer_committed(batch, &spans, collected.rows, None);
             return true;
         };
+        if collected.ran_to_the_end {
+            // Committed with a guarded write that changed another number of rows than it must
+            // (see the module's comment on row counts): what is committed is answered as such,
+            // the operation with the miscounted write as a conflict, and nothing runs twice.
+            tracing::error!(statement = at, "a batched ledger write changed an unexpected number of rows");
+            answer_committed(batch, &spans, collected.rows, Some(at));
+            return true;
+        }
         // Nothing of a batch that stopped is kept.
         let ended = end(conn, &["ROLLBACK"]).await;
         let Some(stopped) = spans.iter().position(|span| span.contains(&at)) else {
@@ -171,6 +179,20 @@ impl Batches {
             queue.push_front(queued);
         }
         ended
+    }
+}
+
+/// Answers the operations of a committed batch with their statements' results (`rows` holds every
+/// statement's, `BEGIN`'s first); the one holding statement `miscounted`, if any, with a conflict.
+fn answer_committed(batch: Vec<Queued>, spans: &[Range<usize>], rows: Vec<Vec<AnyRow>>, miscounted: Option<usize>) {
+    let mut rows = rows.into_iter().skip(1);
+    for (queued, span) in batch.into_iter().zip(spans) {
+        let results = Results::new(rows.by_ref().take(span.len()).collect());
+        let answer = match miscounted {
+            Some(at) if span.contains(&at) => Err(LedgerError::Conflict),
+            _ => Ok(Some(results)),
+        };
+        let _ = queued.answer.send(answer);
     }
 }
 

@@ -129,8 +129,12 @@ pub(crate) enum Stop {
 pub(crate) struct Collected {
     /// The rows of each statement that reported its end, in order.
     pub rows: Vec<Vec<AnyRow>>,
-    /// The statement the script stopped at (its index), and why.
+    /// The first statement that stopped the operation (its index), and why.
     pub stop: Option<(usize, Stop)>,
+    /// Whether every statement ran: a guarded write that changed another number of rows than it
+    /// must does not stop the database, which runs the script on (its `COMMIT` too, when no
+    /// statement fails; see `statements` for why guards refuse instead).
+    pub ran_to_the_end: bool,
 }
 
 /// What each statement of a script returned, in order.
@@ -304,7 +308,9 @@ impl Script {
             sqlx::raw_sql(&sql).fetch_many(&mut *conn)
         };
         let mut rows: Vec<Vec<AnyRow>> = vec![Vec::new()];
-        let stop = loop {
+        // A row count off is recorded and reading goes on, to learn whether the script ran on.
+        let mut miscounted = None;
+        let failed = loop {
             let item = match stream.try_next().await {
                 Ok(Some(item)) => item,
                 Ok(None) => break None,
@@ -328,8 +334,8 @@ impl Script {
                 Either::Left(done) => {
                     let index = rows.len() - 1;
                     let expected = self.statements.get(index).and_then(|s| s.expect_rows);
-                    if expected.is_some_and(|n| n != done.rows_affected()) {
-                        break Some((index, Stop::Conflict));
+                    if miscounted.is_none() && expected.is_some_and(|n| n != done.rows_affected()) {
+                        miscounted = Some((index, Stop::Conflict));
                     }
                     rows.push(Vec::new());
                 }
@@ -337,16 +343,12 @@ impl Script {
         };
         // The last entry collected the rows of a statement that did not report its end.
         rows.pop();
-        if stop.is_some() {
-            return Ok(Collected { rows, stop });
-        }
-        if rows.len() != self.statements.len() {
+        let ran_to_the_end = failed.is_none() && rows.len() == self.statements.len();
+        let stop = miscounted.or(failed).or_else(|| {
             // Every statement reports its end: fewer reports mean the script stopped early.
-            let at = rows.len();
-            let why = self.fault.map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into()));
-            return Ok(Collected { rows, stop: Some((at, why)) });
-        }
-        Ok(Collected { rows, stop: None })
+            (!ran_to_the_end).then(|| (rows.len(), self.fault.map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into()))))
+        });
+        Ok(Collected { rows, stop, ran_to_the_end })
     }
 
     /// The script's text: for SQLite (`form` None) with parameters renumbered across statements,

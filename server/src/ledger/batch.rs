@@ -21,8 +21,8 @@
 //! statements per operation in every batch. A `COMMIT` that fails is rolled back and every
 //! operation of the batch is retried.
 //!
-//! A batch takes at most `MAX_BATCH` operations and sorts them by shape (their statements,
-//! without values), so that the driver sees few distinct texts and compiles each once: mostly
+//! A batch takes at most `MAX_BATCH` operations and sorts them by shape (a digest of their
+//! statements without values), so that the driver sees few distinct texts and compiles each once: mostly
 //! some number of freezes followed by some number of settles.
 //!
 //! Row counts: a batch cannot stop at a guarded write that merely matched another number of rows
@@ -54,7 +54,7 @@ type Answer = Result<Option<Results>, LedgerError>;
 
 struct Queued {
     body: Script,
-    shape: Vec<String>,
+    shape: u64,
     answer: oneshot::Sender<Answer>,
 }
 
@@ -67,7 +67,7 @@ impl Batches {
     /// Runs `body` (the lock and the writes of one operation, no `BEGIN` or `COMMIT`) in the
     /// next batch, and answers once that batch has committed.
     pub(crate) async fn commit(&self, gates: &Gates, db: &Db, user: &UserId, body: Script) -> Answer {
-        let shape = body.shape().into_iter().map(str::to_owned).collect();
+        let shape = body.shape();
         let (answer, mut answered) = oneshot::channel();
         self.lock_queue().push_back(Queued { body, shape, answer });
         loop {
@@ -117,7 +117,7 @@ impl Batches {
         let mut batch: Vec<Queued> = queue.drain(..take).collect();
         // Independent operations (none waits for another's answer), so their order is free: in
         // shape order the batch's text depends only on how many of each shape it holds.
-        batch.sort_by(|a, b| a.shape.cmp(&b.shape));
+        batch.sort_by_key(|queued| queued.shape);
         batch
     }
 

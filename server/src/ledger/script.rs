@@ -93,8 +93,6 @@ pub(crate) enum Form {
 #[derive(Clone, Default)]
 pub(crate) struct Script {
     statements: Vec<Statement>,
-    /// The armed fault point this script stops at, if any (tests only).
-    fault: Option<&'static str>,
 }
 
 #[derive(Clone)]
@@ -170,16 +168,20 @@ impl Script {
         self.statements.len()
     }
 
-    /// The script's statements without their values: scripts of one shape send the same text,
-    /// which the driver compiles once.
-    pub fn shape(&self) -> Vec<&str> {
-        self.statements
-            .iter()
-            .map(|s| match &s.body {
-                Body::Catalogued(sql, _) => sql.name,
-                Body::Fixed(text) => text.as_str(),
-            })
-            .collect()
+    /// A digest of the script's statements without their values: scripts of one shape send the
+    /// same text, which the driver compiles once.
+    pub fn shape(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let names = self.statements.iter().map(|s| match &s.body {
+            Body::Catalogued(sql, _) => sql.name,
+            Body::Fixed(text) => text.as_str(),
+        });
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(names.collect::<Vec<_>>())
+    }
+
+    /// The armed fault point this script stops at, if any (tests only).
+    fn fault(&self) -> Option<&'static str> {
+        self.statements.iter().find_map(|s| s.fault)
     }
 
     /// Adds a statement with its values (`$1` is the first); returns its index in the results.
@@ -227,15 +229,13 @@ impl Script {
     /// Appends another script's statements after this one's.
     pub fn append(&mut self, other: Script) {
         self.statements.extend(other.statements);
-        self.fault = self.fault.or(other.fault);
     }
 
     /// A place between two statements where a test can make the script fail: when `point` is
     /// armed, a statement that the database refuses is sent here, so the statements before it
     /// really run and the transaction must undo them.
     pub fn fault_point(&mut self, faults: &FaultPoints, point: &'static str) {
-        if self.fault.is_none() && faults.check(point).is_err() {
-            self.fault = Some(point);
+        if self.fault().is_none() && faults.check(point).is_err() {
             let index = self.add(Body::Fixed(format!("SELECT missing FROM \"fault injected at {point}\"")), None);
             if let Some(statement) = self.statements.get_mut(index) {
                 statement.fault = Some(point);
@@ -303,7 +303,7 @@ impl Script {
             // deprecates several statements in one prepared query for the drivers that cannot;
             // SQLite runs them one by one with the shared numbering, which is what this needs.)
             #[allow(deprecated)]
-            query.persistent(self.fault.is_none()).fetch_many(&mut *conn)
+            query.persistent(self.fault().is_none()).fetch_many(&mut *conn)
         } else {
             sqlx::raw_sql(&sql).fetch_many(&mut *conn)
         };
@@ -346,7 +346,7 @@ impl Script {
         let ran_to_the_end = failed.is_none() && rows.len() == self.statements.len();
         let stop = miscounted.or(failed).or_else(|| {
             // Every statement reports its end: fewer reports mean the script stopped early.
-            (!ran_to_the_end).then(|| (rows.len(), self.fault.map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into()))))
+            (!ran_to_the_end).then(|| (rows.len(), self.fault().map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into()))))
         });
         Ok(Collected { rows, stop, ran_to_the_end })
     }

@@ -269,8 +269,7 @@ impl LedgerTx {
             let lock = self.push_lock(&mut body);
             body.append(writes);
             let Some(results) = batches.commit(&self.gates, &self.db, &self.owner, body).await? else {
-                self.locked = None;
-                self.line = 0;
+                self.start_over();
                 return Ok(None);
             };
             self.lock_committed(&results, lock)?;
@@ -289,8 +288,7 @@ impl LedgerTx {
                     // the operation starts over on another.
                     return Err(LedgerError::Conflict);
                 }
-                self.locked = None;
-                self.line = 0;
+                self.start_over();
                 return Ok(None);
             }
             Err(e) => return self.committed(Err(e)).await.map(|()| None),
@@ -298,6 +296,13 @@ impl LedgerTx {
         self.committed(Ok(())).await?;
         self.lock_committed(&results, lock)?;
         Ok(Some(results.skip(lock + 1)))
+    }
+
+    /// After a refused one-round-trip commit, which wrote nothing: the next script takes the lock
+    /// again and numbers its lines from the first.
+    fn start_over(&mut self) {
+        self.locked = None;
+        self.line = 0;
     }
 
     /// SQLite's group commit, for a transaction that has not taken the gate itself: one that

@@ -20,6 +20,11 @@ pub struct NewGeneration {
     pub idempotency_key: Option<String>,
 }
 
+/// The idempotency key a job's credits are frozen under: the job's hold is found by it.
+pub(crate) fn hold_key(job: &JobId) -> String {
+    format!("job:{job}")
+}
+
 pub enum Created {
     New(Job),
     /// The same `Idempotency-Key` was seen before: the first request's job.
@@ -98,7 +103,7 @@ impl Jobs {
                             user: request.user.clone(),
                             amount: cost,
                             job: id.clone(),
-                            idempotency_key: format!("job:{id}"),
+                            idempotency_key: hold_key(&id),
                             deadline,
                         },
                     )

@@ -1,4 +1,5 @@
 use crate::db::with_retry;
+use crate::jobs::create::hold_key;
 use crate::jobs::fetch::{self, FetchError, FetchPolicy, MirrorError};
 use crate::jobs::{Job, JobError, JobStatus, Jobs};
 use crate::ledger::{LedgerTx, Resolution};
@@ -137,7 +138,7 @@ impl Jobs {
     /// Moves an unfinished job to its final state and resolves its hold in the same transaction:
     /// settled with a stored result, released otherwise. False when it had already finished.
     async fn end_job(&self, job: &Job, ending: Ending<'_>) -> Result<bool, JobError> {
-        let hold = self.ledger.hold_for_job(&job.id).await?;
+        let hold = self.ledger.hold_by_key(&job.user, &hold_key(&job.id)).await?;
         let ended = with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
             let result = async {

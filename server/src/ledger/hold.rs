@@ -7,8 +7,8 @@ use crate::db::with_retry;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::ledger::script::Script;
 use crate::ledger::statements::{
-    FREEZE_ALLOCATE, FREEZE_ENTRIES, FREEZE_HOLD, FREEZE_RESERVE, HOLD_BY_ID, HOLD_BY_JOB, HOLD_BY_KEY,
-    PACKAGES_WITH_CREDITS, RELEASE_TO_PACKAGE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
+    FREEZE_ALLOCATE, FREEZE_HOLD, FREEZE_RESERVE, HOLD_BY_ID, HOLD_BY_KEY, PACKAGES_WITH_CREDITS,
+    RELEASE_TO_PACKAGE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
 };
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
@@ -119,11 +119,12 @@ impl Ledger {
     /// `freeze` inside a caller's transaction, so a job and its hold are written together.
     ///
     /// The database allocates, under the user's lock (`FREEZE_*` in `statements`). A transaction
-    /// that has sent nothing yet freezes in one round trip: the lock, the hold, the allocation,
-    /// the reservation, the entries and the commit. There the hold refuses to be written when the
-    /// idempotency key was used before or the active packages hold too little; nothing is written
-    /// then, and the transaction starts over the careful way: one round trip reads the key and the
-    /// packages under the lock, and the freeze is sent only when it can go through.
+    /// that has sent nothing yet freezes in one round trip: the lock, the hold, the allocation
+    /// (the freeze entries), the reservation and the commit. There the hold refuses to be written
+    /// when the idempotency key was used before or the active packages hold too little; nothing is
+    /// written then, and the transaction starts over the careful way: one round trip reads the
+    /// key's hold and the packages under the lock, and the freeze is sent only when it can go
+    /// through.
     pub async fn freeze_in(&self, tx: &mut LedgerTx, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
         if request.amount.is_zero() {
             return Err(LedgerError::NonPositiveHold);
@@ -142,9 +143,7 @@ impl Ledger {
         let by_key = reads.push(&HOLD_BY_KEY, [user.into(), request.idempotency_key.as_str().into()]);
         let free = reads.push(&PACKAGES_WITH_CREDITS, [user.into()]);
         let results = tx.read(reads).await?;
-        if let Some(row) = results.rows(by_key).first() {
-            let id = HoldId::from_string(row.try_get::<String, _>(0)?);
-            let hold = self.hold_in(tx, &id).await?.ok_or(LedgerError::UnknownHold)?;
+        if let Some((hold, _)) = hold_from_rows(results.rows(by_key))? {
             if hold.amount != request.amount || hold.job != request.job {
                 return Err(LedgerError::IdempotencyMismatch);
             }
@@ -208,17 +207,23 @@ impl Ledger {
             writes.push_guarded(&FREEZE_HOLD, values, 1);
         }
         writes.fault_point(faults, "freeze:after_hold");
-        let allocation = writes.push(&FREEZE_ALLOCATE, [id.into(), amount.into(), user.into(), now.millis().into()]);
-        writes.fault_point(faults, "freeze:after_allocations");
-        writes.push(&FREEZE_RESERVE, [id.into()]);
-        writes.fault_point(faults, "freeze:after_package_update");
         // Entry ids: a fresh one per freeze, followed by the line within the freeze.
         let entries = format!("{}_", EntryId::generate());
-        writes.push(
-            &FREEZE_ENTRIES,
-            [entries.as_str().into(), user.into(), tx.last_line().into(), now.millis().into(), id.into(), job.into()],
+        let allocation = writes.push(
+            &FREEZE_ALLOCATE,
+            [
+                entries.as_str().into(),
+                user.into(),
+                tx.last_line().into(),
+                now.millis().into(),
+                id.into(),
+                job.into(),
+                amount.into(),
+            ],
         );
         writes.fault_point(faults, "freeze:after_entries");
+        writes.push(&FREEZE_RESERVE, [user.into(), id.into()]);
+        writes.fault_point(faults, "freeze:after_package_update");
         Ok((hold, writes, allocation))
     }
 
@@ -333,11 +338,12 @@ impl Ledger {
     }
 
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
-        load_hold(self, &HOLD_BY_ID, id.as_str()).await
+        load_hold(self, &HOLD_BY_ID, &[id.as_str()]).await
     }
 
-    pub async fn hold_for_job(&self, job: &JobId) -> Result<Option<Hold>, LedgerError> {
-        load_hold(self, &HOLD_BY_JOB, job.as_str()).await
+    /// The hold `user` froze under `idempotency_key` (a job's hold is frozen under the job's key).
+    pub async fn hold_by_key(&self, user: &UserId, idempotency_key: &str) -> Result<Option<Hold>, LedgerError> {
+        load_hold(self, &HOLD_BY_KEY, &[user.as_str(), idempotency_key]).await
     }
 
     pub(crate) async fn hold_in(&self, tx: &mut LedgerTx, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
@@ -419,7 +425,11 @@ fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, Le
     Ok(Some((hold, packages)))
 }
 
-async fn load_hold(ledger: &Ledger, query: &'static Statement, value: &str) -> Result<Option<Hold>, LedgerError> {
-    let rows = sqlx::query(query.text).bind(value).fetch_all(ledger.db.pool()).await?;
+async fn load_hold(ledger: &Ledger, query: &'static Statement, values: &[&str]) -> Result<Option<Hold>, LedgerError> {
+    let mut query = sqlx::query(query.text);
+    for value in values {
+        query = query.bind(*value);
+    }
+    let rows = query.fetch_all(ledger.db.pool()).await?;
     Ok(hold_from_rows(&rows)?.map(|(hold, _)| hold))
 }

@@ -42,7 +42,6 @@ pub const FAULT_POINTS: &[&str] = &[
     "grant:after_package",
     "freeze:after_package_update",
     "freeze:after_hold",
-    "freeze:after_allocations",
     "freeze:after_entries",
     "resolve:after_package_update",
     "resolve:after_entries",

@@ -34,6 +34,8 @@ macro_rules! active {
 }
 
 /// A hold with its allocations and their packages, one row per allocation (every hold has one).
+/// A hold's allocation is its `freeze` entries, found through the journal's key: the hold keeps
+/// the number of the transaction that froze it.
 macro_rules! hold_query {
     ($condition:literal) => {
         concat!(
@@ -41,7 +43,8 @@ macro_rules! hold_query {
                     a.package_id, a.amount, p.expires_at, ",
             free!(),
             ", p.refund_target - p.refunded, p.payment \
-             FROM holds h JOIN hold_allocations a ON a.hold_id = h.id JOIN credit_packages p ON p.id = a.package_id \
+             FROM holds h JOIN ledger_entries a ON a.user_id = h.user_id AND a.seq = h.freeze_seq \
+             AND a.hold_id = h.id AND a.kind = 'freeze' JOIN credit_packages p ON p.id = a.package_id \
              WHERE ",
             $condition,
             " ORDER BY a.package_id"
@@ -73,6 +76,10 @@ macro_rules! statements {
 statements! {
     /// Takes the user's lock and numbers the transaction (see `txn`).
     LOCK_USER = "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = $1 RETURNING id, ledger_seq";
+    /// The lock of a script that commits in the same round trip and needs nothing back from it:
+    /// its writes read the number from the row (a row sent back costs SQLite's driver a hand-off
+    /// between threads).
+    LOCK_USER_QUIETLY = "UPDATE users SET ledger_seq = ledger_seq + 1 WHERE id = $1";
     LOCK_HOLD_OWNER = "UPDATE users SET ledger_seq = ledger_seq + 1 \
         WHERE id = (SELECT user_id FROM holds WHERE id = $1) RETURNING id, ledger_seq";
     INSERT_ENTRY = "INSERT INTO ledger_entries \
@@ -84,49 +91,48 @@ statements! {
         (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id, reference) \
         VALUES ($1, $2, (SELECT ledger_seq FROM users WHERE id = $2), $3, $4, $5, $6, $7, $8, $9, $10)";
 
-    HOLD_BY_KEY = "SELECT id FROM holds WHERE user_id = $1 AND idempotency_key = $2";
     /// Expiry is judged in Rust against the time read after the lock, not in SQL.
     PACKAGES_WITH_CREDITS = concat!(
         "SELECT id, ", free!(), ", expires_at FROM credit_packages WHERE user_id = $1 AND ", free!(), " > 0 \
          ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id"
     );
 
-    // A freeze is four statements that need nothing from Rust but the request: the database
+    // A freeze is three statements that need nothing from Rust but the request: the database
     // allocates under the lock. They run in this order so that the allocation reads the packages
-    // before they are reserved, and the reservation and the entries read the allocation.
+    // before they are reserved, and the reservation reads the allocation.
 
-    /// The hold ($5 credits, created at $6). Decisive: it refuses to be written (-1 credits) when
-    /// the idempotency key was used before or the user's active packages hold fewer than $5
-    /// credits, so a one-round-trip freeze writes nothing then.
+    /// The hold ($5 credits, created at $6), frozen by the transaction that holds the lock.
+    /// Decisive: it refuses to be written (-1 credits) when the idempotency key was used before or
+    /// the user's active packages hold fewer than $5 credits (an unknown user has none), so a
+    /// one-round-trip freeze writes nothing then.
     FREEZE_HOLD = concat!(
-        "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at) \
+        "INSERT INTO holds (id, user_id, job_id, idempotency_key, amount, state, created_at, deadline_at, freeze_seq) \
          VALUES ($1, $2, $3, $4, CASE WHEN NOT EXISTS (SELECT 1 FROM holds WHERE user_id = $2 AND idempotency_key = $4) \
          AND (SELECT CAST(COALESCE(SUM(free), 0) AS BIGINT) FROM ", active!("$2", "$6"), " AS active) >= $5 \
-         THEN $5 ELSE -1 END, 'open', $6, $7)"
+         THEN $5 ELSE -1 END, 'open', $6, $7, COALESCE((SELECT ledger_seq FROM users WHERE id = $2), 0))"
     );
-    /// Hold $1 takes $2 credits from user $3's packages active at $4, first-expiring-first: from
-    /// each package what it has free, up to what the packages before it left to take.
+    /// Hold $5 (job $6) takes $7 credits from user $2's packages active at $4, first-expiring-first:
+    /// from each package what it has free, up to what the packages before it left to take. Each
+    /// package taken from is one `freeze` entry, numbered after line $3 of the transaction, with
+    /// ids $1 followed by the line within the freeze; the entries are the allocation.
     FREEZE_ALLOCATE = concat!(
-        "INSERT INTO hold_allocations (hold_id, package_id, amount) \
-         SELECT CAST($1 AS TEXT), id, CASE WHEN free < $2 - before THEN free ELSE $2 - before END FROM \
+        "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id) \
+         SELECT CAST($1 AS TEXT) || CAST(n AS TEXT), u.id, u.ledger_seq, CAST($3 AS BIGINT) + n, CAST($4 AS BIGINT), \
+         'freeze', amount, package_id, CAST($5 AS TEXT), CAST($6 AS TEXT) FROM \
+         (SELECT id AS package_id, CASE WHEN free < $7 - before THEN free ELSE $7 - before END AS amount, \
+         ROW_NUMBER() OVER (ORDER BY id) AS n FROM \
          (SELECT id, free, CAST(SUM(free) OVER (ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, \
          expires_at, granted_at, id ROWS UNBOUNDED PRECEDING) AS BIGINT) - free AS before \
-         FROM ", active!("$3", "$4"), " AS active) AS running \
-         WHERE before < $2 RETURNING package_id, amount"
+         FROM ", active!("$2", "$4"), " AS active) AS running \
+         WHERE before < $7) AS allocated JOIN users u ON u.id = $2 RETURNING package_id, amount"
     );
-    /// The packages keep what hold $1 allocated; their CHECK refuses an overdraft.
-    FREEZE_RESERVE = "UPDATE credit_packages SET held = held + a.amount FROM hold_allocations a \
-        WHERE a.hold_id = $1 AND credit_packages.id = a.package_id";
-    /// One `freeze` entry per allocation of hold $5 (job $6), numbered after line $3 of the
-    /// transaction, with ids $1 followed by the line within the freeze.
-    FREEZE_ENTRIES = "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id) \
-        SELECT CAST($1 AS TEXT) || CAST(n AS TEXT), u.id, u.ledger_seq, CAST($3 AS BIGINT) + n, CAST($4 AS BIGINT), 'freeze', \
-        amount, package_id, hold_id, CAST($6 AS TEXT) FROM \
-        (SELECT a.amount, a.package_id, a.hold_id, ROW_NUMBER() OVER (ORDER BY a.package_id) AS n \
-         FROM hold_allocations a WHERE a.hold_id = $5) AS allocated JOIN users u ON u.id = $2";
+    /// The packages keep what hold $2 of user $1 allocated; their CHECK refuses an overdraft.
+    FREEZE_RESERVE = "UPDATE credit_packages SET held = held + e.amount FROM ledger_entries e \
+        WHERE e.user_id = $1 AND e.seq = (SELECT ledger_seq FROM users WHERE id = $1) AND e.hold_id = $2 \
+        AND e.kind = 'freeze' AND credit_packages.id = e.package_id";
 
+    HOLD_BY_KEY = hold_query!("h.user_id = $1 AND h.idempotency_key = $2");
     HOLD_BY_ID = hold_query!("h.id = $1");
-    HOLD_BY_JOB = hold_query!("h.job_id = $1");
     SETTLE_FROM_PACKAGE = "UPDATE credit_packages \
         SET held = CASE WHEN held >= $2 THEN held - $2 ELSE -1 END, consumed = consumed + $2 WHERE id = $1";
     RELEASE_TO_PACKAGE = "UPDATE credit_packages SET held = CASE WHEN held >= $2 THEN held - $2 ELSE -1 END \

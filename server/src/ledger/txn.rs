@@ -10,7 +10,7 @@ use crate::ledger::batch::Batches;
 use crate::ledger::gate::{Gates, Turn};
 use crate::ledger::known::KnownHolds;
 use crate::ledger::script::{Form, Results, Script, Value};
-use crate::ledger::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER};
+use crate::ledger::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY};
 use crate::ledger::{Credits, EntryKind, Hold, Ledger, LedgerError};
 
 /// Whose ledger a transaction locks: a user's, or the owner's of a hold.
@@ -29,6 +29,8 @@ enum Conn {
     Own { conn: Option<Lease>, begun: bool },
     /// A caller's transaction that the ledger continues (an account and its sign-up package).
     Borrowed(Transaction<'static, Any>),
+    /// Committed by SQLite's group commit: nothing is left to send.
+    Batched,
 }
 
 /// Where our own connection comes from, and goes back to.
@@ -174,7 +176,7 @@ impl LedgerTx {
     /// the statements' text, since preparing them there could abort the caller's work.
     fn form(&self) -> Form {
         match self.conn {
-            Conn::Own { .. } | Conn::Pending => Form::Prepared,
+            Conn::Own { .. } | Conn::Pending | Conn::Batched => Form::Prepared,
             Conn::Borrowed(_) => Form::Text,
         }
     }
@@ -183,7 +185,7 @@ impl LedgerTx {
         match &mut self.conn {
             Conn::Pending => Err(LedgerError::NotLocked),
             Conn::Own { conn: Some(conn), .. } => Ok(&mut **conn),
-            Conn::Own { conn: None, .. } => Err(LedgerError::Database(sqlx::Error::PoolClosed)),
+            Conn::Own { conn: None, .. } | Conn::Batched => Err(LedgerError::Database(sqlx::Error::PoolClosed)),
             Conn::Borrowed(tx) => Ok(&mut **tx),
         }
     }
@@ -232,6 +234,20 @@ impl LedgerTx {
         }
     }
 
+    /// The script an operation hands to the group commit: the lock, which answers nothing there
+    /// (its writes read the number themselves, see `batch`), then `writes`. Returns it with the
+    /// index of the writes' first statement.
+    fn batch_body(&self, writes: Script) -> (Script, usize) {
+        let mut body = Script::new();
+        match &self.lock {
+            Lock::User(user) => body.push(&LOCK_USER_QUIETLY, [user.as_str().into()]),
+            Lock::Hold(hold) => body.push(&LOCK_HOLD_OWNER, [hold.as_str().into()]),
+        };
+        let first = body.len();
+        body.append(writes);
+        (body, first)
+    }
+
     /// Runs the transaction's first script.
     async fn run_opening(&mut self, script: Script) -> Result<Results, LedgerError> {
         self.run_opening_or_refused(script).await?.ok_or(LedgerError::Conflict)
@@ -265,15 +281,13 @@ impl LedgerTx {
             return Err(LedgerError::NotLocked);
         }
         if let Some(batches) = self.batches() {
-            let mut body = Script::new();
-            let lock = self.push_lock(&mut body);
-            body.append(writes);
+            let (body, first) = self.batch_body(writes);
             let Some(results) = batches.commit(&self.gates, &self.db, &self.owner, body).await? else {
                 self.start_over();
                 return Ok(None);
             };
-            self.lock_committed(&results, lock)?;
-            return Ok(Some(results.skip(lock + 1)));
+            self.batch_committed();
+            return Ok(Some(results.skip(first)));
         }
         self.attach().await?;
         let (mut script, lock) = self.opening();
@@ -309,6 +323,14 @@ impl LedgerTx {
     /// holds it would wait for itself there.
     fn batches(&self) -> Option<&Batches> {
         self.gates.batches().filter(|_| matches!(self.conn, Conn::Pending))
+    }
+
+    /// After the group commit took the lock and committed: `commit` afterwards sends nothing.
+    fn batch_committed(&mut self) {
+        self.conn = Conn::Batched;
+        for hold in std::mem::take(&mut self.frozen) {
+            self.known.remember(&hold);
+        }
     }
 
     /// After a script that took the lock and committed: what `commit` does afterwards (sending
@@ -455,13 +477,14 @@ impl LedgerTx {
     }
 
     async fn send_commit(&mut self) -> Result<(), LedgerError> {
+        if matches!(self.conn, Conn::Batched) {
+            return Ok(());
+        }
         let writes = std::mem::take(&mut self.writes);
         if self.is_locked() && !self.lock_taken() {
             if let Some(batches) = self.batches() {
                 // Its writes refuse what the lock's row count would (see `batch`).
-                let mut body = Script::new();
-                self.push_lock(&mut body);
-                body.append(writes);
+                let (body, _) = self.batch_body(writes);
                 batches.commit(&self.gates, &self.db, &self.owner, body).await?.ok_or(LedgerError::Conflict)?;
                 return Ok(());
             }
@@ -476,7 +499,7 @@ impl LedgerTx {
             return self.committed(result).await;
         }
         match &mut self.conn {
-            Conn::Pending => Ok(()),
+            Conn::Pending | Conn::Batched => Ok(()),
             Conn::Own { conn, begun } => {
                 if !*begun {
                     return Ok(());
@@ -495,7 +518,7 @@ impl LedgerTx {
                 }
                 match std::mem::replace(&mut self.conn, Conn::Own { conn: None, begun: false }) {
                     Conn::Borrowed(tx) => tx.commit().await.map_err(Into::into),
-                    Conn::Own { .. } | Conn::Pending => Ok(()),
+                    Conn::Own { .. } | Conn::Pending | Conn::Batched => Ok(()),
                 }
             }
         }

@@ -68,8 +68,15 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
             raw_state,
         })
         .collect();
-    let allocations: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT hold_id, package_id, amount FROM hold_allocations").fetch_all(pool).await?;
+    // Allocations as the ledger reads them back: the freeze entries of the transaction each hold
+    // names (`freeze_seq`). One pointing elsewhere leaves its hold short of its amount below.
+    let allocations: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT e.hold_id, e.package_id, e.amount FROM ledger_entries e \
+         JOIN holds h ON h.id = e.hold_id AND h.user_id = e.user_id AND h.freeze_seq = e.seq \
+         WHERE e.kind = 'freeze' AND e.package_id IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
     let entries: Vec<EntryRow> = sqlx::query_as(&format!(
         "SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY user_id, seq, line"
     ))

@@ -100,8 +100,7 @@ impl TestDb {
         let queries = [
             "SELECT id || ':' || CAST(consumed AS TEXT) || ':' || CAST(held AS TEXT) || ':' || CAST(expired AS TEXT) \
              || ':' || CAST(refund_target AS TEXT) || ':' || CAST(refunded AS TEXT) FROM credit_packages ORDER BY id",
-            "SELECT id || ':' || state FROM holds ORDER BY id",
-            "SELECT hold_id || ':' || package_id || ':' || CAST(amount AS TEXT) FROM hold_allocations ORDER BY hold_id, package_id",
+            "SELECT id || ':' || state || ':' || CAST(freeze_seq AS TEXT) FROM holds ORDER BY id",
             "SELECT id || ':' || kind FROM ledger_entries ORDER BY id",
             "SELECT id || ':' || status FROM jobs ORDER BY id",
         ];

@@ -43,6 +43,12 @@ async fn verify_names_each_kind_of_corruption(t: TestDb) {
     assert!(v.iter().any(|m| m.contains("consumed 0 but its settled holds allocate 2")), "{v:#?}");
     corrupted(&t, &format!("UPDATE holds SET state = 'open' WHERE id = '{}'", hold.id)).await;
 
+    // A hold that points at another transaction than its freeze has lost its allocation.
+    let v = corrupted(&t, &format!("UPDATE holds SET freeze_seq = freeze_seq + 1 WHERE id = '{}'", hold.id)).await;
+    assert!(v.iter().any(|m| m.contains("amount 2 but allocations sum to 0")), "{v:#?}");
+    assert!(v.iter().any(|m| m.contains("held 2 but its open holds allocate 0")), "{v:#?}");
+    corrupted(&t, &format!("UPDATE holds SET freeze_seq = freeze_seq - 1 WHERE id = '{}'", hold.id)).await;
+
     let v = corrupted(&t, &format!("DELETE FROM ledger_entries WHERE kind = 'freeze' AND package_id = '{package}'")).await;
     assert!(v.iter().any(|m| m.contains("journal rebuilds")), "{v:#?}");
 }
@@ -66,7 +72,6 @@ async fn verify_catches_a_freeze_that_skipped_the_first_expiring_package(t: Test
     for sql in [
         format!("UPDATE credit_packages SET held = 0 WHERE id = '{soon}'"),
         format!("UPDATE credit_packages SET held = 1 WHERE id = '{never}'"),
-        format!("UPDATE hold_allocations SET package_id = '{never}' WHERE hold_id = '{}'", hold.id),
         format!("UPDATE ledger_entries SET package_id = '{never}' WHERE hold_id = '{}'", hold.id),
     ] {
         sqlx::query(&sql).execute(t.db.pool()).await.expect("rewrite");

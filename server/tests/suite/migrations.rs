@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use fitroom_server::db::{Backend, MIGRATOR};
-use fitroom_server::ids::PackageId;
-use fitroom_server::ledger::{Credits, RefundShare};
+use fitroom_server::ids::{HoldId, PackageId};
+use fitroom_server::ledger::{Allocation, Credits, RefundShare};
 use sqlx::migrate::Migrator;
 
 use crate::common::{START, TestDb};
@@ -50,6 +50,10 @@ async fn the_refunds_migration_keeps_an_existing_ledger_and_allows_refund_entrie
     let duplicate = "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount) \
                      SELECT 'ent_dup', user_id, seq, line, at, kind, amount FROM ledger_entries WHERE id = 'ent_1'";
     assert!(sqlx::query(duplicate).execute(t.db.pool()).await.is_err(), "(user, seq, line) is still unique");
+
+    // The hold's allocation is read back from its freeze entry.
+    let hold = t.ledger().hold(&HoldId::from_string("hold_old")).await.expect("read").expect("the hold survives");
+    assert_eq!(hold.allocations, vec![Allocation { package: package.clone(), amount: Credits::new(2).expect("2") }]);
 
     let refunded = t.ledger().refund_package(&package, RefundShare::FULL).await.expect("refund");
     assert_eq!((refunded.taken_back, refunded.owed), (Credits::new(3).expect("3"), Credits::new(2).expect("2")));

@@ -1,9 +1,9 @@
 //! Ledger throughput: freeze+settle pairs per second at 1, 8 and 64 concurrent clients, on
 //! SQLite and PostgreSQL, beside the ceiling measured in the same run on the same machine:
 //! a raw one-row-update transaction loop for SQLite, pgbench's built-in tpcb-like script for
-//! PostgreSQL. Each row is the median of a few rounds (`FITROOM_BENCH_ROUNDS`, default 3), every
-//! round measuring the ceiling and the ledger back to back. Run through scripts/bench-ledger.sh,
-//! which starts the PostgreSQL cluster.
+//! PostgreSQL. Each row is the median of a few rounds (`FITROOM_BENCH_ROUNDS`, default 5), each
+//! compared with the ceiling measured just before and just after it (see `Rounds`). Run through
+//! scripts/bench-ledger.sh, which starts the PostgreSQL cluster.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,14 +14,6 @@ use fitroom_server::ids::{JobId, UserId};
 use fitroom_server::ledger::{Credits, FreezeRequest, Grant, Ledger};
 
 const CLIENTS: [usize; 3] = [1, 8, 64];
-
-struct Row {
-    backend: &'static str,
-    clients: usize,
-    ceiling: f64,
-    many: f64,
-    one: f64,
-}
 
 async fn fresh_db(backend: Backend, pool: u32) -> (Db, Option<tempfile::TempDir>) {
     match backend {
@@ -191,56 +183,87 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// This shared machine's speed drifts by a factor of two within minutes, so each row is measured
-/// in rounds, each round running the ceiling and both ledger cases back to back, and the table
-/// gives the medians; the spread of the per-round ratios is printed below it.
+/// This shared machine's speed drifts by a factor of two within minutes, so a ledger figure is
+/// only compared with a ceiling measured right beside it: a row is measured in rounds, the
+/// ceiling before the first round and after each (C M O C M O C …), and each round's ledger
+/// figures are divided by the mean of the ceilings just before and just after them. The table
+/// gives the medians of the figures and of these ratios; the spread of the ratios is printed
+/// below it.
 struct Rounds {
-    ceiling: Vec<f64>,
+    /// One more than the rounds: the ceilings around them.
+    ceilings: Vec<f64>,
     many: Vec<f64>,
     one: Vec<f64>,
 }
 
+struct Row {
+    backend: &'static str,
+    clients: usize,
+    ceiling: f64,
+    many: f64,
+    one: f64,
+    many_ratio: f64,
+    one_ratio: f64,
+    spread: String,
+}
+
 impl Rounds {
-    fn row(self, backend: &'static str, clients: usize) -> (Row, String) {
-        let ratios = |ours: &[f64]| {
-            let r: Vec<f64> = ours.iter().zip(&self.ceiling).map(|(o, c)| 100.0 * o / c).collect();
+    /// Each round's figure over the ceiling around it, in percent.
+    fn ratios(&self, ours: &[f64]) -> Vec<f64> {
+        ours.iter()
+            .zip(self.ceilings.windows(2))
+            .map(|(o, around)| 100.0 * o / ((around[0] + around[1]) / 2.0))
+            .collect()
+    }
+
+    fn row(self, backend: &'static str, clients: usize) -> Row {
+        let range = |r: &[f64]| {
             let (lo, hi) = r.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
             format!("{lo:.0}–{hi:.0} %")
         };
+        let (many_ratios, one_ratios) = (self.ratios(&self.many), self.ratios(&self.one));
         let spread = format!(
             "{backend} {clients} clients, {} rounds: own accounts {}, one account {}",
-            self.ceiling.len(),
-            ratios(&self.many),
-            ratios(&self.one)
+            self.many.len(),
+            range(&many_ratios),
+            range(&one_ratios)
         );
-        let row = Row { backend, clients, ceiling: median(self.ceiling), many: median(self.many), one: median(self.one) };
-        (row, spread)
+        Row {
+            backend,
+            clients,
+            ceiling: median(self.ceilings),
+            many: median(self.many),
+            one: median(self.one),
+            many_ratio: median(many_ratios),
+            one_ratio: median(one_ratios),
+            spread,
+        }
     }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rounds: usize = std::env::var("FITROOM_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let rounds: usize = std::env::var("FITROOM_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let per_client_total = |clients: usize, total: usize| (total / clients).max(20);
     let mut rows = Vec::new();
     for &c in CLIENTS.iter().filter(|&&c| selected("sqlite", c)) {
         let n = per_client_total(c, 3000);
-        let mut r = Rounds { ceiling: Vec::new(), many: Vec::new(), one: Vec::new() };
+        let mut r = Rounds { ceilings: vec![sqlite_ceiling(c, n * 2).await], many: Vec::new(), one: Vec::new() };
         for _ in 0..rounds {
-            r.ceiling.push(sqlite_ceiling(c, n * 2).await);
             r.many.push(pairs_per_second(Backend::Sqlite, c, false, n).await);
             r.one.push(pairs_per_second(Backend::Sqlite, c, true, n).await);
+            r.ceilings.push(sqlite_ceiling(c, n * 2).await);
         }
         rows.push(r.row("SQLite", c));
     }
     if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_ok() {
         for &c in CLIENTS.iter().filter(|&&c| selected("postgres", c)) {
             let n = per_client_total(c, 3000);
-            let mut r = Rounds { ceiling: Vec::new(), many: Vec::new(), one: Vec::new() };
+            let mut r = Rounds { ceilings: vec![pgbench(c, 5)], many: Vec::new(), one: Vec::new() };
             for _ in 0..rounds {
-                r.ceiling.push(pgbench(c, 5));
                 r.many.push(pairs_per_second(Backend::Postgres, c, false, n).await);
                 r.one.push(pairs_per_second(Backend::Postgres, c, true, n).await);
+                r.ceilings.push(pgbench(c, 5));
             }
             rows.push(r.row("PostgreSQL", c));
         }
@@ -249,21 +272,15 @@ async fn main() {
         "| database | clients | ceiling tx/s | freeze+settle pairs/s (one account per client) | % of ceiling | pairs/s (all clients on one account) | % of ceiling |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (r, _) in &rows {
+    for r in &rows {
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.0} % | {:.0} | {:.0} % |",
-            r.backend,
-            r.clients,
-            r.ceiling,
-            r.many,
-            100.0 * r.many / r.ceiling,
-            r.one,
-            100.0 * r.one / r.ceiling
+            r.backend, r.clients, r.ceiling, r.many, r.many_ratio, r.one, r.one_ratio
         );
     }
     println!();
-    println!("Medians of the rounds above; each round's own ratio:");
-    for (_, spread) in &rows {
-        println!("- {spread}");
+    println!("Medians over the rounds; a % is the median of each round's ratio to the ceilings measured just before and after it:");
+    for r in &rows {
+        println!("- {}", r.spread);
     }
 }

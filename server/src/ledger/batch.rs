@@ -35,6 +35,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Mutex;
+use std::task::Poll;
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -84,7 +85,9 @@ impl Batches {
         self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// With the gate: sends batches until the queue is empty.
+    /// With the gate: sends batches until the queue is empty. The one writer is what every
+    /// operation waits for, so a committed batch's operations are answered once the next batch is
+    /// on its way to the database, not before.
     async fn lead(&self, mut turn: Turn, db: &Db) {
         let mut conn = match turn.take_kept() {
             Some(conn) => conn,
@@ -97,16 +100,21 @@ impl Batches {
                 }
             },
         };
+        let mut committed = None;
         loop {
             let batch = self.next_batch();
             if batch.is_empty() {
                 break;
             }
-            if !self.send(&mut conn, batch).await {
+            let (sent, answers) = self.send(&mut conn, batch, committed.take()).await;
+            committed = answers;
+            if !sent {
                 // A transaction that could not be ended: the connection is closed as it drops.
+                committed.map(Committed::answer);
                 return;
             }
         }
+        committed.map(Committed::answer);
         turn.keep(conn);
     }
 
@@ -121,9 +129,10 @@ impl Batches {
         batch
     }
 
-    /// Sends one batch and answers its operations. False when the connection was left inside a
-    /// transaction.
-    async fn send(&self, conn: &mut AnyConnection, batch: Vec<Queued>) -> bool {
+    /// Sends one batch, answers the `previous` committed batch once this one is on its way, and
+    /// answers this one's operations unless it committed: those it hands back. False when the
+    /// connection was left inside a transaction.
+    async fn send(&self, conn: &mut AnyConnection, batch: Vec<Queued>, previous: Option<Committed>) -> (bool, Option<Committed>) {
         let mut script = Script::new();
         script.control("BEGIN");
         // Where each operation's statements start and end.
@@ -134,26 +143,33 @@ impl Batches {
             spans.push(start..script.len());
         }
         let commit = script.control("COMMIT");
-        let collected = match script.collect(conn, Form::Prepared).await {
+        let mut running = script.collect(conn, Form::Prepared);
+        // The first poll hands the script to the database's thread.
+        let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
+        previous.map(Committed::answer);
+        let collected = match first {
+            Poll::Ready(collected) => collected,
+            Poll::Pending => running.as_mut().await,
+        };
+        drop(running);
+        let collected = match collected {
             Ok(collected) => collected,
             // Refused before it was sent (a value neither database can store): nothing ran. The
             // error goes to one operation, the others retry and meet their own.
             Err(e) => {
                 fail_all(batch, e);
-                return true;
+                return (true, None);
             }
         };
         let Some((at, why)) = collected.stop else {
-            answer_committed(batch, &spans, collected.rows, None);
-            return true;
+            return (true, Some(Committed { batch, spans, rows: collected.rows, miscounted: None }));
         };
         if collected.ran_to_the_end {
             // Committed with a guarded write that changed another number of rows than it must
             // (see the module's comment on row counts): what is committed is answered as such,
             // the operation with the miscounted write as a conflict, and nothing runs twice.
             tracing::error!(statement = at, "a batched ledger write changed an unexpected number of rows");
-            answer_committed(batch, &spans, collected.rows, Some(at));
-            return true;
+            return (true, Some(Committed { batch, spans, rows: collected.rows, miscounted: Some(at) }));
         }
         // Nothing of a batch that stopped is kept.
         let ended = end(conn, &["ROLLBACK"]).await;
@@ -164,7 +180,7 @@ impl Batches {
                 _ => LedgerError::Conflict,
             };
             fail_all(batch, error);
-            return ended;
+            return (ended, None);
         };
         // The operation that stopped is answered why; the others run again, first in the next batch.
         let mut others = batch;
@@ -178,21 +194,33 @@ impl Batches {
         for queued in others.into_iter().rev() {
             queue.push_front(queued);
         }
-        ended
+        (ended, None)
     }
 }
 
-/// Answers the operations of a committed batch with their statements' results (`rows` holds every
-/// statement's, `BEGIN`'s first); the one holding statement `miscounted`, if any, with a conflict.
-fn answer_committed(batch: Vec<Queued>, spans: &[Range<usize>], rows: Vec<Vec<AnyRow>>, miscounted: Option<usize>) {
-    let mut rows = rows.into_iter().skip(1);
-    for (queued, span) in batch.into_iter().zip(spans) {
-        let results = Results::new(rows.by_ref().take(span.len()).collect());
-        let answer = match miscounted {
-            Some(at) if span.contains(&at) => Err(LedgerError::Conflict),
-            _ => Ok(Some(results)),
-        };
-        let _ = queued.answer.send(answer);
+/// A committed batch, not answered yet: its operations, where each one's statements are, every
+/// statement's rows (`BEGIN`'s first), and the statement that changed an unexpected number of
+/// rows, if any.
+struct Committed {
+    batch: Vec<Queued>,
+    spans: Vec<Range<usize>>,
+    rows: Vec<Vec<AnyRow>>,
+    miscounted: Option<usize>,
+}
+
+impl Committed {
+    /// Answers each operation with its statements' results; the one holding the miscounted
+    /// statement with a conflict.
+    fn answer(self) {
+        let mut rows = self.rows.into_iter().skip(1);
+        for (queued, span) in self.batch.into_iter().zip(&self.spans) {
+            let results = Results::new(rows.by_ref().take(span.len()).collect());
+            let answer = match self.miscounted {
+                Some(at) if span.contains(&at) => Err(LedgerError::Conflict),
+                _ => Ok(Some(results)),
+            };
+            let _ = queued.answer.send(answer);
+        }
     }
 }
 

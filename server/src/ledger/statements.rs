@@ -113,18 +113,20 @@ statements! {
     );
     /// Hold $5 (job $6) takes $7 credits from user $2's packages active at $4, first-expiring-first:
     /// from each package what it has free, up to what the packages before it left to take. Each
-    /// package taken from is one `freeze` entry, numbered after line $3 of the transaction, with
-    /// ids $1 followed by the line within the freeze; the entries are the allocation.
+    /// package taken from is one `freeze` entry, numbered in that order after line $3 of the
+    /// transaction, with ids $1 followed by the line within the freeze; the entries are the
+    /// allocation. One window gives both the running sum and the numbering: the packages taken
+    /// are the first ones in its order, so their numbers run 1, 2, 3….
     FREEZE_ALLOCATE = concat!(
         "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount, package_id, hold_id, job_id) \
          SELECT CAST($1 AS TEXT) || CAST(n AS TEXT), u.id, u.ledger_seq, CAST($3 AS BIGINT) + n, CAST($4 AS BIGINT), \
-         'freeze', amount, package_id, CAST($5 AS TEXT), CAST($6 AS TEXT) FROM \
-         (SELECT id AS package_id, CASE WHEN free < $7 - before THEN free ELSE $7 - before END AS amount, \
-         ROW_NUMBER() OVER (ORDER BY id) AS n FROM \
-         (SELECT id, free, CAST(SUM(free) OVER (ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, \
-         expires_at, granted_at, id ROWS UNBOUNDED PRECEDING) AS BIGINT) - free AS before \
-         FROM ", active!("$2", "$4"), " AS active) AS running \
-         WHERE before < $7) AS allocated JOIN users u ON u.id = $2 RETURNING package_id, amount"
+         'freeze', CASE WHEN free < $7 - before THEN free ELSE $7 - before END, package_id, CAST($5 AS TEXT), \
+         CAST($6 AS TEXT) FROM \
+         (SELECT id AS package_id, free, ROW_NUMBER() OVER consumption AS n, \
+         CAST(SUM(free) OVER consumption AS BIGINT) - free AS before FROM ", active!("$2", "$4"), " AS active \
+         WINDOW consumption AS (ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, granted_at, id \
+         ROWS UNBOUNDED PRECEDING)) AS running \
+         JOIN users u ON u.id = $2 WHERE before < $7 RETURNING package_id, amount"
     );
     /// The packages keep what hold $2 of user $1 allocated; their CHECK refuses an overdraft.
     FREEZE_RESERVE = "UPDATE credit_packages SET held = held + e.amount FROM ledger_entries e \

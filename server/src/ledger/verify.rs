@@ -152,6 +152,17 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
         }
     }
 
+    // Entry ids are unique (by construction: no index enforces it since migration 0005).
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for e in &entries {
+        *uses.entry(e.id.as_str()).or_default() += 1;
+    }
+    let mut reused: Vec<_> = uses.into_iter().filter(|(_, n)| *n > 1).collect();
+    reused.sort_unstable();
+    for (id, n) in reused {
+        v.push(format!("entry id {id} is used by {n} entries"));
+    }
+
     // The journal has no holes: within one transaction (user, seq) the lines run 1, 2, 3…, so an
     // entry deleted from the middle of a transaction shows; the replay below catches the rest.
     for pair in entries.windows(2) {

@@ -81,7 +81,7 @@ async fn verify_catches_a_freeze_that_skipped_the_first_expiring_package(t: Test
     assert!(v[0].contains("first-expiring-first"), "{v:#?}");
 }
 
-async fn verify_catches_a_wrong_write_off_and_a_hole_in_the_journal(t: TestDb) {
+async fn verify_catches_a_wrong_write_off_a_reused_entry_id_and_a_hole_in_the_journal(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
     let soon = |days| Some(t.clock_now().plus_days(days));
@@ -99,6 +99,16 @@ async fn verify_catches_a_wrong_write_off_and_a_hole_in_the_journal(t: TestDb) {
     let v = corrupted(&t, "UPDATE ledger_entries SET amount = 2 WHERE kind = 'expire'").await;
     assert!(v.iter().any(|m| m.contains("expire of 2") && m.contains("whose remainder was 1")), "{v:#?}");
     corrupted(&t, "UPDATE ledger_entries SET amount = 1 WHERE kind = 'expire'").await;
+    t.assert_verified().await;
+
+    let ids: Vec<(String,)> = sqlx::query_as(&format!("SELECT id FROM ledger_entries WHERE hold_id = '{}' ORDER BY line", hold.id))
+        .fetch_all(t.db.pool())
+        .await
+        .expect("the freeze's entries");
+    let (first, second) = (&ids[0].0, &ids[1].0);
+    let v = corrupted(&t, &format!("UPDATE ledger_entries SET id = '{first}' WHERE id = '{second}'")).await;
+    assert_eq!(v, vec![format!("entry id {first} is used by 2 entries")]);
+    corrupted(&t, &format!("UPDATE ledger_entries SET id = '{second}' WHERE hold_id = '{}' AND line = 2", hold.id)).await;
     t.assert_verified().await;
 
     let v = corrupted(&t, &format!("DELETE FROM ledger_entries WHERE hold_id = '{}' AND line = 1", hold.id)).await;
@@ -127,6 +137,6 @@ impl TestDb {
 crate::on_both_databases!(
     verify_names_each_kind_of_corruption,
     verify_catches_a_freeze_that_skipped_the_first_expiring_package,
-    verify_catches_a_wrong_write_off_and_a_hole_in_the_journal,
+    verify_catches_a_wrong_write_off_a_reused_entry_id_and_a_hole_in_the_journal,
     verify_names_a_refund_that_the_journal_does_not_account_for,
 );

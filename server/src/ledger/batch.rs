@@ -110,11 +110,15 @@ impl Batches {
             committed = answers;
             if !sent {
                 // A transaction that could not be ended: the connection is closed as it drops.
-                committed.map(Committed::answer);
+                if let Some(committed) = committed {
+                    committed.answer();
+                }
                 return;
             }
         }
-        committed.map(Committed::answer);
+        if let Some(committed) = committed {
+            committed.answer();
+        }
         turn.keep(conn);
     }
 
@@ -146,7 +150,9 @@ impl Batches {
         let mut running = script.collect(conn, Form::Prepared);
         // The first poll hands the script to the database's thread.
         let first = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await;
-        previous.map(Committed::answer);
+        if let Some(previous) = previous {
+            previous.answer();
+        }
         let collected = match first {
             Poll::Ready(collected) => collected,
             Poll::Pending => running.as_mut().await,

@@ -36,6 +36,8 @@ struct HoldRow {
     user: String,
     job: String,
     amount: i64,
+    /// The ledger transaction that froze it, where its allocation (its freeze entries) lies.
+    freeze_seq: i64,
     state: Option<HoldState>,
     raw_state: String,
 }
@@ -55,28 +57,20 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     let packages: Vec<PackageRow> =
         sqlx::query_as(&format!("SELECT {PACKAGE_COLUMNS} FROM credit_packages")).fetch_all(pool).await?;
     let packages: Vec<Package> = packages.into_iter().map(Package::from_row).collect::<Result<_, _>>()?;
-    let holds: Vec<(String, String, String, i64, String)> =
-        sqlx::query_as("SELECT id, user_id, job_id, amount, state FROM holds").fetch_all(pool).await?;
+    let holds: Vec<(String, String, String, i64, String, i64)> =
+        sqlx::query_as("SELECT id, user_id, job_id, amount, state, freeze_seq FROM holds").fetch_all(pool).await?;
     let holds: Vec<HoldRow> = holds
         .into_iter()
-        .map(|(id, user, job, amount, raw_state)| HoldRow {
+        .map(|(id, user, job, amount, raw_state, freeze_seq)| HoldRow {
             state: HoldState::parse(&raw_state),
             id,
             user,
             job,
             amount,
+            freeze_seq,
             raw_state,
         })
         .collect();
-    // Allocations as the ledger reads them back: the freeze entries of the transaction each hold
-    // names (`freeze_seq`). One pointing elsewhere leaves its hold short of its amount below.
-    let allocations: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT e.hold_id, e.package_id, e.amount FROM ledger_entries e \
-         JOIN holds h ON h.id = e.hold_id AND h.user_id = e.user_id AND h.freeze_seq = e.seq \
-         WHERE e.kind = 'freeze' AND e.package_id IS NOT NULL",
-    )
-    .fetch_all(pool)
-    .await?;
     let entries: Vec<EntryRow> = sqlx::query_as(&format!(
         "SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY user_id, seq, line"
     ))
@@ -98,6 +92,19 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     let hold_by_id: HashMap<&str, &HoldRow> = holds.iter().map(|h| (h.id.as_str(), h)).collect();
     let job_status: HashMap<&str, &str> = jobs.iter().map(|(id, s)| (id.as_str(), s.as_str())).collect();
 
+    // Allocations as the ledger reads them back: the freeze entries of the transaction each hold
+    // names (`freeze_seq`). One pointing elsewhere leaves its hold short of its amount below.
+    let allocations: Vec<(&str, &str, i64)> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Freeze)
+        .filter_map(|e| {
+            let hold = hold_by_id.get(e.hold.as_ref()?.as_str())?;
+            let package = e.package.as_ref()?;
+            let in_its_freeze = hold.user == e.user.as_str() && hold.freeze_seq == e.seq;
+            in_its_freeze.then(|| (hold.id.as_str(), package.as_str(), e.amount.get()))
+        })
+        .collect();
+
     // Per package: 0 ≤ consumed + held (+ expired + refunded) ≤ granted.
     for p in &packages {
         let used = p.consumed.get() + p.held.get() + p.expired.get() + p.refunded.get();
@@ -114,18 +121,18 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     let mut open_alloc: HashMap<&str, i64> = HashMap::new();
     let mut settled_alloc: HashMap<&str, i64> = HashMap::new();
     let mut alloc_per_hold: HashMap<&str, i64> = HashMap::new();
-    for (hold, package, amount) in &allocations {
-        *alloc_per_hold.entry(hold.as_str()).or_default() += amount;
-        match (package_by_id.get(package.as_str()), hold_by_id.get(hold.as_str())) {
+    for &(hold, package, amount) in &allocations {
+        *alloc_per_hold.entry(hold).or_default() += amount;
+        match (package_by_id.get(package), hold_by_id.get(hold)) {
             (None, _) => v.push(format!("allocation of hold {hold} names unknown package {package}")),
             (Some(p), Some(h)) if p.user.as_str() != h.user => {
                 v.push(format!("hold {hold} of user {} takes from package {package} of user {}", h.user, p.user))
             }
             _ => {}
         }
-        match hold_by_id.get(hold.as_str()).and_then(|h| h.state) {
-            Some(HoldState::Open) => *open_alloc.entry(package.as_str()).or_default() += amount,
-            Some(HoldState::Settled) => *settled_alloc.entry(package.as_str()).or_default() += amount,
+        match hold_by_id.get(hold).and_then(|h| h.state) {
+            Some(HoldState::Open) => *open_alloc.entry(package).or_default() += amount,
+            Some(HoldState::Settled) => *settled_alloc.entry(package).or_default() += amount,
             Some(HoldState::Released) => {}
             None => v.push(format!("allocation names unknown hold {hold}")),
         }

@@ -20,7 +20,7 @@ if (!base) throw new Error("usage: node bench-web.mjs BASE_URL");
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/lib/chromium/chromium",
-  // The flags BUILD.md lists for Debian's Chromium here.
+  // The flags end2end/playwright.config.ts uses for Debian's Chromium (docs/build.md).
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });

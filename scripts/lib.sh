@@ -40,7 +40,7 @@ ensure_wasm_target() {
 }
 
 # Installs a crate's published source with one dependency pinned back, because the newest
-# version of that dependency needs a newer Rust than this machine's (see BUILD.md).
+# version of that dependency needs a newer Rust than this machine's (see docs/build.md).
 install_pinned_crate() {
   local crate=$1 version=$2 pin=$3 pin_version=$4; shift 4
   local src

@@ -1,4 +1,4 @@
-//! The `fitroom` command line as an operator uses it (API.md, Command line).
+//! The `fitroom` command line as an operator uses it (docs/api.md, Command line).
 #![cfg(feature = "ssr")]
 
 use std::process::{Command, Output};

@@ -50,14 +50,33 @@ pub struct GenerationView {
     pub error: Option<String>,
 }
 
+/// What a shopper reads of a failed server function: its message, without the transport's
+/// prefix or the error code (`server::failure` sends "<code>: <message>").
+pub fn error_text(e: &ServerFnError) -> String {
+    let text = e.to_string();
+    let mut parts = text.splitn(3, ": ");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(message)) => message.to_owned(),
+        _ => text.rsplit_once(": ").map_or(text.clone(), |(_, m)| m.to_owned()),
+    }
+}
+
 #[cfg(feature = "ssr")]
 mod server {
     use fitroom_server::AppState;
+    use fitroom_server::http::ApiError;
     use fitroom_server::ids::UserId;
     use leptos::prelude::*;
 
     pub fn state() -> Result<AppState, ServerFnError> {
-        use_context::<AppState>().ok_or_else(|| ServerFnError::new("the server state is missing"))
+        use_context::<AppState>().ok_or_else(|| failure(ApiError::internal("the server state is missing")))
+    }
+
+    /// A failure as the browser sees it: the API's code and plain message, the same as the REST
+    /// endpoints answer. Internal text never leaves: `ApiError::internal` logs it.
+    pub fn failure(e: impl Into<ApiError>) -> ServerFnError {
+        let e = e.into();
+        ServerFnError::new(format!("{}: {}", e.code.as_str(), e.message))
     }
 
     /// The session's user, if any.
@@ -65,11 +84,11 @@ mod server {
         let state = state()?;
         let headers: http::HeaderMap = leptos_axum::extract().await?;
         let Some(token) = fitroom_server::http::session::session_token(&headers) else { return Ok(None) };
-        state.accounts.session_user(&token).await.map_err(|e| ServerFnError::new(e.to_string()))
+        state.accounts.session_user(&token).await.map_err(server::failure)
     }
 
     pub async fn require_user() -> Result<UserId, ServerFnError> {
-        user().await?.ok_or_else(|| ServerFnError::new("Sign in to continue."))
+        user().await?.ok_or_else(|| failure(ApiError::unauthenticated()))
     }
 
     pub fn set_cookie(value: &str) {
@@ -90,10 +109,10 @@ mod server {
 pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
     let state = server::state()?;
     let Some(user) = server::user().await? else { return Ok(None) };
-    let Some(account) = state.accounts.user(&user).await.map_err(|e| ServerFnError::new(e.to_string()))? else {
+    let Some(account) = state.accounts.user(&user).await.map_err(server::failure)? else {
         return Ok(None);
     };
-    let balance = state.ledger.balance(&user).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let balance = state.ledger.balance(&user).await.map_err(server::failure)?;
     Ok(Some(Viewer {
         email: account.email,
         available: balance.available.get(),
@@ -105,7 +124,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
 #[server(prefix = "/_fn")]
 pub async fn sign_in(email: String, password: String, next: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
-    let (_, token) = state.accounts.login(&email, &password).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let (_, token) = state.accounts.login(&email, &password).await.map_err(server::failure)?;
     server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
     leptos_axum::redirect(&server::safe_next(&next));
     Ok(())
@@ -114,7 +133,7 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<()
 #[server(prefix = "/_fn")]
 pub async fn sign_up(email: String, password: String, next: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
-    let (_, token) = state.accounts.register(&email, password).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let (_, token) = state.accounts.register(&email, password).await.map_err(server::failure)?;
     server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
     leptos_axum::redirect(&server::safe_next(&next));
     Ok(())
@@ -125,7 +144,7 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
     let state = server::state()?;
     let headers: http::HeaderMap = leptos_axum::extract().await?;
     if let Some(token) = fitroom_server::http::session::session_token(&headers) {
-        state.accounts.logout(&token).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+        state.accounts.logout(&token).await.map_err(server::failure)?;
     }
     server::set_cookie(&fitroom_server::http::session::cleared_cookie_value(&state));
     leptos_axum::redirect("/login");
@@ -136,7 +155,7 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 pub async fn account() -> Result<AccountView, ServerFnError> {
     let state = server::state()?;
     let user = server::require_user().await?;
-    let balance = state.ledger.balance(&user).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let balance = state.ledger.balance(&user).await.map_err(server::failure)?;
     let now = balance.now;
     let packages = balance
         .packages
@@ -155,7 +174,7 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
         .ledger
         .entries(&user, 100)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(server::failure)?
         .into_iter()
         .map(|e| EntryView {
             at: e.at.to_rfc3339()[..16].replace('T', " "),
@@ -171,7 +190,7 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
 pub async fn history() -> Result<Vec<GenerationView>, ServerFnError> {
     let state = server::state()?;
     let user = server::require_user().await?;
-    let jobs = state.jobs.list(&user, 100).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    let jobs = state.jobs.list(&user, 100).await.map_err(server::failure)?;
     Ok(jobs
         .into_iter()
         .map(|j| GenerationView {
@@ -226,12 +245,12 @@ pub async fn catalog() -> Result<CatalogView, ServerFnError> {
 pub async fn buy(package_id: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
     let user = server::require_user().await?;
-    let item = state.catalog.get(&package_id).ok_or_else(|| ServerFnError::new("There is no such package."))?;
+    let item = state.catalog.get(&package_id).ok_or_else(|| server::failure(fitroom_server::http::ApiError::not_found()))?;
     let url = state
         .stripe
         .create_checkout(&user, item, &state.config.public_url)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+        .map_err(server::failure)?;
     leptos_axum::redirect(&url);
     Ok(())
 }

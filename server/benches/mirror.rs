@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fitroom_server::config::S3Config;
-use fitroom_server::jobs::FetchPolicy;
-use fitroom_server::jobs::fetch;
+use fitroom_server::jobs::DownloadPolicy;
+use fitroom_server::jobs::download;
 use fitroom_server::storage::{LocalStorage, S3Storage, Storage};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -44,10 +44,10 @@ async fn store(backend: &str, dir: &std::path::Path) -> Arc<dyn Storage> {
 
 /// One mirror, exactly as a job does it: open (address checks, type sniffing), then stream.
 async fn mirror(client: &reqwest::Client, storage: &dyn Storage, url: &str) -> u64 {
-    let policy = FetchPolicy { max_bytes: 25 * 1024 * 1024, allow_private: true };
-    let download = fetch::open(client, url.to_owned(), &policy).await.expect("open the source");
+    let policy = DownloadPolicy { max_bytes: 25 * 1024 * 1024, allow_private: true };
+    let download = download::open(client, url.to_owned(), &policy).await.expect("open the source");
     let key = format!("bench/{}.{}", uuid::Uuid::new_v4().simple(), download.kind.extension());
-    let stored = fetch::store(storage, &key, download).await.expect("store");
+    let stored = download::store(storage, &key, download).await.expect("store");
     storage.delete(&key).await.expect("delete");
     stored
 }

@@ -1,4 +1,4 @@
-//! The `fitroom` command line (API.md). `serve` lives in the binary, which owns the web app;
+//! The `fitroom` command line (docs/api.md, Command line). `serve` lives in the binary, which owns the web app;
 //! the operator commands live here, beside the code they drive.
 
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! Configuration from the environment, exactly as API.md lists it.
+//! Configuration from the environment, as docs/api.md (Configuration) lists it.
 //!
 //! Every variable, its default and its meaning:
 //!

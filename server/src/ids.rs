@@ -53,6 +53,10 @@ id_type!(
     /// One append-only ledger line.
     EntryId, "ent"
 );
+id_type!(
+    /// One step in a job's timeline.
+    EventId, "evt"
+);
 
 #[cfg(test)]
 mod tests {

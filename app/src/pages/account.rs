@@ -20,7 +20,7 @@ fn Credits() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <AccountDetails view /> }.into_any(),
-                    Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p role="alert">{crate::api::error_text(&e)}</p> }.into_any(),
                 }
             })}
         </Suspense>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{SignIn, SignUp};
+use crate::api::{SignIn, SignUp, error_text};
 
 const INPUT: &str = "mt-1 block w-full rounded-lg border border-stone-400 px-3 py-2 text-base focus:border-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-700";
 const BUTTON: &str = "mt-6 w-full rounded-lg bg-indigo-700 px-4 py-2 font-semibold text-white hover:bg-indigo-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-700";
@@ -13,11 +13,6 @@ fn next_param() -> Memo<String> {
     Memo::new(move |_| query.read().get("next").unwrap_or_else(|| "/".to_owned()))
 }
 
-/// The server's message, without the transport's prefix.
-fn error_text(e: &ServerFnError) -> String {
-    let text = e.to_string();
-    text.rsplit_once(": ").map_or(text.clone(), |(_, m)| m.to_owned())
-}
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

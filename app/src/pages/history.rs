@@ -22,7 +22,7 @@ fn History() -> impl IntoView {
                         <p class="mt-4 text-stone-700">"Nothing yet. " <a class="text-indigo-800 underline" href="/">"Try something on"</a></p>
                     }.into_any(),
                     Ok(list) => view! { <Grid list /> }.into_any(),
-                    Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p role="alert">{crate::api::error_text(&e)}</p> }.into_any(),
                 }
             })}
         </Suspense>

@@ -2,7 +2,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier, Version};
 
-/// A password good enough to accept: at least 8 characters (API.md), at most 1024 bytes so that
+/// A password good enough to accept: at least 8 characters (docs/api.md), at most 1024 bytes so that
 /// hashing cannot be turned into a denial of service.
 pub struct Password(String);
 

@@ -1,4 +1,4 @@
-//! Stripe's HTTP API (Checkout Sessions) and its webhook signature scheme (PROVIDERS.md).
+//! Stripe's HTTP API (Checkout Sessions) and its webhook signature scheme (docs/providers.md, Stripe).
 
 use std::time::Duration;
 

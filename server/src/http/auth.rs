@@ -1,4 +1,4 @@
-//! `/api/auth/*` and `/api/me` (API.md, Accounts).
+//! `/api/auth/*` and `/api/me` (docs/api.md, Accounts).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::accounts::{AccountsError, User};
+use crate::accounts::User;
 use crate::http::json::ApiJson;
 use crate::http::session::{CurrentUser, SessionCookie, session_token};
 use crate::http::{ApiError, ErrorCode};
@@ -24,19 +24,6 @@ pub struct Credentials {
 
 fn user_json(user: &User) -> serde_json::Value {
     json!({ "id": user.id, "email": user.email })
-}
-
-impl From<AccountsError> for ApiError {
-    fn from(e: AccountsError) -> Self {
-        match e {
-            AccountsError::InvalidEmail(e) => ApiError::new(ErrorCode::InvalidEmail, format!("{e}.")),
-            AccountsError::WeakPassword(e) => ApiError::new(ErrorCode::WeakPassword, format!("Choose a stronger password: {e}.")),
-            AccountsError::EmailTaken => ApiError::new(ErrorCode::EmailTaken, "An account with this email already exists. Sign in instead."),
-            AccountsError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password."),
-            AccountsError::Ledger(e) => e.into(),
-            other => ApiError::internal(other),
-        }
-    }
 }
 
 pub async fn register(

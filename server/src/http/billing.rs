@@ -1,4 +1,4 @@
-//! `/api/billing/*` and `POST /webhooks/stripe` (API.md, Billing; refunds in README.md).
+//! `/api/billing/*` and `POST /webhooks/stripe` (docs/api.md, Billing, with refunds).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -33,10 +33,7 @@ pub async fn checkout(
         return Err(ApiError::new(ErrorCode::PaymentsDisabled, "Buying credits is not set up on this Fitroom."));
     }
     let item = state.catalog.get(&body.package_id).ok_or_else(ApiError::not_found)?;
-    let url = state.stripe.create_checkout(&user.id, item, &state.config.public_url).await.map_err(|e| match e {
-        StripeError::Disabled => ApiError::new(ErrorCode::PaymentsDisabled, "Buying credits is not set up on this Fitroom."),
-        other => ApiError::internal(other),
-    })?;
+    let url = state.stripe.create_checkout(&user.id, item, &state.config.public_url).await?;
     Ok(Json(json!({ "url": url })))
 }
 

@@ -1,4 +1,4 @@
-//! `GET /api/credits` and `GET /api/credits/ledger` (API.md, Credits).
+//! `GET /api/credits` and `GET /api/credits/ledger` (docs/api.md, Credits).
 
 use axum::Json;
 use axum::extract::{Query, State};

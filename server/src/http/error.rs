@@ -5,9 +5,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::accounts::AccountsError;
+use crate::billing::StripeError;
+use crate::jobs::JobError;
 use crate::ledger::LedgerError;
 
-/// The `code` strings of API.md.
+/// The `code` strings of docs/api.md (Error codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     Unauthenticated,
@@ -133,6 +136,51 @@ impl From<LedgerError> for ApiError {
             | LedgerError::InvalidRefundShare => {
                 ApiError::invalid(e.to_string())
             }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::InvalidEmail(e) => ApiError::new(ErrorCode::InvalidEmail, format!("{e}.")),
+            AccountsError::WeakPassword(e) => ApiError::new(ErrorCode::WeakPassword, format!("Choose a stronger password: {e}.")),
+            AccountsError::EmailTaken => ApiError::new(ErrorCode::EmailTaken, "An account with this email already exists. Sign in instead."),
+            AccountsError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password."),
+            AccountsError::Ledger(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::UnknownProvider(p) => {
+                ApiError::new(ErrorCode::UnknownProvider, format!("There is no provider called {p:?} here."))
+            }
+            JobError::TooManyJobs(n) => ApiError::new(
+                ErrorCode::TooManyJobs,
+                format!("You already have {n} generations running. Wait for one to finish."),
+            ),
+            JobError::NotFound => ApiError::not_found(),
+            JobError::StillRunning => ApiError::new(
+                ErrorCode::StillRunning,
+                "This generation is still running; cancel it or wait for it to finish.",
+            ),
+            JobError::AlreadyFinished => ApiError::new(ErrorCode::AlreadyFinished, "This generation has already finished."),
+            JobError::InvalidWebhookToken => ApiError::new(ErrorCode::InvalidSignature, "The webhook token is not valid."),
+            JobError::Ledger(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<StripeError> for ApiError {
+    fn from(e: StripeError) -> Self {
+        match e {
+            StripeError::Disabled => ApiError::new(ErrorCode::PaymentsDisabled, "Buying credits is not set up on this Fitroom."),
             other => ApiError::internal(other),
         }
     }

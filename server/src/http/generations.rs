@@ -1,4 +1,4 @@
-//! `/api/generations` (API.md, Generations).
+//! `/api/generations` (docs/api.md, Generations).
 
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
@@ -17,20 +17,6 @@ use crate::media::{self, NormalizedImage};
 
 pub const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
 pub const MAX_PROMPT_CHARS: usize = 1000;
-
-impl From<JobError> for ApiError {
-    fn from(e: JobError) -> Self {
-        match e {
-            JobError::UnknownProvider(p) => ApiError::new(ErrorCode::UnknownProvider, format!("There is no provider called {p:?} here.")),
-            JobError::TooManyJobs(n) => ApiError::new(ErrorCode::TooManyJobs, format!("You already have {n} generations running. Wait for one to finish.")),
-            JobError::NotFound => ApiError::not_found(),
-            JobError::StillRunning => ApiError::new(ErrorCode::StillRunning, "This generation is still running; cancel it or wait for it to finish."),
-            JobError::AlreadyFinished => ApiError::new(ErrorCode::AlreadyFinished, "This generation has already finished."),
-            JobError::Ledger(e) => e.into(),
-            other => ApiError::internal(other),
-        }
-    }
-}
 
 pub fn generation_json(state: &AppState, job: &Job) -> Value {
     let result_url = (job.status == JobStatus::Succeeded && job.result_key.is_some())

@@ -1,4 +1,4 @@
-//! The HTTP surface that is not Leptos: health, the REST API and the webhooks (API.md).
+//! The HTTP surface that is not Leptos: health, the REST API and the webhooks (docs/api.md).
 
 mod auth;
 mod billing;

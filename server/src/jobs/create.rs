@@ -1,9 +1,15 @@
+//! A generation begins: the job and its credit hold are written in one transaction (nothing at
+//! all when credits are short), the inputs are stored, and the task is submitted.
+
 use bytes::Bytes;
 use rand::RngCore;
 
+
 use crate::db::with_retry;
 use crate::ids::{JobId, UserId};
-use crate::jobs::{Job, JobError, JobStatus, Jobs, status::UNFINISHED};
+use crate::jobs::events::{self, EventKind};
+use crate::jobs::transition::Step;
+use crate::jobs::{FailureCode, Job, JobError, Jobs, status::UNFINISHED};
 use crate::ledger::{FreezeRequest, LedgerTx};
 use crate::media::NormalizedImage;
 use crate::signing::hex;
@@ -20,8 +26,8 @@ pub struct NewGeneration {
     pub idempotency_key: Option<String>,
 }
 
-/// The idempotency key a job's credits are frozen under: the job's hold is found by it.
-pub(crate) fn hold_key(job: &JobId) -> String {
+/// The idempotency key a job's credits are frozen under (the job row keeps the hold's id).
+fn hold_key(job: &JobId) -> String {
     format!("job:{job}")
 }
 
@@ -74,10 +80,13 @@ impl Jobs {
                         return Err(JobError::TooManyJobs(limit));
                     }
                 }
+                // The request holds the submission lease from the start: the reconciler leaves the
+                // job alone while its inputs are stored and it is submitted, and takes it over
+                // when a crash lets the lease run out.
                 sqlx::query(
                     "INSERT INTO jobs (id, user_id, status, cost, provider, idempotency_key, created_at, updated_at, \
-                     prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at) \
-                     VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)",
+                     prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at, lease_until) \
+                     VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(id.as_str())
                 .bind(request.user.as_str())
@@ -90,13 +99,15 @@ impl Jobs {
                 .bind(&person_key)
                 .bind(garment_key.as_deref())
                 .bind(&callback_token)
-                // A request that dies before submitting leaves a queued job: the reconciler takes it.
                 .bind(now.plus_secs(30).millis())
+                .bind(now.plus_secs(self.submit_lease_secs()).millis())
                 .execute(tx.conn().await?)
                 .await?;
+                events::append(tx.conn().await?, &id, now, EventKind::Created, Some(&provider)).await?;
                 self.faults.check("create:after_job")?;
                 let deadline = now.plus_secs(self.config.job_timeout_secs as i64 + 300);
-                self.ledger
+                let frozen = self
+                    .ledger
                     .freeze_in(
                         &mut tx,
                         &FreezeRequest {
@@ -108,6 +119,13 @@ impl Jobs {
                         },
                     )
                     .await?;
+                sqlx::query("UPDATE jobs SET hold_id = $1 WHERE id = $2")
+                    .bind(frozen.hold.id.as_str())
+                    .bind(id.as_str())
+                    .execute(tx.conn().await?)
+                    .await?;
+                let detail = format!("{cost} credits");
+                events::append(tx.conn().await?, &id, now, EventKind::Held, Some(&detail)).await?;
                 self.faults.check("create:after_freeze")?;
                 Ok(None)
             }
@@ -136,14 +154,13 @@ impl Jobs {
         .await;
         if let Err(e) = stored {
             tracing::error!(job = %id, error = %e, "storing the inputs failed");
-            let job = self.load(&id).await?.ok_or(JobError::NotFound)?;
-            self.finish_unsuccessfully(&job, JobStatus::Failed, "our storage is unavailable; you were not charged").await?;
+            self.finish(&id, Step::Failed(FailureCode::InputsMissing)).await?;
             return Ok(Created::New(self.load(&id).await?.ok_or(JobError::NotFound)?));
         }
         self.faults.check("create:after_inputs")?;
 
         let job = self.load(&id).await?.ok_or(JobError::NotFound)?;
-        self.submit(&job).await?;
+        self.submit_leased(&job).await?;
         Ok(Created::New(self.load(&id).await?.ok_or(JobError::NotFound)?))
     }
 }

@@ -1,23 +1,46 @@
-//! Generation jobs: created with their credit hold in one transaction, submitted to a provider
-//! (with failover), finished by the provider's webhook or by the reconciler, and charged only
-//! once Fitroom holds its own copy of the result.
+//! Generation jobs: the whole life of a generation, and the only code that moves one.
+//!
+//! | step | file |
+//! |---|---|
+//! | the job and its credit hold are written together | `create.rs` |
+//! | the task is offered to the providers, under a lease | `submit.rs` |
+//! | a provider says something (verified webhook or poll) | `report.rs` |
+//! | the output is copied into our storage | `mirror.rs` |
+//! | the job ends and its hold is settled or released | `finish.rs` |
+//! | the only writer of a job's status | `transition.rs` (rules in `status.rs`) |
+//! | overdue jobs and holds are finished | `reconciler.rs` |
+//! | the shopper cancels or deletes | `cancel.rs`, `delete.rs` |
+//! | the timeline of every step | `events.rs` |
+//! | outputs are downloaded under address and size rules | `download.rs` |
 
+mod cancel;
 mod create;
-pub mod fetch;
-mod outcome;
+mod delete;
+pub mod download;
+mod events;
+mod failure;
+mod finish;
+mod mirror;
 mod reconciler;
 mod record;
+mod report;
 mod status;
 mod status_cache;
 mod submit;
+mod transition;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use create::{Created, NewGeneration};
-pub use fetch::FetchPolicy;
-pub use reconciler::spawn as spawn_reconciler;
+pub use download::DownloadPolicy;
+pub use events::{EventKind, JobEvent};
+pub use failure::FailureCode;
+pub use mirror::MAX_OUTPUT_BYTES;
+pub use reconciler::{Pass, spawn as spawn_reconciler};
 pub use record::Job;
+pub(crate) use record::{JOB_COLUMNS, from_row};
+pub use report::{Reported, Source, TaskReport};
 pub use status::JobStatus;
 use status_cache::StatusCache;
 
@@ -31,6 +54,19 @@ use crate::providers::Registry;
 use crate::signing::Signer;
 use crate::storage::{Storage, StorageError};
 
+/// Every fault point of a generation's life, for the crash tests.
+pub const FAULT_POINTS: &[&str] = &[
+    "create:after_job",
+    "create:after_freeze",
+    "create:after_commit",
+    "create:after_inputs",
+    "submit:after_accepted",
+    "report:after_output_recorded",
+    "mirror:after_download",
+    "mirror:after_store",
+    "finish:after_transition",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("unknown provider {0:?}")]
@@ -43,6 +79,14 @@ pub enum JobError {
     StillRunning,
     #[error("the generation has already finished")]
     AlreadyFinished,
+    #[error("the webhook's callback token does not match its job")]
+    InvalidWebhookToken,
+    #[error("asking the provider failed: {0}")]
+    ProviderQuery(String),
+    #[error("a job cannot move from {from:?} to {to:?}")]
+    IllegalMove { from: JobStatus, to: JobStatus },
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -152,34 +196,8 @@ impl Jobs {
         Ok(row.as_ref().map(record::from_row).transpose()?)
     }
 
-    /// Cancels an unfinished generation; its hold is released.
-    pub async fn cancel(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
-        let job = self.get(user, id).await?;
-        if job.status.is_finished() {
-            return Err(JobError::AlreadyFinished);
-        }
-        if !self.finish_unsuccessfully(&job, JobStatus::Canceled, "canceled by the shopper").await? {
-            return Err(JobError::AlreadyFinished);
-        }
-        self.get(user, id).await
-    }
-
-    /// Hides a finished generation from history and deletes its stored images.
-    pub async fn delete(&self, user: &UserId, id: &JobId) -> Result<(), JobError> {
-        let job = self.get(user, id).await?;
-        if !job.status.is_finished() {
-            return Err(JobError::StillRunning);
-        }
-        for key in [&job.person_key, &job.garment_key, &job.result_key].into_iter().flatten() {
-            self.storage.delete(key).await?;
-        }
-        sqlx::query("UPDATE jobs SET deleted_at = $1 WHERE id = $2 AND user_id = $3")
-            .bind(self.clock.now().millis())
-            .bind(id.as_str())
-            .bind(user.as_str())
-            .execute(self.db.pool())
-            .await?;
-        self.statuses.forget(id);
-        Ok(())
+    /// A job's steps, oldest first.
+    pub async fn timeline(&self, id: &JobId) -> Result<Vec<JobEvent>, JobError> {
+        Ok(events::timeline(self.db.pool(), id).await?)
     }
 }

@@ -1,29 +1,49 @@
 //! The reconciler finishes what webhooks did not: it submits jobs a crash left queued, asks
-//! providers about jobs whose webhook never came, retries mirrors, times jobs out, expires
-//! packages and releases overdue holds. Every step is idempotent and claims its job with a lease,
-//! so several `fitroom` processes can share one database.
+//! providers about jobs whose webhook never came, retries copies into storage, times jobs out,
+//! expires packages and ends the jobs of overdue holds. Every step is idempotent and claims its
+//! job with a lease, so several `fitroom` processes can share one database.
+//!
+//! Jobs and holds are swept by two loops of their own: a slow provider can stall the job loop
+//! (each call may take `CALL_TIMEOUT`), and credits must still come back on time. Within a pass,
+//! one failing item is logged and skipped; it never ends the pass.
 
 use std::time::Duration;
 
 use crate::ids::JobId;
-use crate::jobs::{JobError, JobStatus, Jobs};
+use crate::jobs::report::{Reported, Source, TaskReport};
+use crate::jobs::transition::Step;
+use crate::jobs::{FailureCode, JobError, JobStatus, Jobs};
 
-/// How long one process may work on a job before another may take it over.
-const LEASE_SECS: i64 = 120;
+/// How long one process may poll a job before another may take it over.
+const POLL_LEASE_SECS: i64 = 120;
 /// How often a provider is asked again about a task that is still running.
 const POLL_AGAIN_SECS: i64 = 30;
 const BATCH: i64 = 100;
+/// Kept reports about tasks that no job recorded are forgotten after this long.
+const EARLY_REPORT_TTL_SECS: i64 = 86_400;
 
-/// Runs the reconciler every `FITROOM_RECONCILE_EVERY_SECS` until the process ends.
+/// Runs both reconciler loops every `FITROOM_RECONCILE_EVERY_SECS` until the process ends.
 pub fn spawn(jobs: Jobs) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(jobs.config.reconcile_every_secs.max(1));
-        loop {
-            if let Err(e) = jobs.reconcile_once().await {
-                tracing::error!(error = %e, "reconciler pass failed");
+        let holds = {
+            let jobs = jobs.clone();
+            async move {
+                loop {
+                    let pass = jobs.sweep_ledger().await;
+                    tracing::debug!(?pass, "ledger sweep");
+                    tokio::time::sleep(every).await;
+                }
             }
-            tokio::time::sleep(every).await;
-        }
+        };
+        let due = async move {
+            loop {
+                let pass = jobs.sweep_jobs().await;
+                tracing::debug!(?pass, "job sweep");
+                tokio::time::sleep(every).await;
+            }
+        };
+        tokio::join!(holds, due);
     })
 }
 
@@ -32,33 +52,87 @@ pub struct Pass {
     pub examined: usize,
     pub expired_packages: usize,
     pub released_holds: usize,
+    /// Items that failed this time and will be tried again.
+    pub failures: usize,
 }
 
 impl Jobs {
+    /// One pass of both loops, one after the other (tests and operators).
     pub async fn reconcile_once(&self) -> Result<Pass, JobError> {
+        let jobs = self.sweep_jobs().await;
+        let ledger = self.sweep_ledger().await;
+        Ok(Pass {
+            examined: jobs.examined,
+            expired_packages: ledger.expired_packages,
+            released_holds: ledger.released_holds,
+            failures: jobs.failures + ledger.failures,
+        })
+    }
+
+    /// Every unfinished job whose next check is due and that nobody holds.
+    pub async fn sweep_jobs(&self) -> Pass {
+        let mut pass = Pass::default();
         let now = self.clock.now();
-        let due: Vec<(String,)> = sqlx::query_as(
+        let due: Result<Vec<(String,)>, _> = sqlx::query_as(
             "SELECT id FROM jobs WHERE status IN ('queued', 'processing') AND next_check_at IS NOT NULL \
              AND next_check_at <= $1 AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_check_at LIMIT $2",
         )
         .bind(now.millis())
         .bind(BATCH)
         .fetch_all(self.db.pool())
-        .await?;
-        let mut pass = Pass::default();
+        .await;
+        let due = match due {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the due jobs failed");
+                pass.failures += 1;
+                return pass;
+            }
+        };
         for (id,) in due {
             let id = JobId::from_string(id);
             self.metrics.count("fitroom_reconciler_actions", &[("action", "examine_job")]);
             if let Err(e) = self.reconcile_job(&id).await {
                 tracing::warn!(job = %id, error = %e, "reconciling a job failed; will try again");
+                pass.failures += 1;
             }
             pass.examined += 1;
         }
-        pass.expired_packages = self.ledger.expire_due().await?;
-        pass.released_holds = self.ledger.release_overdue().await?;
-        if pass.released_holds > 0 {
-            // Those holds' jobs failed inside the ledger's transaction; which ones is not returned.
-            self.statuses.forget_all();
+        if let Err(e) = self.forget_early_reports().await {
+            tracing::warn!(error = %e, "forgetting old early reports failed");
+            pass.failures += 1;
+        }
+        pass
+    }
+
+    /// Expires packages past their date and ends the jobs of holds past their deadline (the
+    /// ledger never touches jobs: a job and its hold end together, here).
+    pub async fn sweep_ledger(&self) -> Pass {
+        let mut pass = Pass::default();
+        match self.ledger.expire_due().await {
+            Ok(n) => pass.expired_packages = n,
+            Err(e) => {
+                tracing::error!(error = %e, "expiring packages failed");
+                pass.failures += 1;
+            }
+        }
+        let overdue = match self.ledger.overdue_holds(BATCH).await {
+            Ok(overdue) => overdue,
+            Err(e) => {
+                tracing::error!(error = %e, "reading overdue holds failed");
+                pass.failures += 1;
+                Vec::new()
+            }
+        };
+        for hold in overdue {
+            match self.end_overdue(&hold.job, &hold.id).await {
+                Ok(true) => pass.released_holds += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(hold = %hold.id, job = %hold.job, error = %e, "ending an overdue hold failed");
+                    pass.failures += 1;
+                }
+            }
         }
         for _ in 0..pass.expired_packages {
             self.metrics.count("fitroom_reconciler_actions", &[("action", "expire_package")]);
@@ -66,7 +140,22 @@ impl Jobs {
         for _ in 0..pass.released_holds {
             self.metrics.count("fitroom_reconciler_actions", &[("action", "release_overdue_hold")]);
         }
-        Ok(pass)
+        pass
+    }
+
+    /// An overdue hold's job fails, which releases the hold. A finished job with its hold still
+    /// open breaks an invariant that nothing here should ever break; its hold is released alone.
+    async fn end_overdue(&self, job: &JobId, hold: &crate::ids::HoldId) -> Result<bool, JobError> {
+        if self.finish(job, Step::Failed(FailureCode::HoldOverdue)).await? {
+            return Ok(true);
+        }
+        let still_open = self.ledger.hold(hold).await?.is_some_and(|h| h.state == crate::ledger::HoldState::Open);
+        if still_open {
+            tracing::error!(%job, %hold, "an open hold outlived its job; releasing it");
+            self.ledger.release(hold).await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn reconcile_job(&self, id: &JobId) -> Result<(), JobError> {
@@ -77,18 +166,41 @@ impl Jobs {
         let now = self.clock.now();
         let timeout = self.config.job_timeout_secs as i64;
         if now.millis() - job.created_at.millis() >= timeout * 1000 {
-            let message = "The provider took too long. You were not charged.";
-            self.finish_unsuccessfully(&job, JobStatus::Failed, message).await?;
+            self.finish(id, Step::Failed(FailureCode::TimedOut)).await?;
             return Ok(());
         }
         if job.output_url.is_some() {
             return self.mirror(id).await;
         }
-        // Claim the job so that two processes do not submit or poll it at once.
+        match job.status {
+            JobStatus::Queued => {
+                if !self.claim_submission(id).await? {
+                    return Ok(()); // being submitted, or moved on
+                }
+                let inputs_present = match &job.person_key {
+                    Some(key) => self.storage.get(key).await?.is_some(),
+                    None => false,
+                };
+                if inputs_present {
+                    tracing::info!(job = %job.id, "submitting a job left queued");
+                    self.submit_leased(&job).await
+                } else {
+                    self.finish(id, Step::Failed(FailureCode::InputsMissing)).await.map(drop)
+                }
+            }
+            _ => self.poll(id).await,
+        }
+    }
+
+    /// Asks the provider about a processing job's task and hands the answer to `report`, like a
+    /// webhook's.
+    async fn poll(&self, id: &JobId) -> Result<(), JobError> {
+        let now = self.clock.now();
         let claimed = sqlx::query(
-            "UPDATE jobs SET lease_until = $1, next_check_at = $2 WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4)",
+            "UPDATE jobs SET lease_until = $1, next_check_at = $2 WHERE id = $3 AND status = 'processing' \
+             AND (lease_until IS NULL OR lease_until < $4)",
         )
-        .bind(now.plus_secs(LEASE_SECS).millis())
+        .bind(now.plus_secs(POLL_LEASE_SECS).millis())
         .bind(now.plus_secs(POLL_AGAIN_SECS).millis())
         .bind(id.as_str())
         .bind(now.millis())
@@ -97,48 +209,50 @@ impl Jobs {
         if claimed.rows_affected() != 1 {
             return Ok(());
         }
-        let result = match (&job.status, &job.provider_task_id) {
-            (JobStatus::Queued, None) => {
-                let inputs_present = match &job.person_key {
-                    Some(key) => self.storage.get(key).await?.is_some(),
-                    None => false,
-                };
-                if inputs_present {
-                    tracing::info!(job = %job.id, "submitting a job left queued");
-                    self.submit(&job).await
-                } else {
-                    let message = "The upload did not complete. You were not charged.";
-                    self.finish_unsuccessfully(&job, JobStatus::Failed, message).await.map(|_| ())
-                }
-            }
-            (_, Some(task_id)) => match self.registry.get(&job.provider) {
-                Some(provider) => match provider.fetch(task_id).await {
-                    Ok(state) => {
-                        tracing::info!(job = %job.id, ?state, "asked the provider about an overdue job");
-                        self.apply(&job, task_id, state).await
-                    }
-                    Err(e) => {
-                        tracing::warn!(job = %job.id, error = %e, "provider query failed");
-                        Ok(())
-                    }
-                },
-                None => {
-                    let message = "The provider of this job is no longer enabled. You were not charged.";
-                    self.finish_unsuccessfully(&job, JobStatus::Failed, message).await.map(|_| ())
-                }
-            },
-            (JobStatus::Processing, None) => Ok(()),
-            _ => Ok(()),
-        };
-        sqlx::query("UPDATE jobs SET lease_until = NULL WHERE id = $1")
+        let result = self.poll_claimed(id).await;
+        sqlx::query("UPDATE jobs SET lease_until = NULL WHERE id = $1 AND status = 'processing'")
             .bind(id.as_str())
             .execute(self.db.pool())
             .await?;
-        if let Some(job) = self.load(id).await? {
-            if job.output_url.is_some() && !job.status.is_finished() {
-                self.mirror(id).await?;
-            }
+        if let Reported::OutputRecorded(id) = result? {
+            self.mirror(&id).await?;
         }
-        result
+        Ok(())
+    }
+
+    async fn poll_claimed(&self, id: &JobId) -> Result<Reported, JobError> {
+        let Some(job) = self.load(id).await? else { return Ok(Reported::Unbound) };
+        let Some(provider) = self.registry.get(&job.provider).cloned() else {
+            self.finish(id, Step::Failed(FailureCode::ProviderDisabled)).await?;
+            return Ok(Reported::Ended);
+        };
+        let Some(task_id) = &job.provider_task_id else { return Ok(Reported::Unbound) };
+        let task_key = match &job.task_key {
+            Some(key) => key.clone(),
+            // Accepted before task keys were recorded (fal jobs at the upgrade): record it now.
+            None => self.record_task_key(id, provider.task_key(task_id)).await?,
+        };
+        let state = self.ask_provider(provider.as_ref(), task_id).await?;
+        tracing::info!(job = %job.id, ?state, "asked the provider about an overdue job");
+        let report = TaskReport { provider: provider.name(), task_key, state, source: Source::Poll };
+        self.report(&report).await
+    }
+
+    async fn record_task_key(&self, id: &JobId, task_key: &str) -> Result<String, JobError> {
+        sqlx::query("UPDATE jobs SET task_key = $1 WHERE id = $2 AND task_key IS NULL")
+            .bind(task_key)
+            .bind(id.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(task_key.to_owned())
+    }
+
+    async fn forget_early_reports(&self) -> Result<(), JobError> {
+        let before = self.clock.now().plus_secs(-EARLY_REPORT_TTL_SECS);
+        sqlx::query("DELETE FROM early_reports WHERE received_at < $1")
+            .bind(before.millis())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 }

@@ -1,13 +1,32 @@
+//! Offering a queued job's task to the providers, in failover order, under a lease.
+//!
+//! The lease (`lease_until` on the job row) is taken before any provider is called and is long
+//! enough for every provider to time out once, so the reconciler never submits a job a second
+//! time while it is being submitted, nor one that has moved on: taking the lease requires the job
+//! to be `queued`. The one crash window left is between "the provider accepted" and "the task id
+//! is recorded" (fault point `submit:after_accepted`): the job is still queued when the lease
+//! runs out, and the reconciler submits it again. The provider then runs two tasks; the first
+//! one's reports name a task no job recorded, so they change nothing, and the shopper is charged
+//! once, for the task that was recorded.
+
 use std::time::Duration;
 
-use crate::jobs::{Job, JobError, JobStatus, Jobs};
-use crate::providers::{SubmitError, TaskInput, callback};
+use crate::ids::JobId;
+use crate::jobs::events::{self, EventKind};
+use crate::jobs::transition::{Step, transition};
+use crate::jobs::{FailureCode, Job, JobError, Jobs};
+use crate::providers::{CALL_TIMEOUT, SubmitError, TaskInput, callback};
 
 /// How long a shopper's image URL handed to a provider stays valid.
 const INPUT_URL_TTL_SECS: i64 = 3600;
-const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Jobs {
+    /// How long a submission may hold a job: every enabled provider timing out once, and a margin.
+    pub(crate) fn submit_lease_secs(&self) -> i64 {
+        let providers = self.registry.names().len().max(1) as u64;
+        (CALL_TIMEOUT.as_secs() * providers + 30) as i64
+    }
+
     /// A short-lived URL a provider can fetch an input from: presigned by S3, or Fitroom's own
     /// signed route for local storage. Never a permanent public link.
     pub(crate) async fn input_url(&self, key: &str) -> Result<String, JobError> {
@@ -19,12 +38,28 @@ impl Jobs {
         Ok(format!("{}{}", self.config.public_url, self.signer.sign_path(&format!("/files/{key}"), expires)))
     }
 
-    /// Offers the task to each provider in failover order until one accepts. Connection errors,
-    /// timeouts, 5xx and 429 move on to the next; when none accepts, the job fails and its hold
-    /// is released.
-    pub(crate) async fn submit(&self, job: &Job) -> Result<(), JobError> {
+    /// Takes the submission lease of a queued job. False when the job is not queued any more or
+    /// another submission holds it.
+    pub(crate) async fn claim_submission(&self, id: &JobId) -> Result<bool, JobError> {
+        let now = self.clock.now();
+        let claimed = sqlx::query(
+            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = 'queued' \
+             AND (lease_until IS NULL OR lease_until < $3)",
+        )
+        .bind(now.plus_secs(self.submit_lease_secs()).millis())
+        .bind(id.as_str())
+        .bind(now.millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Submits a job whose lease the caller holds. Connection errors, timeouts, 5xx and 429 move
+    /// on to the next provider; a refusal (4xx) or no provider left fails the job, uncharged.
+    #[tracing::instrument(skip(self, job), fields(job = %job.id))]
+    pub(crate) async fn submit_leased(&self, job: &Job) -> Result<(), JobError> {
         let (Some(person_key), Some(token)) = (&job.person_key, &job.callback_token) else {
-            self.finish_unsuccessfully(job, JobStatus::Failed, "the request is incomplete").await?;
+            self.finish(&job.id, Step::Failed(FailureCode::InputsMissing)).await?;
             return Ok(());
         };
         let person_image_url = self.input_url(person_key).await?;
@@ -32,7 +67,6 @@ impl Jobs {
             Some(key) => Some(self.input_url(key).await?),
             None => None,
         };
-        let mut last_error = String::from("no provider is enabled");
         for provider in self.registry.failover_order(Some(&job.provider), self.clock.now()) {
             let task = TaskInput {
                 job: job.id.clone(),
@@ -43,57 +77,64 @@ impl Jobs {
                 callback_url: callback::url(&self.config.public_url, provider.name(), &job.id, token),
             };
             let started = std::time::Instant::now();
-            let result = match tokio::time::timeout(SUBMIT_TIMEOUT, provider.submit(&task)).await {
+            let result = match tokio::time::timeout(CALL_TIMEOUT, provider.submit(&task)).await {
                 Ok(result) => result,
                 Err(_) => Err(SubmitError::Unavailable("timed out".into())),
             };
-            let seconds = started.elapsed().as_secs_f64();
             let outcome = match &result {
                 Ok(_) => "accepted",
                 Err(SubmitError::Unavailable(_)) => "unavailable",
                 Err(SubmitError::Rejected(_)) => "rejected",
             };
             self.metrics.count("fitroom_submissions", &[("provider", provider.name()), ("outcome", outcome)]);
-            self.metrics.observe("fitroom_submission", &[("provider", provider.name())], seconds);
+            self.metrics.observe("fitroom_submission", &[("provider", provider.name())], started.elapsed().as_secs_f64());
             match result {
                 Ok(task_id) => {
                     self.registry.record_success(provider.name());
-                    let now = self.clock.now();
-                    let updated = sqlx::query(
-                        "UPDATE jobs SET status = 'processing', provider = $1, provider_task_id = $2, \
-                         submitted_at = $3, updated_at = $3, next_check_at = $4 WHERE id = $5 AND status = 'queued'",
-                    )
-                    .bind(provider.name())
-                    .bind(&task_id)
-                    .bind(now.millis())
-                    .bind(now.plus_secs(self.config.poll_after_secs as i64).millis())
-                    .bind(job.id.as_str())
-                    .execute(self.db.pool())
-                    .await;
-                    self.statuses.forget(&job.id);
-                    let updated = updated?;
-                    // Zero rows: the webhook outran us and already moved the job on.
+                    self.faults.check("submit:after_accepted")?;
+                    let task_key = provider.task_key(&task_id).to_owned();
+                    let recorded = self.record_accepted(job, provider.name(), &task_id, &task_key).await?;
                     tracing::info!(
-                        job = %job.id, provider = provider.name(), task = %task_id,
-                        ms = started.elapsed().as_millis() as u64, recorded = updated.rows_affected() == 1,
-                        "task submitted"
+                        provider = provider.name(), task = %task_id, ms = started.elapsed().as_millis() as u64,
+                        recorded, "task submitted"
                     );
+                    // A webhook may have outrun this record: apply what it said now.
+                    if recorded && let Some(early) = self.take_early(provider.name(), &task_key).await? {
+                        self.hand_over(early).await?;
+                    }
                     return Ok(());
                 }
                 Err(SubmitError::Unavailable(reason)) => {
-                    tracing::warn!(job = %job.id, provider = provider.name(), %reason, "provider unavailable; trying the next");
+                    tracing::warn!(provider = provider.name(), %reason, "provider unavailable; trying the next");
                     self.registry.record_failure(provider.name(), self.clock.now());
-                    last_error = format!("{} is unavailable: {reason}", provider.name());
+                    self.note_submit_failure(job, provider.name(), "unavailable").await?;
                 }
                 Err(SubmitError::Rejected(reason)) => {
-                    tracing::warn!(job = %job.id, provider = provider.name(), %reason, "provider rejected the task");
-                    last_error = format!("{} rejected the request: {reason}", provider.name());
+                    tracing::warn!(provider = provider.name(), %reason, "provider rejected the task");
+                    self.note_submit_failure(job, provider.name(), "rejected").await?;
                     break;
                 }
             }
         }
-        let message = format!("No provider could take this generation ({last_error}). You were not charged.");
-        self.finish_unsuccessfully(job, JobStatus::Failed, &message).await?;
+        self.finish(&job.id, Step::Failed(FailureCode::NoProviderAvailable)).await?;
+        Ok(())
+    }
+
+    /// `queued → processing`, with the provider and task that bind its reports from now on.
+    async fn record_accepted(&self, job: &Job, provider: &str, task_id: &str, task_key: &str) -> Result<bool, JobError> {
+        let now = self.clock.now();
+        let poll_at = now.plus_secs(self.config.poll_after_secs as i64);
+        let mut tx = self.db.pool().begin().await?;
+        let moved = transition(&mut tx, job, Step::Accepted { provider, task_id, task_key, poll_at }, now).await?;
+        tx.commit().await?;
+        self.statuses.forget(&job.id);
+        Ok(moved)
+    }
+
+    async fn note_submit_failure(&self, job: &Job, provider: &str, outcome: &str) -> Result<(), JobError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let detail = format!("{provider} {outcome}");
+        events::append(&mut conn, &job.id, self.clock.now(), EventKind::SubmitFailed, Some(&detail)).await?;
         Ok(())
     }
 }

@@ -345,13 +345,6 @@ impl Ledger {
     pub async fn hold_by_key(&self, user: &UserId, idempotency_key: &str) -> Result<Option<Hold>, LedgerError> {
         load_hold(self, &HOLD_BY_KEY, &[user.as_str(), idempotency_key]).await
     }
-
-    pub(crate) async fn hold_in(&self, tx: &mut LedgerTx, id: &HoldId) -> Result<Option<Hold>, LedgerError> {
-        let mut reads = Script::new();
-        let index = reads.push(&HOLD_BY_ID, [id.as_str().into()]);
-        let results = tx.read(reads).await?;
-        Ok(hold_from_rows(results.rows(index))?.map(|(hold, _)| hold))
-    }
 }
 
 /// The hold with the allocation that `FREEZE_ALLOCATE` returned.

@@ -26,6 +26,7 @@ mod txn;
 pub mod verify;
 
 pub use credits::{Credits, NegativeCredits};
+pub use deadline::OverdueHold;
 pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;
 pub use hold::{Allocation, FreezeRequest, Frozen, Hold, HoldState, Resolution, Resolved};
@@ -49,7 +50,6 @@ pub const FAULT_POINTS: &[&str] = &[
     "expire:after_package_update",
     "refund:after_target",
     "refund:after_package_update",
-    "deadline:after_release",
 ];
 
 #[derive(Clone)]

@@ -141,8 +141,6 @@ statements! {
         WHERE id = $1";
     RESOLVE_HOLD = "UPDATE holds SET state = CASE WHEN state = 'open' THEN $2 ELSE 'not open' END, resolved_at = $3 \
         WHERE id = $1";
-    FAIL_OVERDUE_JOB = "UPDATE jobs SET status = 'failed', error = $2, updated_at = $3 \
-        WHERE id = $1 AND status IN ('queued', 'processing')";
 
     PACKAGE_BY_SOURCE = "SELECT id FROM credit_packages WHERE source = $1";
     INSERT_PACKAGE = "INSERT INTO credit_packages (id, user_id, name, granted, granted_at, expires_at, source) \

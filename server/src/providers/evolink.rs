@@ -1,4 +1,4 @@
-//! Evolink, an aggregator (PROVIDERS.md): try-on is an image-edit model given
+//! Evolink, an aggregator (docs/providers.md): try-on is an image-edit model given
 //! `image_urls: [person, garment]` and an instruction; `POST /v1/images/generations` with a
 //! `callback_url`, `GET /v1/tasks/{id}`. Callbacks are not signed: the callback URL carries the
 //! job's token, and the webhook handler asks `/v1/tasks/{id}` before believing anything.

@@ -1,4 +1,4 @@
-//! FASHN (PROVIDERS.md): `POST /run?webhook_url=…`, `GET /status/{id}`. Its webhooks are not
+//! FASHN (docs/providers.md): `POST /run?webhook_url=…`, `GET /status/{id}`. Its webhooks are not
 //! signed: the callback URL carries the job's token, and the webhook handler asks
 //! `/status/{id}` before believing anything.
 //!

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::providers::{FetchError, SubmitError};
 
-/// Below the 30 s that `jobs::submit` allows a whole submission.
+/// Below `CALL_TIMEOUT`, the most a provider call may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
 /// How much of an error body is kept for logs and the job's error message.
 const ERROR_BODY_CHARS: usize = 300;

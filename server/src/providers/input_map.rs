@@ -1,5 +1,5 @@
 //! How a task becomes a model's input fields. Field names differ per model and the providers'
-//! docs do not pin them down (PROVIDERS.md marks them UNCONFIRMED), so each provider reads a
+//! docs do not pin them down (docs/providers.md, Input maps), so each provider reads a
 //! mapping from its `*_INPUTS` variable:
 //!
 //! ```text

@@ -21,6 +21,10 @@ pub use registry::{ProviderHealth, Registry, RegistryError};
 use crate::clock::Timestamp;
 use crate::ids::JobId;
 
+/// The most one call to a provider (a submission, a status query) may take, whatever the
+/// adapter's own HTTP client does: the reconciler and the submission never wait longer.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Signed webhooks further than this from our clock are refused (replays): the tolerance of every
 /// scheme we verify (Standard Webhooks, fal, the local provider).
 pub const WEBHOOK_TOLERANCE_SECS: u64 = 300;
@@ -45,7 +49,8 @@ pub struct TaskInput {
 }
 
 /// A task's state in Fitroom's words, whatever the provider calls it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum TaskState {
     Pending,
     Succeeded { outputs: Vec<String> },
@@ -118,11 +123,11 @@ pub trait Provider: Send + Sync + 'static {
     /// Asks the provider for a task's state (webhooks that never came, unsigned webhooks).
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError>;
 
-    /// Whether `reported`, the task id a webhook names, is the task recorded as `stored`. Equal
-    /// ids by default; a provider whose recorded id carries more than the bare id (fal keeps its
-    /// status and result URLs in it) says how they relate.
-    fn same_task(&self, stored: &str, reported: &str) -> bool {
-        stored == reported
+    /// The bare task id that this provider's webhooks name, from the id `submit` returned. The
+    /// same by default; a provider whose recorded id carries more (fal keeps its status and
+    /// result URLs in it) says which part it is. Deliveries are bound to jobs by it.
+    fn task_key<'a>(&self, task_id: &'a str) -> &'a str {
+        task_id
     }
 
     /// Whether its output URLs may point at private or loopback addresses (self-hosted).

@@ -1,4 +1,4 @@
-//! Replicate (PROVIDERS.md): predictions created with a webhook that fires once, on completion,
+//! Replicate (docs/providers.md): predictions created with a webhook that fires once, on completion,
 //! signed per Standard Webhooks with the account's `whsec_…` secret.
 //!
 //! Settings: `REPLICATE_API_TOKEN`, `REPLICATE_WEBHOOK_SECRET`, `REPLICATE_MODEL` (`owner/name`,
@@ -22,7 +22,7 @@ use crate::providers::{
 
 pub const NAME: &str = "replicate";
 const DEFAULT_API_BASE: &str = "https://api.replicate.com/v1";
-/// IDM-VTON's input names (UNCONFIRMED in PROVIDERS.md, hence configurable).
+/// IDM-VTON's input names (unconfirmed by the model's docs, hence configurable: docs/providers.md).
 const DEFAULT_INPUTS: &str = "human_img=$person,garm_img=$garment,garment_des=$prompt";
 
 /// Which endpoint creates a prediction: a model's own, or the generic one with a version.

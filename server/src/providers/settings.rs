@@ -1,4 +1,4 @@
-//! A provider adapter's own variables (API.md's provider settings table): required keys fail at
+//! A provider adapter's own variables (docs/api.md, Provider settings): required keys fail at
 //! startup naming the variable, the rest have defaults, URLs lose a trailing slash.
 
 use crate::config::Config;

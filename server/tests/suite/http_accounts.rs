@@ -1,4 +1,4 @@
-//! Accounts over HTTP: register, sign in, sessions, sign out (API.md, Accounts).
+//! Accounts over HTTP: register, sign in, sessions, sign out (docs/api.md, Accounts).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

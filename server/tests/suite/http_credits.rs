@@ -1,4 +1,4 @@
-//! Credits over HTTP: balances, packages in consumption order, the journal (API.md, Credits).
+//! Credits over HTTP: balances, packages in consumption order, the journal (docs/api.md, Credits).
 
 use axum::http::StatusCode;
 use fitroom_server::ids::UserId;

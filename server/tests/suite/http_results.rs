@@ -1,4 +1,4 @@
-//! The result route serves the stored image to its owner as API.md and RFC 9110 say: strong
+//! The result route serves the stored image to its owner as docs/api.md and RFC 9110 say: strong
 //! ETag, private caching, single byte ranges (206 / 416), and `If-Range` / `If-None-Match`.
 
 use reqwest::StatusCode;

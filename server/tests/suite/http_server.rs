@@ -222,6 +222,38 @@ async fn a_forged_webhook_is_refused_and_changes_nothing(t: TestDb) {
     assert_eq!(server.credits().await, (2, 1));
 }
 
+/// A webhook signed with the provider's real key, for a task of the attacker's choosing, posted
+/// to a callback URL naming someone else's job: the URL's `job` parameter decides nothing.
+async fn a_signed_webhook_cannot_be_pointed_at_another_job_by_its_url(t: TestDb) {
+    let server = Server::start(t, &[("FITROOM_LOCAL_DROP_RATE", "1")]).await;
+    server.sign_up("ann@example.com").await;
+    // The victim's task is not recorded yet (the submission stopped right after the provider
+    // accepted it): the moment a URL-named job used to be believed.
+    server.t.faults.arm("submit:after_accepted");
+    let _ = server.generate(None).await;
+    server.t.faults.disarm_all();
+    let (victim,): (String,) = sqlx::query_as("SELECT id FROM jobs").fetch_one(server.t.db.pool()).await.expect("job");
+    let victim = victim.as_str();
+    assert_eq!(server.get_json(&format!("/api/generations/{victim}")).await["status"], "queued");
+    // Webhook timestamps are checked against the test's clock, which the local provider signs with.
+    let now = fitroom_server::clock::Clock::now(&server.t.clock).millis() / 1000;
+    let body = json!({ "task_id": "local_not_this_jobs_task", "status": "failed", "error": "redirected" }).to_string();
+    let message = format!("{now}.{body}");
+    let signature = format!("v1={}", fitroom_server::signing::hex(&server.state.signer.mac(message.as_bytes())));
+    let posted = server
+        .http
+        .post(format!("{}/webhooks/local?job={victim}", server.base))
+        .header("x-local-timestamp", now.to_string())
+        .header("x-local-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 200, "a verified delivery is acknowledged");
+    assert_eq!(server.get_json(&format!("/api/generations/{victim}")).await["status"], "queued");
+    assert_eq!(server.credits().await, (2, 1), "the victim's hold is untouched");
+}
+
 async fn the_same_idempotency_key_makes_one_generation(t: TestDb) {
     let server = Server::start(t, &[]).await;
     server.sign_up("ann@example.com").await;
@@ -244,16 +276,7 @@ async fn without_credits_nothing_is_created(t: TestDb) {
 
 /// Every step of the flow where a crash can happen: after it, a restarted process's reconciler
 /// finishes every job (either way), no hold stays open, and the ledger verifies.
-const CRASH_POINTS: &[&str] = &[
-    "create:after_job",
-    "create:after_freeze",
-    "create:after_commit",
-    "create:after_inputs",
-    "outcome:after_output_recorded",
-    "mirror:after_download",
-    "mirror:after_store",
-    "success:after_job_update",
-];
+const CRASH_POINTS: &[&str] = fitroom_server::jobs::FAULT_POINTS;
 
 async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: TestDb) {
     let mut server = Server::start(t, &[("FITROOM_POLL_AFTER_SECS", "60")]).await;
@@ -302,7 +325,16 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     assert_eq!(status_of("create:after_commit"), Some("failed"));
     // Everything else had what it needed: the new process submits a job left queued, and copies
     // and charges a result whose output was recorded.
-    for point in ["create:after_inputs", "outcome:after_output_recorded", "mirror:after_download", "mirror:after_store", "success:after_job_update"] {
+    // A crash after the provider accepted but before the task was recorded: the job is submitted
+    // again, and only the recorded task is charged.
+    for point in [
+        "create:after_inputs",
+        "submit:after_accepted",
+        "report:after_output_recorded",
+        "mirror:after_download",
+        "mirror:after_store",
+        "finish:after_transition",
+    ] {
         assert_eq!(status_of(point), Some("succeeded"), "{point}: {statuses:?}");
     }
     let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE state = 'open'")
@@ -319,6 +351,7 @@ crate::on_both_databases!(
     a_provider_failure_releases_the_credits,
     lost_webhooks_are_finished_by_the_reconciler,
     a_forged_webhook_is_refused_and_changes_nothing,
+    a_signed_webhook_cannot_be_pointed_at_another_job_by_its_url,
     the_same_idempotency_key_makes_one_generation,
     without_credits_nothing_is_created,
 );

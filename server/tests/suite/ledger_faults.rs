@@ -31,7 +31,7 @@ async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
         // Bring the world to just before the operation that `point` interrupts.
         let family = point.split(':').next().unwrap_or_default();
         let hold = match family {
-            "resolve" | "deadline" => Some(freeze(&ledger, &user, &job, 2, "k").await.expect("freeze").hold),
+            "resolve" => Some(freeze(&ledger, &user, &job, 2, "k").await.expect("freeze").hold),
             _ => None,
         };
         let before = t.snapshot().await;
@@ -47,10 +47,6 @@ async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
             "expire" => {
                 t.clock.advance_days(401);
                 ledger.expire_due().await.map(|_| ())
-            }
-            "deadline" => {
-                t.clock.advance_days(2);
-                ledger.release_overdue().await.map(|_| ())
             }
             "refund" => ledger.refund_package(&never, RefundShare::FULL).await.map(|_| ()),
             other => panic!("no scenario for fault family {other}"),

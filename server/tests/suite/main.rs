@@ -29,3 +29,4 @@ mod providers_fal;
 mod providers_fashn;
 mod providers_evolink;
 mod providers_end_to_end;
+mod jobs_lifecycle;

@@ -45,8 +45,8 @@ async fn a_request_is_queued_for_the_model_with_the_webhook_in_the_query_and_the
         })
     );
     assert!(fake.core.task(request_id(&stored)).is_some());
-    assert!(provider.same_task(&stored, request_id(&stored)), "webhooks name the bare request id");
-    assert!(!provider.same_task(&stored, "req-other"));
+    assert_eq!(provider.task_key(&stored), request_id(&stored), "webhooks name the bare request id");
+    assert_ne!(provider.task_key(&stored), stored, "the recorded handle carries the queue's URLs too");
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! DESIGN.md, failure rules: storage down during mirroring keeps the job processing with its
+//! docs/design.md, Failure rules: storage down during mirroring keeps the job processing with its
 //! hold open and retries with backoff; the shopper is charged once, when the copy exists.
 //! A real Fitroom over HTTP, storing in its own s3s-fs process, which the test kills mid-job.
 

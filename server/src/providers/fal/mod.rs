@@ -1,4 +1,4 @@
-//! fal.ai's queue API (PROVIDERS.md): a request is queued with `?fal_webhook=`, its answer names
+//! fal.ai's queue API (docs/providers.md): a request is queued with `?fal_webhook=`, its answer names
 //! the URLs to ask about it later, and the webhook is signed with Ed25519 by a key of fal's JWKS.
 //!
 //! Settings: `FAL_KEY`, `FAL_USER_ID` (webhooks for other fal accounts are refused), `FAL_MODEL`,
@@ -86,7 +86,7 @@ pub struct Fal {
 }
 
 /// The pictures of a result payload: `images[].url`, or `image.url` for single-image models
-/// (the output key is UNCONFIRMED in PROVIDERS.md, so both shapes are read).
+/// (fal's docs do not confirm the output key, so both shapes are read: docs/providers.md).
 fn image_urls(payload: &Value) -> Vec<String> {
     let images = payload["images"].as_array().into_iter().flatten().chain(std::iter::once(&payload["image"]));
     images.filter_map(|image| image["url"].as_str()).map(str::to_owned).collect()
@@ -201,8 +201,8 @@ impl Provider for Fal {
     }
 
     /// Webhooks name the bare request id; the recorded handle starts with it.
-    fn same_task(&self, stored: &str, reported: &str) -> bool {
-        Handle::parse(stored).map_or(stored == reported, |h| h.request_id == reported)
+    fn task_key<'a>(&self, task_id: &'a str) -> &'a str {
+        Handle::parse(task_id).map_or(task_id, |h| h.request_id)
     }
 }
 

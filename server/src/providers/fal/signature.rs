@@ -1,4 +1,4 @@
-//! fal's webhook signature (PROVIDERS.md): Ed25519 over
+//! fal's webhook signature (docs/providers.md): Ed25519 over
 //! `request_id \n user_id \n timestamp \n hex(sha256(body))`, the signature hex-encoded in
 //! `X-Fal-Webhook-Signature`, verified with any key of fal's JWKS.
 

@@ -1,5 +1,5 @@
 //! Stand-ins for the AI providers, each a small axum server on a loopback port that speaks its
-//! provider's protocol as PROVIDERS.md documents it: endpoints, auth header, JSON fields, status
+//! provider's protocol as docs/providers.md describes it: endpoints, auth header, JSON fields, status
 //! words, webhook signatures. They record every API request, can be told to fail, and serve
 //! real PNG outputs, so an adapter is tested against the wire format and never against itself.
 

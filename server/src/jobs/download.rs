@@ -15,7 +15,7 @@ use crate::media::{ImageKind, sniff};
 use crate::storage::{ByteStream, Storage, StorageError};
 
 #[derive(Clone, Copy, Debug)]
-pub struct FetchPolicy {
+pub struct DownloadPolicy {
     pub max_bytes: usize,
     pub allow_private: bool,
 }
@@ -23,12 +23,12 @@ pub struct FetchPolicy {
 /// An output whose first bytes proved it an image; the rest is still on its way.
 pub struct Download {
     pub kind: ImageKind,
-    /// Every byte, the sniffed ones included; fails with a `FetchError` past the size cap.
+    /// Every byte, the sniffed ones included; fails with a `DownloadError` past the size cap.
     pub body: ByteStream,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FetchError {
+pub enum DownloadError {
     /// Will never work: bad scheme, forbidden address, not an image, too big, gone.
     #[error("{0}")]
     Refused(String),
@@ -42,7 +42,7 @@ pub enum FetchError {
 pub enum MirrorError {
     /// The output itself is at fault (too big, broken, gone) or the network is.
     #[error(transparent)]
-    Fetch(#[from] FetchError),
+    Download(#[from] DownloadError),
     /// Our store is: retry later.
     #[error(transparent)]
     Storage(StorageError),
@@ -52,18 +52,18 @@ const MAX_REDIRECTS: usize = 5;
 /// Enough bytes to recognise every accepted format (WebP needs 12).
 const SNIFF_BYTES: usize = 12;
 
-fn too_large() -> FetchError {
-    FetchError::Refused("the output is larger than the size cap".into())
+fn too_large() -> DownloadError {
+    DownloadError::Refused("the output is larger than the size cap".into())
 }
 
 /// Starts downloading an output: follows redirects with the address checks, reads the first
 /// bytes to learn the image type, and returns the rest as a capped stream.
-pub async fn open(client: &reqwest::Client, url: String, policy: &FetchPolicy) -> Result<Download, FetchError> {
+pub async fn open(client: &reqwest::Client, url: String, policy: &DownloadPolicy) -> Result<Download, DownloadError> {
     let source = if url.starts_with("data:") {
         data_uri::decode(url, policy.max_bytes)?
     } else {
-        let response = fetch_http(client, &url, policy).await?;
-        response.bytes_stream().map_err(|e| FetchError::Transient(e.to_string())).boxed()
+        let response = get_http(client, &url, policy).await?;
+        response.bytes_stream().map_err(|e| DownloadError::Transient(e.to_string())).boxed()
     };
     sniffed(source, policy.max_bytes).await
 }
@@ -73,9 +73,9 @@ pub async fn store(storage: &dyn Storage, key: &str, download: Download) -> Resu
     storage.put_stream(key, download.body, download.kind.content_type()).await.map_err(|e| match e {
         // The download broke off or passed the cap part way through: the store gives our own
         // error back, unchanged.
-        StorageError::Body(body) => match body.downcast::<FetchError>() {
-            Ok(fetch) => MirrorError::Fetch(*fetch),
-            Err(other) => MirrorError::Fetch(FetchError::Transient(other.to_string())),
+        StorageError::Body(body) => match body.downcast::<DownloadError>() {
+            Ok(fetch) => MirrorError::Download(*fetch),
+            Err(other) => MirrorError::Download(DownloadError::Transient(other.to_string())),
         },
         other => MirrorError::Storage(other),
     })
@@ -83,7 +83,7 @@ pub async fn store(storage: &dyn Storage, key: &str, download: Download) -> Resu
 
 /// Reads until the type is known (or the output ends), so that nothing is written anywhere for
 /// an output that is not an image; then counts every byte against the cap.
-async fn sniffed(mut source: BoxStream<'static, Result<Bytes, FetchError>>, max_bytes: usize) -> Result<Download, FetchError> {
+async fn sniffed(mut source: BoxStream<'static, Result<Bytes, DownloadError>>, max_bytes: usize) -> Result<Download, DownloadError> {
     let mut head = BytesMut::new();
     while head.len() < SNIFF_BYTES {
         match source.next().await {
@@ -94,7 +94,7 @@ async fn sniffed(mut source: BoxStream<'static, Result<Bytes, FetchError>>, max_
     if head.len() > max_bytes {
         return Err(too_large());
     }
-    let kind = sniff(&head).ok_or_else(|| FetchError::Refused("the output is not a JPEG, PNG or WebP image".into()))?;
+    let kind = sniff(&head).ok_or_else(|| DownloadError::Refused("the output is not a JPEG, PNG or WebP image".into()))?;
     let mut seen = head.len();
     let rest = source.map(move |chunk| {
         let chunk = chunk?;
@@ -103,7 +103,7 @@ async fn sniffed(mut source: BoxStream<'static, Result<Bytes, FetchError>>, max_
     });
     let body = stream::once(async move { Ok(head.freeze()) })
         .chain(rest)
-        .map_err(|e: FetchError| -> crate::storage::BodyError { Box::new(e) })
+        .map_err(|e: DownloadError| -> crate::storage::BodyError { Box::new(e) })
         .boxed();
     Ok(Download { kind, body })
 }
@@ -130,24 +130,24 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
 }
 
 /// Follows redirects by hand, checking each hop's addresses, up to a success status.
-async fn fetch_http(client: &reqwest::Client, url: &str, policy: &FetchPolicy) -> Result<reqwest::Response, FetchError> {
-    let mut current = reqwest::Url::parse(url).map_err(|e| FetchError::Refused(format!("bad URL: {e}")))?;
+async fn get_http(client: &reqwest::Client, url: &str, policy: &DownloadPolicy) -> Result<reqwest::Response, DownloadError> {
+    let mut current = reqwest::Url::parse(url).map_err(|e| DownloadError::Refused(format!("bad URL: {e}")))?;
     for _ in 0..=MAX_REDIRECTS {
         if !matches!(current.scheme(), "http" | "https") {
-            return Err(FetchError::Refused(format!("the {} scheme is not allowed", current.scheme())));
+            return Err(DownloadError::Refused(format!("the {} scheme is not allowed", current.scheme())));
         }
-        let host = current.host_str().ok_or_else(|| FetchError::Refused("URL without a host".into()))?.to_owned();
+        let host = current.host_str().ok_or_else(|| DownloadError::Refused("URL without a host".into()))?.to_owned();
         let port = current.port_or_known_default().unwrap_or(443);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
-            .map_err(|e| FetchError::Transient(format!("cannot resolve {host}: {e}")))?
+            .map_err(|e| DownloadError::Transient(format!("cannot resolve {host}: {e}")))?
             .collect();
         if addrs.is_empty() {
-            return Err(FetchError::Transient(format!("{host} has no address")));
+            return Err(DownloadError::Transient(format!("{host} has no address")));
         }
         if !policy.allow_private {
             if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
-                return Err(FetchError::Refused(format!("{host} resolves to the private address {}", bad.ip())));
+                return Err(DownloadError::Refused(format!("{host} resolves to the private address {}", bad.ip())));
             }
         }
         // Connect to the address we checked, not to whatever a second lookup would say.
@@ -157,29 +157,29 @@ async fn fetch_http(client: &reqwest::Client, url: &str, policy: &FetchPolicy) -
             .resolve_to_addrs(&host, &addrs)
             .build()
             .unwrap_or_else(|_| client.clone());
-        let response = pinned.get(current.clone()).send().await.map_err(|e| FetchError::Transient(e.to_string()))?;
+        let response = pinned.get(current.clone()).send().await.map_err(|e| DownloadError::Transient(e.to_string()))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
-                .ok_or_else(|| FetchError::Refused("redirect without a location".into()))?;
-            current = current.join(location).map_err(|e| FetchError::Refused(format!("bad redirect: {e}")))?;
+                .ok_or_else(|| DownloadError::Refused("redirect without a location".into()))?;
+            current = current.join(location).map_err(|e| DownloadError::Refused(format!("bad redirect: {e}")))?;
             continue;
         }
         if status.is_server_error() || status.as_u16() == 429 {
-            return Err(FetchError::Transient(format!("the output URL answered {status}")));
+            return Err(DownloadError::Transient(format!("the output URL answered {status}")));
         }
         if !status.is_success() {
-            return Err(FetchError::Refused(format!("the output URL answered {status}")));
+            return Err(DownloadError::Refused(format!("the output URL answered {status}")));
         }
         if response.content_length().is_some_and(|n| n > policy.max_bytes as u64) {
             return Err(too_large());
         }
         return Ok(response);
     }
-    Err(FetchError::Refused("too many redirects".into()))
+    Err(DownloadError::Refused("too many redirects".into()))
 }
 
 #[cfg(test)]
@@ -212,22 +212,22 @@ mod tests {
     #[tokio::test]
     async fn other_schemes_and_private_hosts_are_refused_before_any_request() {
         let client = reqwest::Client::new();
-        let policy = FetchPolicy { max_bytes: 1024, allow_private: false };
+        let policy = DownloadPolicy { max_bytes: 1024, allow_private: false };
         for url in ["file:///etc/passwd", "ftp://example.com/x.png", "http://127.0.0.1:9/x.png", "http://169.254.169.254/latest/meta-data"] {
-            assert!(matches!(open(&client, url.into(), &policy).await, Err(FetchError::Refused(_))), "{url}");
+            assert!(matches!(open(&client, url.into(), &policy).await, Err(DownloadError::Refused(_))), "{url}");
         }
     }
 
     #[tokio::test]
     async fn data_uris_are_decoded_and_checked_to_be_images() {
         let client = reqwest::Client::new();
-        let policy = FetchPolicy { max_bytes: 1024, allow_private: false };
+        let policy = DownloadPolicy { max_bytes: 1024, allow_private: false };
         let png = b"\x89PNG\r\n\x1a\n0000";
         let ok = open(&client, format!("data:image/png;base64,{}", base64(png)), &policy).await.expect("png");
         assert_eq!(ok.kind, ImageKind::Png);
         assert_eq!(collect(ok).await, png);
         let text = format!("data:text/plain;base64,{}", base64(b"hello"));
-        assert!(matches!(open(&client, text, &policy).await, Err(FetchError::Refused(_))));
+        assert!(matches!(open(&client, text, &policy).await, Err(DownloadError::Refused(_))));
     }
 
     /// Serves `chunks` chunked (no Content-Length, so only counting can enforce a cap).
@@ -248,7 +248,7 @@ mod tests {
     #[tokio::test]
     async fn the_size_cap_holds_while_the_body_streams() {
         let client = reqwest::Client::new();
-        let policy = FetchPolicy { max_bytes: 100_000, allow_private: true };
+        let policy = DownloadPolicy { max_bytes: 100_000, allow_private: true };
         let mut first = b"\x89PNG\r\n\x1a\n".to_vec();
         first.resize(64 * 1024, 0);
         let url = chunked_source(vec![first, vec![0; 64 * 1024]]).await;
@@ -257,7 +257,7 @@ mod tests {
         let mut failure = None;
         while let Some(chunk) = body.next().await {
             if let Err(e) = chunk {
-                failure = Some(e.downcast::<FetchError>().expect("our error"));
+                failure = Some(e.downcast::<DownloadError>().expect("our error"));
                 break;
             }
         }
@@ -267,13 +267,13 @@ mod tests {
     #[tokio::test]
     async fn a_streamed_output_arrives_whole_and_typed_by_its_first_bytes() {
         let client = reqwest::Client::new();
-        let policy = FetchPolicy { max_bytes: 1 << 20, allow_private: true };
+        let policy = DownloadPolicy { max_bytes: 1 << 20, allow_private: true };
         // The signature is split across chunks: the type is read across them.
         let url = chunked_source(vec![b"RIFF".to_vec(), b"\0\0\0\0WE".to_vec(), b"BPVP8 rest".to_vec()]).await;
         let download = open(&client, url, &policy).await.expect("opens");
         assert_eq!(download.kind, ImageKind::Webp);
         assert_eq!(collect(download).await, b"RIFF\0\0\0\0WEBPVP8 rest");
         let text = chunked_source(vec![b"<html>not an image</html>".to_vec()]).await;
-        assert!(matches!(open(&client, text, &policy).await, Err(FetchError::Refused(_))));
+        assert!(matches!(open(&client, text, &policy).await, Err(DownloadError::Refused(_))));
     }
 }

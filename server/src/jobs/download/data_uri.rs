@@ -6,17 +6,17 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::{FetchError, too_large};
+use super::{DownloadError, too_large};
 
 /// Base64 text decoded per step: a multiple of 4 characters, so every slice but the last has no
 /// padding and decodes on its own.
 const TEXT_PER_CHUNK: usize = 64 * 1024;
 
 /// The decoded bytes of `data:<type>;base64,<payload>` as a stream.
-pub(super) fn decode(uri: String, max_bytes: usize) -> Result<BoxStream<'static, Result<Bytes, FetchError>>, FetchError> {
-    let comma = uri.find(',').ok_or_else(|| FetchError::Refused("malformed data: URI".into()))?;
+pub(super) fn decode(uri: String, max_bytes: usize) -> Result<BoxStream<'static, Result<Bytes, DownloadError>>, DownloadError> {
+    let comma = uri.find(',').ok_or_else(|| DownloadError::Refused("malformed data: URI".into()))?;
     if !uri[..comma].ends_with(";base64") {
-        return Err(FetchError::Refused("data: URIs must be base64".into()));
+        return Err(DownloadError::Refused("data: URIs must be base64".into()));
     }
     let untrimmed = &uri[comma + 1..];
     let start = comma + 1 + (untrimmed.len() - untrimmed.trim_start().len());
@@ -32,7 +32,7 @@ pub(super) fn decode(uri: String, max_bytes: usize) -> Result<BoxStream<'static,
             base64::engine::general_purpose::STANDARD
                 .decode(slice)
                 .map(Bytes::from)
-                .map_err(|e| FetchError::Refused(format!("bad base64 in data: URI: {e}")))
+                .map_err(|e| DownloadError::Refused(format!("bad base64 in data: URI: {e}")))
         })
         .boxed())
 }
@@ -41,7 +41,7 @@ pub(super) fn decode(uri: String, max_bytes: usize) -> Result<BoxStream<'static,
 mod tests {
     use super::*;
 
-    async fn decoded(uri: String) -> Result<Vec<u8>, FetchError> {
+    async fn decoded(uri: String) -> Result<Vec<u8>, DownloadError> {
         let mut out = Vec::new();
         let mut stream = decode(uri, usize::MAX)?;
         while let Some(chunk) = stream.next().await {

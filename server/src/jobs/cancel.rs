@@ -1,0 +1,17 @@
+//! The shopper ends an unfinished generation: it becomes `canceled` and its hold is released.
+
+use crate::ids::{JobId, UserId};
+use crate::jobs::transition::Step;
+use crate::jobs::{Job, JobError, Jobs};
+
+impl Jobs {
+    /// Cancels an unfinished generation; its hold is released. A result that arrives later is
+    /// not kept (see `mirror`).
+    pub async fn cancel(&self, user: &UserId, id: &JobId) -> Result<Job, JobError> {
+        self.get(user, id).await?;
+        if !self.finish(id, Step::Canceled).await? {
+            return Err(JobError::AlreadyFinished);
+        }
+        self.get(user, id).await
+    }
+}

@@ -1,0 +1,439 @@
+//! The generation lifecycle as one state machine: whatever order reports, polls, cancels,
+//! timeouts and deletes arrive in, a job ends exactly once, its hold follows its status, nothing
+//! it stored outlives it, and the ledger verifies.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use base64::Engine;
+use fitroom_server::clock::Timestamp;
+use fitroom_server::ids::{JobId, UserId};
+use fitroom_server::jobs::{Created, Job, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport};
+use fitroom_server::ledger::{Credits, Grant, HoldState};
+use fitroom_server::providers::{
+    FetchError, Provider, Registry, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent,
+};
+use fitroom_server::signing::Signer;
+use fitroom_server::storage::Storage;
+use fitroom_server::Config;
+
+use crate::common::TestDb;
+use crate::http_server::png;
+
+/// A provider whose answers the test sets: submissions succeed (or fail, when told to) and
+/// status queries answer what the test last set for the task.
+struct Scripted {
+    name: &'static str,
+    next: AtomicU64,
+    unavailable: std::sync::atomic::AtomicBool,
+    states: Mutex<HashMap<String, TaskState>>,
+}
+
+impl Scripted {
+    fn new(name: &'static str) -> Arc<Self> {
+        Arc::new(Scripted {
+            name,
+            next: AtomicU64::new(1),
+            unavailable: Default::default(),
+            states: Mutex::default(),
+        })
+    }
+
+    fn answer(&self, task: &str, state: TaskState) {
+        self.states.lock().expect("states").insert(task.to_owned(), state);
+    }
+}
+
+#[async_trait]
+impl Provider for Scripted {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn submit(&self, _task: &TaskInput) -> Result<String, SubmitError> {
+        // Like a provider that timed out on us after creating the task: the id is used up.
+        let id = format!("{}-{}", self.name, self.next.fetch_add(1, Ordering::SeqCst));
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(SubmitError::Unavailable(format!("503 while creating {id}")));
+        }
+        Ok(id)
+    }
+
+    async fn parse_webhook(
+        &self,
+        _headers: &HeaderMap,
+        _query: Option<&str>,
+        _body: &[u8],
+        _now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
+        Err(WebhookError::Malformed("the scripted provider is driven through reports".into()))
+    }
+
+    async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
+        Ok(self.states.lock().expect("states").get(task_id).cloned().unwrap_or(TaskState::Pending))
+    }
+}
+
+/// A small PNG as a `data:` URI: a provider output the mirror can copy without a network.
+fn output() -> String {
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png(8, 8, [10, 200, 30])))
+}
+
+struct World {
+    t: TestDb,
+    jobs: Jobs,
+    storage: Arc<dyn Storage>,
+    providers: Vec<Arc<Scripted>>,
+    config: Config,
+    _data: tempfile::TempDir,
+}
+
+impl World {
+    async fn new(t: TestDb, names: &[&'static str]) -> World {
+        let data = tempfile::tempdir().expect("data dir");
+        let env: HashMap<String, String> = [
+            ("DATABASE_URL", t.url.clone()),
+            ("FITROOM_DATA_DIR", data.path().display().to_string()),
+            ("FITROOM_SIGNUP_CREDITS", "0".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let config = Config::from_source(&env).expect("config");
+        let storage = fitroom_server::storage::from_config(&config).await.expect("storage");
+        let providers: Vec<Arc<Scripted>> = names.iter().map(|n| Scripted::new(n)).collect();
+        let registry = Registry::new(providers.iter().map(|p| p.clone() as Arc<dyn Provider>).collect(), names[0]);
+        let jobs = Jobs::new(
+            t.db.clone(),
+            t.ledger(),
+            storage.clone(),
+            registry,
+            Signer::from_key([7; 32]),
+            Arc::new(config.clone()),
+            Arc::new(t.clock.clone()),
+            t.faults.clone(),
+        );
+        World { t, jobs, storage, providers, config, _data: data }
+    }
+
+    /// A shopper with `credits` and one generation, submitted to the first provider.
+    async fn shopper_with_a_job(&self, credits: i64) -> (UserId, Job) {
+        let user = self.t.user().await;
+        let grant = Grant {
+            user: user.clone(),
+            credits: Credits::new(credits).expect("credits"),
+            name: "Test".into(),
+            expires_at: None,
+            source: None,
+        };
+        self.t.ledger().grant(&grant).await.expect("grant");
+        let request = NewGeneration {
+            user: user.clone(),
+            person: fitroom_server::media::normalize(&png(40, 60, [200, 170, 150])).expect("photo"),
+            garment: None,
+            prompt: Some("a red raincoat".into()),
+            aspect_ratio: None,
+            provider: Some(self.providers[0].name.to_owned()),
+            idempotency_key: None,
+        };
+        let job = match self.jobs.create(request).await.expect("create") {
+            Created::New(job) => job,
+            Created::Existing(_) => panic!("a new request"),
+        };
+        (user, job)
+    }
+
+    async fn job(&self, id: &JobId) -> Job {
+        self.jobs.load_job(id).await.expect("load").expect("job")
+    }
+
+    async fn hold_state(&self, job: &Job) -> HoldState {
+        let hold = job.hold.as_ref().expect("the job keeps its hold");
+        self.t.ledger().hold(hold).await.expect("hold").expect("exists").state
+    }
+
+    async fn stored(&self, key: &str) -> bool {
+        self.storage.get(key).await.expect("storage").is_some()
+    }
+}
+
+/// Everything that can happen to a running job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    Webhook,
+    DuplicateWebhook,
+    LateFailure,
+    Poll,
+    Cancel,
+    Timeout,
+    Delete,
+}
+
+const EVENTS: [Event; 7] =
+    [Event::Webhook, Event::DuplicateWebhook, Event::LateFailure, Event::Poll, Event::Cancel, Event::Timeout, Event::Delete];
+
+async fn happen(w: &World, user: &UserId, job: &Job, event: Event) {
+    let task = job.task_key.clone().expect("submitted");
+    let report = |state| TaskReport { provider: w.providers[0].name, task_key: task.clone(), state, source: Source::Webhook };
+    match event {
+        Event::Webhook | Event::DuplicateWebhook => {
+            let reported = w.jobs.report(&report(TaskState::Succeeded { outputs: vec![output()] })).await.expect("report");
+            if let Reported::OutputRecorded(id) = reported {
+                w.jobs.mirror(&id).await.expect("mirror");
+            }
+        }
+        Event::LateFailure => {
+            w.jobs.report(&report(TaskState::Failed { reason: "late".into() })).await.expect("report");
+        }
+        Event::Poll => {
+            w.providers[0].answer(&task, TaskState::Succeeded { outputs: vec![output()] });
+            w.t.clock.advance_millis(w.config.poll_after_secs as i64 * 1000 + 1000);
+            w.jobs.sweep_jobs().await;
+        }
+        Event::Cancel => {
+            // Refused once finished: that is the point.
+            let _ = w.jobs.cancel(user, &job.id).await;
+        }
+        Event::Timeout => {
+            w.t.clock.advance_millis(w.config.job_timeout_secs as i64 * 1000 + 1000);
+            w.jobs.sweep_jobs().await;
+        }
+        Event::Delete => {
+            // Refused while running.
+            let _ = w.jobs.delete(user, &job.id).await;
+        }
+    }
+}
+
+/// What must hold of a job once it has finished.
+async fn assert_one_consistent_end(w: &World, user: &UserId, job: &JobId, first_end: JobStatus, what: &str) {
+    let now = w.job(job).await;
+    assert_eq!(now.status, first_end, "{what}: a finished job moved again");
+    let hold = w.hold_state(&now).await;
+    let charged = w.t.ledger().balance(user).await.expect("balance").available.get() == 1;
+    match now.status {
+        JobStatus::Succeeded => {
+            assert_eq!(hold, HoldState::Settled, "{what}");
+            assert!(charged, "{what}: a success costs its credit");
+        }
+        _ => {
+            assert_eq!(hold, HoldState::Released, "{what}");
+            assert!(!charged, "{what}: an unsuccessful job costs nothing");
+            for key in [format!("results/{job}.png"), format!("results/{job}.jpg")] {
+                assert!(!w.stored(&key).await, "{what}: a result of an unsuccessful job was kept");
+            }
+        }
+    }
+}
+
+async fn every_pair_of_events_in_every_order_ends_a_job_exactly_once(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    for first in EVENTS {
+        for second in EVENTS {
+            let what = format!("{first:?} then {second:?}");
+            let (user, job) = w.shopper_with_a_job(2).await;
+            assert_eq!(job.status, JobStatus::Processing, "{what}");
+            let mut first_end = None;
+            for event in [first, second] {
+                happen(&w, &user, &job, event).await;
+                let status = w.job(&job.id).await.status;
+                if let Some(end) = first_end {
+                    assert_eq!(status, end, "{what}: after {event:?}");
+                } else if status.is_finished() {
+                    first_end = Some(status);
+                }
+            }
+            // Whatever is still running is timed out, as the reconciler would.
+            happen(&w, &user, &job, Event::Timeout).await;
+            let end = first_end.unwrap_or(w.job(&job.id).await.status);
+            assert!(end.is_finished(), "{what}");
+            assert_one_consistent_end(&w, &user, &job.id, end, &what).await;
+            if [first, second].contains(&Event::Delete) && w.jobs.get(&user, &job.id).await.is_err() {
+                let person = job.person_key.clone().expect("inputs");
+                assert!(!w.stored(&person).await, "{what}: a deleted job's photo was kept");
+            }
+        }
+    }
+    w.t.assert_verified().await;
+}
+
+async fn events_racing_each_other_still_end_a_job_exactly_once(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    for (i, first) in EVENTS.iter().enumerate() {
+        for second in &EVENTS[i..] {
+            let what = format!("{first:?} racing {second:?}");
+            let (user, job) = w.shopper_with_a_job(2).await;
+            tokio::join!(happen(&w, &user, &job, *first), happen(&w, &user, &job, *second));
+            happen(&w, &user, &job, Event::Timeout).await;
+            let end = w.job(&job.id).await.status;
+            assert!(end.is_finished(), "{what}");
+            assert_one_consistent_end(&w, &user, &job.id, end, &what).await;
+        }
+    }
+    w.t.assert_verified().await;
+}
+
+async fn a_report_is_bound_only_to_the_task_its_job_recorded(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    let (_, job) = w.shopper_with_a_job(2).await;
+    let stranger = TaskReport {
+        provider: "scripted",
+        task_key: "scripted-999".into(),
+        state: TaskState::Failed { reason: "someone else's task".into() },
+        source: Source::Poll,
+    };
+    assert_eq!(w.jobs.report(&stranger).await.expect("report"), Reported::Unbound);
+    let other_provider = TaskReport { provider: "other", task_key: job.task_key.clone().expect("task"), ..stranger };
+    assert_eq!(w.jobs.report(&other_provider).await.expect("report"), Reported::Unbound);
+    assert_eq!(w.job(&job.id).await.status, JobStatus::Processing);
+}
+
+async fn a_late_failure_from_a_provider_failed_over_from_changes_nothing(t: TestDb) {
+    let w = World::new(t, &["first", "second"]).await;
+    w.providers[0].unavailable.store(true, Ordering::SeqCst);
+    let (user, job) = w.shopper_with_a_job(2).await;
+    assert_eq!(job.provider, "second", "failed over");
+    // The first provider created its task before timing out on us, and now reports it failed.
+    let late = TaskReport {
+        provider: "first",
+        task_key: "first-1".into(),
+        state: TaskState::Failed { reason: "it never mattered".into() },
+        source: Source::Webhook,
+    };
+    assert_eq!(w.jobs.report(&late).await.expect("report"), Reported::Unbound);
+    assert_eq!(w.job(&job.id).await.status, JobStatus::Processing);
+
+    let done = TaskReport {
+        provider: "second",
+        task_key: job.task_key.clone().expect("task"),
+        state: TaskState::Succeeded { outputs: vec![output()] },
+        source: Source::Webhook,
+    };
+    w.jobs.report(&done).await.expect("report");
+    w.jobs.mirror(&job.id).await.expect("mirror");
+    assert_one_consistent_end(&w, &user, &job.id, JobStatus::Succeeded, "failover").await;
+    let kinds: Vec<String> = w.jobs.timeline(&job.id).await.expect("timeline").into_iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        ["created", "held", "submit_failed", "submitted", "webhook", "stored", "settled"],
+        "the timeline tells the whole story in order"
+    );
+    w.t.assert_verified().await;
+}
+
+async fn a_signed_report_that_outruns_the_submission_is_applied_once_the_task_is_recorded(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    // The provider's webhook for the task it is about to hand back arrives first.
+    let early = TaskReport {
+        provider: "scripted",
+        task_key: "scripted-1".into(),
+        state: TaskState::Failed { reason: "out of capacity".into() },
+        source: Source::Webhook,
+    };
+    assert_eq!(w.jobs.report(&early).await.expect("report"), Reported::Unbound);
+    let (user, job) = w.shopper_with_a_job(2).await;
+    assert_eq!(job.task_key.as_deref(), Some("scripted-1"));
+    let now = w.job(&job.id).await;
+    assert_eq!(now.status, JobStatus::Failed, "the kept report was applied");
+    assert_one_consistent_end(&w, &user, &job.id, JobStatus::Failed, "early report").await;
+}
+
+async fn the_reconciler_never_submits_a_job_twice_while_it_is_being_submitted(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    w.t.faults.arm("submit:after_accepted");
+    let user = w.t.user().await;
+    let grant = Grant { user: user.clone(), credits: Credits::new(2).expect("c"), name: "T".into(), expires_at: None, source: None };
+    w.t.ledger().grant(&grant).await.expect("grant");
+    let request = NewGeneration {
+        user: user.clone(),
+        person: fitroom_server::media::normalize(&png(40, 60, [200, 170, 150])).expect("photo"),
+        garment: None,
+        prompt: Some("a coat".into()),
+        aspect_ratio: None,
+        provider: Some("scripted".into()),
+        idempotency_key: None,
+    };
+    // The crash window: the provider accepted task 1, the process died before recording it.
+    assert!(w.jobs.create(request).await.is_err());
+    w.t.faults.disarm_all();
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM jobs").fetch_one(w.t.db.pool()).await.expect("job");
+    let id = JobId::from_string(id);
+    assert_eq!(w.job(&id).await.status, JobStatus::Queued);
+
+    // While the dead submission's lease lasts, the reconciler keeps its hands off.
+    w.t.clock.advance_millis(31_000);
+    w.jobs.sweep_jobs().await;
+    assert_eq!(w.job(&id).await.status, JobStatus::Queued);
+    assert_eq!(w.providers[0].next.load(Ordering::SeqCst), 2, "no second submission yet");
+
+    // Once it has run out, the job is submitted again and the new task is the one recorded.
+    w.t.clock.advance_millis(120_000);
+    w.jobs.sweep_jobs().await;
+    let job = w.job(&id).await;
+    assert_eq!((job.status, job.task_key.as_deref()), (JobStatus::Processing, Some("scripted-2")));
+    // The orphaned first task's report changes nothing.
+    let orphan = TaskReport {
+        provider: "scripted",
+        task_key: "scripted-1".into(),
+        state: TaskState::Succeeded { outputs: vec![output()] },
+        source: Source::Poll,
+    };
+    assert_eq!(w.jobs.report(&orphan).await.expect("report"), Reported::Unbound);
+    // A finished job is never submitted again either.
+    w.jobs.cancel(&user, &id).await.expect("cancel");
+    w.t.clock.advance_millis(600_000);
+    w.jobs.sweep_jobs().await;
+    assert_eq!(w.providers[0].next.load(Ordering::SeqCst), 3);
+    assert_one_consistent_end(&w, &user, &id, JobStatus::Canceled, "canceled").await;
+    w.t.assert_verified().await;
+}
+
+async fn a_result_copied_around_a_cancel_is_deleted_with_its_job(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    let (user, job) = w.shopper_with_a_job(2).await;
+    let task = job.task_key.clone().expect("task");
+    let report = TaskReport {
+        provider: "scripted",
+        task_key: task,
+        state: TaskState::Succeeded { outputs: vec![output()] },
+        source: Source::Webhook,
+    };
+    // The output is recorded, then the shopper cancels while the copy is on its way.
+    assert!(matches!(w.jobs.report(&report).await.expect("report"), Reported::OutputRecorded(_)));
+    w.t.faults.arm("mirror:after_store");
+    assert!(w.jobs.mirror(&job.id).await.is_err());
+    w.t.faults.disarm_all();
+    assert!(w.stored(&format!("results/{}.png", job.id)).await, "the copy landed before the crash");
+    w.jobs.cancel(&user, &job.id).await.expect("cancel");
+    w.jobs.delete(&user, &job.id).await.expect("delete");
+    assert!(!w.stored(&format!("results/{}.png", job.id)).await, "deleting a job deletes every object it had");
+    assert_one_consistent_end(&w, &user, &job.id, JobStatus::Canceled, "canceled").await;
+}
+
+async fn overdue_holds_end_their_jobs_even_when_the_job_loop_has_not_run(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    let (user, job) = w.shopper_with_a_job(2).await;
+    w.t.clock.advance_days(1);
+    let pass = w.jobs.sweep_ledger().await;
+    assert_eq!((pass.released_holds, pass.failures), (1, 0));
+    let ended = w.job(&job.id).await;
+    assert_eq!(ended.status, JobStatus::Failed);
+    assert_eq!(ended.error_code.map(|c| c.as_str()), Some("hold_overdue"));
+    assert!(ended.finished_at.is_some(), "every ending records when");
+    assert_one_consistent_end(&w, &user, &job.id, JobStatus::Failed, "overdue").await;
+    w.t.assert_verified().await;
+}
+
+crate::on_both_databases!(
+    every_pair_of_events_in_every_order_ends_a_job_exactly_once,
+    events_racing_each_other_still_end_a_job_exactly_once,
+    a_report_is_bound_only_to_the_task_its_job_recorded,
+    a_late_failure_from_a_provider_failed_over_from_changes_nothing,
+    a_signed_report_that_outruns_the_submission_is_applied_once_the_task_is_recorded,
+    the_reconciler_never_submits_a_job_twice_while_it_is_being_submitted,
+    a_result_copied_around_a_cancel_is_deleted_with_its_job,
+    overdue_holds_end_their_jobs_even_when_the_job_loop_has_not_run,
+);

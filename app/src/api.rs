@@ -84,7 +84,7 @@ mod server {
         let state = state()?;
         let headers: http::HeaderMap = leptos_axum::extract().await?;
         let Some(token) = fitroom_server::http::session::session_token(&headers) else { return Ok(None) };
-        state.accounts.session_user(&token).await.map_err(server::failure)
+        state.accounts.session_user(&token).await.map_err(failure)
     }
 
     pub async fn require_user() -> Result<UserId, ServerFnError> {

@@ -1,6 +1,6 @@
 use crate::db::with_retry;
 use crate::ids::HoldId;
-use crate::ledger::statements::FAIL_OVERDUE_JOB;
+use crate::ledger::engine::statements::FAIL_OVERDUE_JOB;
 use crate::ledger::{Ledger, LedgerError, LedgerTx, Resolution};
 
 impl Ledger {

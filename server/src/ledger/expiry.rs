@@ -2,8 +2,8 @@ use sqlx::Row;
 
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
-use crate::ledger::script::Script;
-use crate::ledger::statements::{PACKAGE_EXPIRY, WRITE_OFF};
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{PACKAGE_EXPIRY, WRITE_OFF};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 impl Ledger {

@@ -5,8 +5,8 @@ use sqlx::any::AnyRow;
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
-use crate::ledger::script::Script;
-use crate::ledger::statements::{
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{
     FREEZE_ALLOCATE, FREEZE_HOLD, FREEZE_RESERVE, HOLD_BY_ID, HOLD_BY_KEY, PACKAGES_WITH_CREDITS,
     RELEASE_TO_PACKAGE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
 };

@@ -4,8 +4,8 @@ use sqlx::Row;
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
-use crate::ledger::script::Script;
-use crate::ledger::statements::{INSERT_PACKAGE, PACKAGE_BY_SOURCE};
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{INSERT_PACKAGE, PACKAGE_BY_SOURCE};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// A request to give a user credits.

@@ -18,8 +18,8 @@ use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
 use sqlx::Row;
 
-use crate::ledger::script::Script;
-use crate::ledger::statements::{PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK};
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// The refunded part of a payment, in the payment's own units (cents for Stripe).

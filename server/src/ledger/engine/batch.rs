@@ -43,8 +43,8 @@ use tokio::sync::oneshot;
 
 use crate::db::Db;
 use crate::ids::UserId;
-use crate::ledger::gate::{Gates, Turn};
-use crate::ledger::script::{Form, Results, Script, Stop};
+use super::gate::{Gates, Turn};
+use super::script::{Form, Results, Script, Stop};
 use crate::ledger::LedgerError;
 
 /// Enough to share the commit among a burst of shoppers, few enough shapes to stay compiled.

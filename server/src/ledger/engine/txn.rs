@@ -1,3 +1,6 @@
+//! `LedgerTx`: one ledger transaction of one user, from its lock to its commit, on its own
+//! connection, through SQLite's group commit, or inside a caller's transaction.
+
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
@@ -6,11 +9,11 @@ use sqlx::{Any, AnyConnection, Transaction};
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::db::Db;
-use crate::ledger::batch::Batches;
-use crate::ledger::gate::{Gates, Turn};
-use crate::ledger::known::KnownHolds;
-use crate::ledger::script::{Form, Results, Script, Value};
-use crate::ledger::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY};
+use super::batch::Batches;
+use super::gate::{Gates, Turn};
+use super::known::KnownHolds;
+use super::script::{Form, Results, Script, Value};
+use super::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY};
 use crate::ledger::{Credits, EntryKind, Hold, Ledger, LedgerError};
 
 /// Whose ledger a transaction locks: a user's, or the owner's of a hold.

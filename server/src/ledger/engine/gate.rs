@@ -29,7 +29,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::db::Backend;
 use crate::ids::UserId;
-use crate::ledger::batch::Batches;
+use super::batch::Batches;
 
 const GATES: usize = 1024;
 

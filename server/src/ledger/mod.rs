@@ -58,6 +58,7 @@ pub struct Ledger {
     clock: SharedClock,
     faults: FaultPoints,
     gates: std::sync::Arc<engine::Gates>,
+    batches: Option<std::sync::Arc<engine::Batches>>,
     known: std::sync::Arc<engine::KnownHolds>,
 }
 
@@ -67,8 +68,9 @@ impl Ledger {
     }
 
     pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
-        let gates = std::sync::Arc::new(engine::Gates::for_backend(db.backend()));
-        Ledger { db, clock, faults, gates, known: Default::default() }
+        let gates = engine::Gates::for_backend(db.backend());
+        let batches = engine::Batches::for_gates(&gates).map(std::sync::Arc::new);
+        Ledger { db, clock, faults, gates: std::sync::Arc::new(gates), batches, known: Default::default() }
     }
 
     pub fn db(&self) -> &Db {

@@ -65,6 +65,12 @@ pub struct Batches {
 }
 
 impl Batches {
+    /// Group commit where the gate keeps SQLite's one writer between transactions; none on
+    /// PostgreSQL, where each transaction commits on its own connection.
+    pub(crate) fn for_gates(gates: &Gates) -> Option<Batches> {
+        gates.keeps_connections().then(Batches::default)
+    }
+
     /// Runs `body` (the lock and the writes of one operation, no `BEGIN` or `COMMIT`) in the
     /// next batch, and answers once that batch has committed.
     pub(crate) async fn commit(&self, gates: &Gates, db: &Db, user: &UserId, body: Script) -> Answer {

@@ -17,6 +17,7 @@ pub(super) mod script;
 pub(super) mod statements;
 mod txn;
 
+pub(super) use batch::Batches;
 pub(super) use gate::Gates;
 pub(super) use known::KnownHolds;
 pub use txn::LedgerTx;

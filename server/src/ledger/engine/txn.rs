@@ -70,6 +70,8 @@ impl std::ops::DerefMut for Lease {
 pub struct LedgerTx {
     conn: Conn,
     gates: Arc<Gates>,
+    /// SQLite's group commit; none on PostgreSQL.
+    batches: Option<Arc<Batches>>,
     db: Db,
     /// Whose gate the transaction queues on.
     owner: UserId,
@@ -123,6 +125,7 @@ impl LedgerTx {
         Ok(LedgerTx {
             conn: Conn::Pending,
             gates: ledger.gates.clone(),
+            batches: ledger.batches.clone(),
             db: ledger.db.clone(),
             owner: user.clone(),
             turn: None,
@@ -143,6 +146,7 @@ impl LedgerTx {
         let mut this = LedgerTx {
             conn: Conn::Borrowed(tx),
             gates: ledger.gates.clone(),
+            batches: ledger.batches.clone(),
             db: ledger.db.clone(),
             owner: user.clone(),
             turn: None,
@@ -325,7 +329,7 @@ impl LedgerTx {
     /// SQLite's group commit, for a transaction that has not taken the gate itself: one that
     /// holds it would wait for itself there.
     fn batches(&self) -> Option<&Batches> {
-        self.gates.batches().filter(|_| matches!(self.conn, Conn::Pending))
+        self.batches.as_deref().filter(|_| matches!(self.conn, Conn::Pending))
     }
 
     /// After the group commit took the lock and committed: `commit` afterwards sends nothing.

@@ -1,3 +1,17 @@
+//! Packages: grants, balances, and the order in which a user's credits are spent.
+//!
+//! Invariants kept here:
+//! - Per package 0 ≤ consumed + held ≤ granted: a grant creates a package of a positive number of
+//!   credits with nothing consumed or held; from then on only holds, expiry and refunds change it,
+//!   under the table's CHECK (consumed + held + expired + refunded ≤ granted). `remaining` and the
+//!   balance count what is left of that.
+//! - The consumption order: active packages by `expires_at` ascending, never-expiring last, ties
+//!   by grant time (`consumption_key`; `FREEZE_ALLOCATE` states the same order in SQL, and
+//!   `verify` holds every freeze to it).
+//! - A grant appends its `grant` entry in the same transaction; a source already granted is
+//!   answered with its package and writes nothing.
+//! - Credits held in a package that has since expired still count as held: they still settle.
+
 use serde::Serialize;
 use sqlx::Row;
 

@@ -122,8 +122,22 @@ impl LedgerTx {
 
     /// Nothing is taken yet: the gate and the connection come with the first script (`attach`).
     async fn own(ledger: &Ledger, user: &UserId, lock: Lock) -> Result<Self, LedgerError> {
-        Ok(LedgerTx {
-            conn: Conn::Pending,
+        Ok(Self::new(ledger, user, lock, Conn::Pending))
+    }
+
+    /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
+    /// No gate: the caller may already hold database locks (a new account's row), and waiting
+    /// on a gate while holding them could stall whoever holds the gate.
+    pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
+        let mut this = Self::new(ledger, user, Lock::User(user.clone()), Conn::Borrowed(tx));
+        this.read(Script::new()).await?;
+        Ok(this)
+    }
+
+    /// A transaction of `user`'s ledger on `conn` that has sent nothing yet.
+    fn new(ledger: &Ledger, user: &UserId, lock: Lock, conn: Conn) -> Self {
+        LedgerTx {
+            conn,
             gates: ledger.gates.clone(),
             batches: ledger.batches.clone(),
             db: ledger.db.clone(),
@@ -136,30 +150,7 @@ impl LedgerTx {
             clock: ledger.clock.clone(),
             known: ledger.known.clone(),
             frozen: Vec::new(),
-        })
-    }
-
-    /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
-    /// No gate: the caller may already hold database locks (a new account's row), and waiting
-    /// on a gate while holding them could stall whoever holds the gate.
-    pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
-        let mut this = LedgerTx {
-            conn: Conn::Borrowed(tx),
-            gates: ledger.gates.clone(),
-            batches: ledger.batches.clone(),
-            db: ledger.db.clone(),
-            owner: user.clone(),
-            turn: None,
-            lock: Lock::User(user.clone()),
-            locked: None,
-            line: 0,
-            writes: Script::new(),
-            clock: ledger.clock.clone(),
-            known: ledger.known.clone(),
-            frozen: Vec::new(),
-        };
-        this.read(Script::new()).await?;
-        Ok(this)
+        }
     }
 
     /// Takes the owner's turn at the gate, then a connection: the turn comes first, so a queued

@@ -1,3 +1,9 @@
+//! `Credits`: a whole, non-negative number of credits.
+//!
+//! Keeps the lower bound of 0 ≤ consumed + held ≤ granted in the types: no amount the ledger
+//! computes or reads back can be negative (reading one is a decode error). Credits are integers,
+//! never floats, so what replaying the journal rebuilds is exact.
+
 use serde::{Deserialize, Serialize};
 
 /// A non-negative whole number of credits. Credits are integers, never floats.

@@ -1,3 +1,13 @@
+//! The journal: the entries every change to a package appends, and reading them back.
+//!
+//! Invariant kept here: every change appends ledger entries that are never updated or deleted,
+//! and replaying them rebuilds each package's consumed and held (and granted, expired, refunded;
+//! `verify` does so). Entries are only ever inserted (`LedgerTx::entry`, and a freeze's
+//! allocation, `FREEZE_ALLOCATE`); this module reads them. They are ordered by the user's
+//! transaction number (`seq`, taken with the user's lock) and their line within it, not by
+//! clocks, so replay order is the order in which the changes were made. The kind gives the
+//! direction; the amount is always positive.
+
 use serde::Serialize;
 
 use crate::clock::Timestamp;

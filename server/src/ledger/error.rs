@@ -1,3 +1,11 @@
+//! `LedgerError`: why a ledger operation did not happen.
+//!
+//! Some errors are an invariant refusing: `InsufficientCredits` (`insufficient_credits`) is a
+//! freeze that would overdraw, answered with nothing written; `AlreadyResolved` is the opposite
+//! move of a hold that has already moved (the same move again is not an error: it reports the
+//! first outcome); `Conflict` is a guarded write that found the state changed since it was read:
+//! the transaction is rolled back and retried (`AsRetryable`).
+
 use crate::db::AsRetryable;
 use crate::fault::InjectedFault;
 use crate::ledger::{Credits, HoldState};
@@ -24,13 +32,14 @@ pub enum LedgerError {
     NonPositiveHold,
     #[error("a package cannot expire before it is granted")]
     ExpiresInThePast,
-    /// A guarded update matched no row: another transaction changed the package in between.
     /// An operation wrote before its first read took the user's lock (a bug, never input).
     #[error("ledger transaction used before it took its lock")]
     NotLocked,
     /// A text value holds a NUL character, which neither database can store.
     #[error("text values cannot contain NUL characters")]
     InvalidText,
+    /// A guarded write refused, or changed another number of rows than it must: another
+    /// transaction changed the state in between.
     #[error("concurrent change detected; retry")]
     Conflict,
     #[error(transparent)]

@@ -1,9 +1,19 @@
+//! Expiry: once a package passes its `expires_at`, whatever is still free in it is written off.
+//!
+//! Invariants kept here:
+//! - A package that expires while credits are held still settles them: only the free remainder
+//!   (neither consumed, held nor refunded) is written off, never held credits; those released
+//!   later into the expired package are written off then (`write_off_in`, called by `hold`).
+//! - Per package 0 ≤ consumed + held ≤ granted: `WRITE_OFF` is guarded to move exactly the
+//!   remainder it read, so consumed + held + expired + refunded never exceeds granted.
+//! - Every write-off appends one `expire` entry, which replay checks against what was free then.
+
 use sqlx::Row;
 
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
-use crate::ledger::script::Script;
-use crate::ledger::statements::{PACKAGE_EXPIRY, WRITE_OFF};
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{PACKAGE_EXPIRY, WRITE_OFF};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 impl Ledger {

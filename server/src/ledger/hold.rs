@@ -1,3 +1,25 @@
+//! Holds: a freeze reserves credits for one job, and the hold then ends exactly once, settled
+//! (the credits are consumed) or released (they return).
+//!
+//! Invariants kept here:
+//! - A freeze takes from the user's active packages ordered by `expires_at` ascending
+//!   (never-expiring last, ties by grant time), all or nothing: the database allocates under the
+//!   user's lock (`FREEZE_ALLOCATE`), and the hold refuses to be written unless those packages
+//!   hold its whole amount (`FREEZE_HOLD`).
+//! - A freeze that would overdraw fails with `InsufficientCredits` (`insufficient_credits`) and
+//!   writes nothing: the one-round-trip attempt is refused whole, and the careful one answers from
+//!   what it read before writing anything.
+//! - A package's held is the sum of its allocations in open holds, its consumed the sum in settled
+//!   holds: a freeze adds its allocation to `held`, a settle moves exactly those amounts from
+//!   `held` to `consumed`, a release takes them out of `held`. The writes are guarded, and the
+//!   packages' CHECK keeps 0 ≤ consumed + held ≤ granted.
+//! - A hold moves exactly once, open → settled or open → released: the same move again writes
+//!   nothing and reports the first outcome (`replayed`), the opposite move is refused
+//!   (`AlreadyResolved`).
+//! - A package that expires while credits are held still settles them: a settle ignores expiry;
+//!   credits released into an expired package are written off (`expiry`).
+//! - Every freeze, settle and release appends one entry per package it touches.
+
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -5,8 +27,8 @@ use sqlx::any::AnyRow;
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
-use crate::ledger::script::Script;
-use crate::ledger::statements::{
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{
     FREEZE_ALLOCATE, FREEZE_HOLD, FREEZE_RESERVE, HOLD_BY_ID, HOLD_BY_KEY, PACKAGES_WITH_CREDITS,
     RELEASE_TO_PACKAGE, RESOLVE_HOLD, SETTLE_FROM_PACKAGE, Statement,
 };
@@ -118,13 +140,13 @@ impl Ledger {
 
     /// `freeze` inside a caller's transaction, so a job and its hold are written together.
     ///
-    /// The database allocates, under the user's lock (`FREEZE_*` in `statements`). A transaction
-    /// that has sent nothing yet freezes in one round trip: the lock, the hold, the allocation
-    /// (the freeze entries), the reservation and the commit. There the hold refuses to be written
-    /// when the idempotency key was used before or the active packages hold too little; nothing is
-    /// written then, and the transaction starts over the careful way: one round trip reads the
-    /// key's hold and the packages under the lock, and the freeze is sent only when it can go
-    /// through.
+    /// The database allocates, under the user's lock (`FREEZE_*` in `engine::statements`). A
+    /// transaction that has sent nothing yet freezes in one round trip: the lock, the hold, the
+    /// allocation (the freeze entries), the reservation and the commit. There the hold refuses to
+    /// be written when the idempotency key was used before or the active packages hold too little;
+    /// nothing is written then, and the transaction starts over the careful way: one round trip
+    /// reads the key's hold and the packages under the lock, and the freeze is sent only when it
+    /// can go through.
     pub async fn freeze_in(&self, tx: &mut LedgerTx, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
         if request.amount.is_zero() {
             return Err(LedgerError::NonPositiveHold);
@@ -261,7 +283,7 @@ impl Ledger {
         resolution: Resolution,
     ) -> Result<Resolved, LedgerError> {
         // Settling a hold this process froze needs nothing read: its allocations cannot have
-        // changed, and the guarded writes refuse a hold that is no longer open (`known`).
+        // changed, and the guarded writes refuse a hold that is no longer open (`engine::known`).
         if let Some(known) = self.known.take(hold_id)
             && resolution == Resolution::Settle
             && skips_read(tx, &known.user)?

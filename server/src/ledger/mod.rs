@@ -1,28 +1,28 @@
 //! The credit ledger: packages with expiry, two-phase holds (freeze → settle | release), and an
 //! append-only journal from which every package's state can be rebuilt.
 //!
-//! Every operation runs in one transaction that first bumps the user's `ledger_seq`: this row
-//! write serialises one user's ledger operations on both databases (PostgreSQL row lock, SQLite
-//! write lock) so that the balance check and the reservation are atomic, and it numbers the
-//! entries so that replay does not depend on clocks. Conflicts are retried here. An operation
-//! costs two round trips: the lock with its reads, then its writes with the commit (`script`).
-//! The two the benchmark counts cost one: a freeze lets the database allocate under the lock
-//! (`hold::freeze_in`), and a settle of a hold this process froze needs nothing read (`known`).
+//! The modules here are the ledger's rules, each naming the invariants it keeps: `package`
+//! (grants, balances, the consumption order), `hold` (freeze, settle, release), `expiry`,
+//! `refund`, `entry` (the journal), `credits` and `error`; `verify` checks every invariant over a
+//! whole database. How an operation reaches the database (the user's lock, scripts of
+//! statements, the statement catalogue, queues and group commit) is `engine`'s.
+//!
+//! Every operation runs in one transaction that first takes its user's lock, so that the balance
+//! check and the reservation are atomic; conflicts are retried here (`with_retry`). An operation
+//! costs two round trips: the lock with its reads, then its writes with the commit. The two the
+//! benchmark counts cost one: a freeze lets the database allocate under the lock
+//! (`hold::freeze_in`), and a settle of a hold this process froze needs nothing read
+//! (`engine::known`).
 
-mod batch;
 mod credits;
 mod deadline;
+mod engine;
 mod entry;
 mod error;
 mod expiry;
-mod gate;
 mod hold;
-mod known;
 mod package;
 mod refund;
-mod script;
-mod statements;
-mod txn;
 pub mod verify;
 
 pub use credits::{Credits, NegativeCredits};
@@ -32,7 +32,7 @@ pub use error::LedgerError;
 pub use hold::{Allocation, FreezeRequest, Frozen, Hold, HoldState, Resolution, Resolved};
 pub use package::{Balance, Grant, Package, PackageStatus};
 pub use refund::{RefundShare, Refunded};
-pub use txn::LedgerTx;
+pub use engine::LedgerTx;
 
 use crate::clock::SharedClock;
 use crate::db::Db;
@@ -57,8 +57,9 @@ pub struct Ledger {
     db: Db,
     clock: SharedClock,
     faults: FaultPoints,
-    gates: std::sync::Arc<gate::Gates>,
-    known: std::sync::Arc<known::KnownHolds>,
+    gates: std::sync::Arc<engine::Gates>,
+    batches: Option<std::sync::Arc<engine::Batches>>,
+    known: std::sync::Arc<engine::KnownHolds>,
 }
 
 impl Ledger {
@@ -67,8 +68,9 @@ impl Ledger {
     }
 
     pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
-        let gates = std::sync::Arc::new(gate::Gates::for_backend(db.backend()));
-        Ledger { db, clock, faults, gates, known: Default::default() }
+        let gates = engine::Gates::for_backend(db.backend());
+        let batches = engine::Batches::for_gates(&gates).map(std::sync::Arc::new);
+        Ledger { db, clock, faults, gates: std::sync::Arc::new(gates), batches, known: Default::default() }
     }
 
     pub fn db(&self) -> &Db {

@@ -1,11 +1,25 @@
+//! Packages: grants, balances, and the order in which a user's credits are spent.
+//!
+//! Invariants kept here:
+//! - Per package 0 ≤ consumed + held ≤ granted: a grant creates a package of a positive number of
+//!   credits with nothing consumed or held; from then on only holds, expiry and refunds change it,
+//!   under the table's CHECK (consumed + held + expired + refunded ≤ granted). `remaining` and the
+//!   balance count what is left of that.
+//! - The consumption order: active packages by `expires_at` ascending, never-expiring last, ties
+//!   by grant time (`consumption_key`; `FREEZE_ALLOCATE` states the same order in SQL, and
+//!   `verify` holds every freeze to it).
+//! - A grant appends its `grant` entry in the same transaction; a source already granted is
+//!   answered with its package and writes nothing.
+//! - Credits held in a package that has since expired still count as held: they still settle.
+
 use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::Timestamp;
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
-use crate::ledger::script::Script;
-use crate::ledger::statements::{INSERT_PACKAGE, PACKAGE_BY_SOURCE};
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{INSERT_PACKAGE, PACKAGE_BY_SOURCE};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// A request to give a user credits.
@@ -58,7 +72,7 @@ pub struct Package {
 }
 
 impl Package {
-    /// granted − consumed − held, as API.md defines it, less what refunds took back: those credits
+    /// granted − consumed − held, as docs/api.md (Credits) defines it, less what refunds took back: those credits
     /// are gone, so a fully refunded package reads `remaining` 0 and `depleted`.
     pub fn remaining(&self) -> Credits {
         Credits::new(self.granted.get() - self.consumed.get() - self.held.get() - self.refunded.get())

@@ -13,13 +13,19 @@
 //! by `take_back_in` in the same transaction. So a refund never takes more than is unspent,
 //! never makes a balance negative, and a package whose refund is still owed has nothing
 //! spendable (a fully refunded package is `depleted`).
+//!
+//! Invariants kept here: per package 0 ≤ consumed + held ≤ granted, counting what is taken back
+//! against granted too (`TAKE_BACK` is guarded to take only free credits); held credits are never
+//! taken, so a package's held stays the sum of its open holds' allocations and those credits still
+//! settle, also in a package that has expired; every take-back appends a `refund` entry, which
+//! replay adds up to the package's `refunded`.
 
 use crate::db::with_retry;
 use crate::ids::{PackageId, UserId};
 use sqlx::Row;
 
-use crate::ledger::script::Script;
-use crate::ledger::statements::{PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK};
+use crate::ledger::engine::script::Script;
+use crate::ledger::engine::statements::{PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// The refunded part of a payment, in the payment's own units (cents for Stripe).

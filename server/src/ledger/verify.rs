@@ -1,4 +1,20 @@
-//! `fitroom ledger verify`: every invariant of DESIGN.md, checked over the whole database.
+//! `fitroom ledger verify`: the ledger's invariants, checked over the whole database.
+//!
+//! What the other modules keep, this one checks, reading every package, hold, entry and job:
+//! - per package 0 ≤ consumed + held ≤ granted (with expired and refunded credits counted too);
+//! - a package's held = sum of its allocations in open holds, consumed = sum in settled holds;
+//! - a hold moved exactly once: its journal holds its freeze, then one settle or one release of
+//!   its whole amount, as its state says;
+//! - every freeze took from active packages by `expires_at` ascending (never-expiring last, ties
+//!   by grant time), all or nothing (`check_consumption_order`, against `allocate`);
+//! - the journal has no holes, and replaying it rebuilds every package's consumed and held (and
+//!   granted, expired, refunded);
+//! - an `expire` entry wrote off only what was free after the package's expiry, so credits held
+//!   when it expired were left to settle.
+//!
+//! A freeze refused for want of credits leaves nothing to check; one that overdrew would show as
+//! a package beyond its grant. Holds and jobs must also agree, and refunds take back no more than
+//! they ask.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -43,8 +43,8 @@ use tokio::sync::oneshot;
 
 use crate::db::Db;
 use crate::ids::UserId;
-use crate::ledger::gate::{Gates, Turn};
-use crate::ledger::script::{Form, Results, Script, Stop};
+use super::gate::{Gates, Turn};
+use super::script::{Form, Results, Script, Stop};
 use crate::ledger::LedgerError;
 
 /// Enough to share the commit among a burst of shoppers, few enough shapes to stay compiled.
@@ -65,6 +65,12 @@ pub struct Batches {
 }
 
 impl Batches {
+    /// Group commit where the gate keeps SQLite's one writer between transactions; none on
+    /// PostgreSQL, where each transaction commits on its own connection.
+    pub(crate) fn for_gates(gates: &Gates) -> Option<Batches> {
+        gates.keeps_connections().then(Batches::default)
+    }
+
     /// Runs `body` (the lock and the writes of one operation, no `BEGIN` or `COMMIT`) in the
     /// next batch, and answers once that batch has committed.
     pub(crate) async fn commit(&self, gates: &Gates, db: &Db, user: &UserId, body: Script) -> Answer {

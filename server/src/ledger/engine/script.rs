@@ -22,7 +22,7 @@ use sqlx::{AnyConnection, Either};
 
 use crate::fault::{FaultPoints, InjectedFault};
 use crate::ledger::LedgerError;
-use crate::ledger::statements::Statement as Sql;
+use super::statements::Statement as Sql;
 
 /// A text value as an SQL string literal.
 pub(crate) struct Text<'a>(pub &'a str);

@@ -1,3 +1,6 @@
+//! `LedgerTx`: one ledger transaction of one user, from its lock to its commit, on its own
+//! connection, through SQLite's group commit, or inside a caller's transaction.
+
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
@@ -6,11 +9,11 @@ use sqlx::{Any, AnyConnection, Transaction};
 use crate::clock::Timestamp;
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::db::Db;
-use crate::ledger::batch::Batches;
-use crate::ledger::gate::{Gates, Turn};
-use crate::ledger::known::KnownHolds;
-use crate::ledger::script::{Form, Results, Script, Value};
-use crate::ledger::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY};
+use super::batch::Batches;
+use super::gate::{Gates, Turn};
+use super::known::KnownHolds;
+use super::script::{Form, Results, Script, Value};
+use super::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY};
 use crate::ledger::{Credits, EntryKind, Hold, Ledger, LedgerError};
 
 /// Whose ledger a transaction locks: a user's, or the owner's of a hold.
@@ -67,6 +70,8 @@ impl std::ops::DerefMut for Lease {
 pub struct LedgerTx {
     conn: Conn,
     gates: Arc<Gates>,
+    /// SQLite's group commit; none on PostgreSQL.
+    batches: Option<Arc<Batches>>,
     db: Db,
     /// Whose gate the transaction queues on.
     owner: UserId,
@@ -117,9 +122,24 @@ impl LedgerTx {
 
     /// Nothing is taken yet: the gate and the connection come with the first script (`attach`).
     async fn own(ledger: &Ledger, user: &UserId, lock: Lock) -> Result<Self, LedgerError> {
-        Ok(LedgerTx {
-            conn: Conn::Pending,
+        Ok(Self::new(ledger, user, lock, Conn::Pending))
+    }
+
+    /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
+    /// No gate: the caller may already hold database locks (a new account's row), and waiting
+    /// on a gate while holding them could stall whoever holds the gate.
+    pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
+        let mut this = Self::new(ledger, user, Lock::User(user.clone()), Conn::Borrowed(tx));
+        this.read(Script::new()).await?;
+        Ok(this)
+    }
+
+    /// A transaction of `user`'s ledger on `conn` that has sent nothing yet.
+    fn new(ledger: &Ledger, user: &UserId, lock: Lock, conn: Conn) -> Self {
+        LedgerTx {
+            conn,
             gates: ledger.gates.clone(),
+            batches: ledger.batches.clone(),
             db: ledger.db.clone(),
             owner: user.clone(),
             turn: None,
@@ -130,29 +150,7 @@ impl LedgerTx {
             clock: ledger.clock.clone(),
             known: ledger.known.clone(),
             frozen: Vec::new(),
-        })
-    }
-
-    /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
-    /// No gate: the caller may already hold database locks (a new account's row), and waiting
-    /// on a gate while holding them could stall whoever holds the gate.
-    pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
-        let mut this = LedgerTx {
-            conn: Conn::Borrowed(tx),
-            gates: ledger.gates.clone(),
-            db: ledger.db.clone(),
-            owner: user.clone(),
-            turn: None,
-            lock: Lock::User(user.clone()),
-            locked: None,
-            line: 0,
-            writes: Script::new(),
-            clock: ledger.clock.clone(),
-            known: ledger.known.clone(),
-            frozen: Vec::new(),
-        };
-        this.read(Script::new()).await?;
-        Ok(this)
+        }
     }
 
     /// Takes the owner's turn at the gate, then a connection: the turn comes first, so a queued
@@ -322,7 +320,7 @@ impl LedgerTx {
     /// SQLite's group commit, for a transaction that has not taken the gate itself: one that
     /// holds it would wait for itself there.
     fn batches(&self) -> Option<&Batches> {
-        self.gates.batches().filter(|_| matches!(self.conn, Conn::Pending))
+        self.batches.as_deref().filter(|_| matches!(self.conn, Conn::Pending))
     }
 
     /// After the group commit took the lock and committed: `commit` afterwards sends nothing.

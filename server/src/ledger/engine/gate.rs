@@ -14,7 +14,8 @@
 //! keeps the writer's connection between transactions: it skips the pool's checkout and return,
 //! and keeps its page cache, which SQLite empties whenever another connection has written.
 //!
-//! Operations that need nothing read wait for the gate together and commit together (`batch`).
+//! SQLite's group commit (`batch`) is built on this gate: operations that need nothing read wait
+//! for it together and commit together.
 //!
 //! On PostgreSQL users share a gate by the hash of their id (a fixed number of gates, nothing to
 //! clean up), so two shoppers can occasionally queue behind each other here; that costs a little
@@ -29,14 +30,13 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::db::Backend;
 use crate::ids::UserId;
-use crate::ledger::batch::Batches;
 
 const GATES: usize = 1024;
 
 pub struct Gates {
     gates: Vec<Arc<Mutex<Option<AnyConnection>>>>,
-    /// SQLite's group commit (`batch`); PostgreSQL commits each transaction on its own connection.
-    batches: Option<Batches>,
+    /// SQLite's one writer: its connection stays with the gate between transactions.
+    keeps_connections: bool,
 }
 
 /// A user's turn: held for the whole ledger transaction.
@@ -56,32 +56,27 @@ impl Turn {
 
 impl Default for Gates {
     fn default() -> Self {
-        Gates::new(GATES, None)
+        Gates::new(GATES, false)
     }
 }
 
 impl Gates {
-    fn new(count: usize, batches: Option<Batches>) -> Self {
-        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(), batches }
+    fn new(count: usize, keeps_connections: bool) -> Self {
+        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(), keeps_connections }
     }
 
-    /// The gates for a database: one for all of SQLite, with its group commit, and one per user
-    /// (by hash) on PostgreSQL.
+    /// The gates for a database: one for all of SQLite, keeping the writer's connection, and one
+    /// per user (by hash) on PostgreSQL.
     pub fn for_backend(backend: Backend) -> Self {
         match backend {
-            Backend::Sqlite => Gates::new(1, Some(Batches::default())),
+            Backend::Sqlite => Gates::new(1, true),
             Backend::Postgres => Gates::default(),
         }
     }
 
     /// Whether a gate keeps the connection of its last transaction (SQLite's single writer).
     pub fn keeps_connections(&self) -> bool {
-        self.batches.is_some()
-    }
-
-    /// SQLite's group commit, for operations that need nothing read.
-    pub fn batches(&self) -> Option<&Batches> {
-        self.batches.as_ref()
+        self.keeps_connections
     }
 
     pub async fn enter(&self, user: &UserId) -> Turn {

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fitroom_server::cli::{Cli, Command};
 use fitroom_server::Config;
+use fitroom_server::cli::{Cli, Command};
 
 mod serve;
 

@@ -10,7 +10,9 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 /// Where cargo-leptos put the site: its variables when it runs us, else the release layout, so
 /// that `target/release/fitroom` works from the repository root with no environment at all.
 fn leptos_options(config: &Config) -> LeptosOptions {
-    let var = |key: &str, default: &str| std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
+    let var = |key: &str, default: &str| {
+        std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or(default.into())
+    };
     LeptosOptions::builder()
         .output_name(Arc::<str>::from(var("LEPTOS_OUTPUT_NAME", "fitroom")))
         .site_root(Arc::<str>::from(var("LEPTOS_SITE_ROOT", "target/site")))
@@ -44,10 +46,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         // Server functions change state with the session cookie: same CSRF rule as the REST API.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), fitroom_server::http::origin::same_origin_only));
-    let app = fitroom_server::http::with_request_tracing(fitroom_server::http::router(state.clone()).merge(pages));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            fitroom_server::http::origin::same_origin_only,
+        ));
+    let app = fitroom_server::http::with_request_tracing(
+        fitroom_server::http::router(state.clone()).merge(pages),
+    );
 
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "Fitroom is listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

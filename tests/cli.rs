@@ -38,12 +38,14 @@ impl Workspace {
     }
 
     async fn user(&self, email: &str) {
-        sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, 'x', 0)")
-            .bind(format!("usr_{email}"))
-            .bind(email)
-            .execute(self.db().await.pool())
-            .await
-            .expect("insert user");
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, 'x', 0)",
+        )
+        .bind(format!("usr_{email}"))
+        .bind(email)
+        .execute(self.db().await.pool())
+        .await
+        .expect("insert user");
     }
 }
 
@@ -64,7 +66,18 @@ fn migrate_creates_the_database_and_says_so() {
 async fn credits_grant_prints_the_package_id_and_verify_passes() {
     let ws = Workspace::new();
     ws.user("ann@example.com").await;
-    let out = ws.fitroom(&["credits", "grant", "--email", "ann@EXAMPLE.com", "--amount", "10", "--expires-in-days", "30", "--name", "Gift"]);
+    let out = ws.fitroom(&[
+        "credits",
+        "grant",
+        "--email",
+        "ann@EXAMPLE.com",
+        "--amount",
+        "10",
+        "--expires-in-days",
+        "30",
+        "--name",
+        "Gift",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = text(&out.stdout).trim().to_owned();
     assert!(id.starts_with("pkg_"), "{id}");
@@ -90,7 +103,10 @@ async fn credits_grant_refuses_an_unknown_email_or_a_bad_amount() {
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(text(&out.stderr).contains(message), "{args:?}: {}", text(&out.stderr));
     }
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM credit_packages").fetch_one(ws.db().await.pool()).await.expect("count");
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM credit_packages")
+        .fetch_one(ws.db().await.pool())
+        .await
+        .expect("count");
     assert_eq!(n, 0, "nothing was granted");
 }
 
@@ -100,12 +116,19 @@ async fn ledger_verify_exits_non_zero_and_names_each_violation_on_a_corrupted_da
     ws.user("ann@example.com").await;
     let out = ws.fitroom(&["credits", "grant", "--email", "ann@example.com", "--amount", "5"]);
     assert!(out.status.success());
-    sqlx::query("UPDATE credit_packages SET consumed = 3").execute(ws.db().await.pool()).await.expect("corrupt");
+    sqlx::query("UPDATE credit_packages SET consumed = 3")
+        .execute(ws.db().await.pool())
+        .await
+        .expect("corrupt");
 
     let verify = ws.fitroom(&["ledger", "verify"]);
     assert!(!verify.status.success());
     let report = text(&verify.stdout);
-    assert!(report.contains("violation: package") && report.contains("consumed 3 but its settled holds allocate 0"), "{report}");
+    assert!(
+        report.contains("violation: package")
+            && report.contains("consumed 3 but its settled holds allocate 0"),
+        "{report}"
+    );
     assert!(report.contains("journal rebuilds"), "{report}");
     assert!(report.contains("ledger verify FAILED"), "{report}");
 }
@@ -114,7 +137,11 @@ async fn ledger_verify_exits_non_zero_and_names_each_violation_on_a_corrupted_da
 fn settings_are_read_from_a_dot_env_file_in_the_working_directory() {
     let ws = Workspace::new();
     let custom = ws.dir.path().join("from-dot-env.db");
-    std::fs::write(ws.dir.path().join(".env"), format!("DATABASE_URL=sqlite://{}\n", custom.display())).expect("write .env");
+    std::fs::write(
+        ws.dir.path().join(".env"),
+        format!("DATABASE_URL=sqlite://{}\n", custom.display()),
+    )
+    .expect("write .env");
     let out = Command::new(env!("CARGO_BIN_EXE_fitroom"))
         .arg("migrate")
         .current_dir(ws.dir.path())
@@ -129,7 +156,11 @@ fn settings_are_read_from_a_dot_env_file_in_the_working_directory() {
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
     let ws = Workspace::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fitroom"))
         .arg("serve")
         .current_dir(ws.dir.path())
@@ -149,7 +180,8 @@ fn serve_stops_cleanly_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(up, "the server listens");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let kill =
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(kill.success());
     let mut status = None;
     for _ in 0..100 {
@@ -166,5 +198,8 @@ fn serve_stops_cleanly_on_sigterm() {
         let _ = stderr.read_to_string(&mut log);
     }
     assert!(status.success(), "{log}");
-    assert!(log.contains("shutdown requested") && log.contains("in-flight requests finished"), "{log}");
+    assert!(
+        log.contains("shutdown requested") && log.contains("in-flight requests finished"),
+        "{log}"
+    );
 }

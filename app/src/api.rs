@@ -69,7 +69,8 @@ mod server {
     use leptos::prelude::*;
 
     pub fn state() -> Result<AppState, ServerFnError> {
-        use_context::<AppState>().ok_or_else(|| failure(ApiError::internal("the server state is missing")))
+        use_context::<AppState>()
+            .ok_or_else(|| failure(ApiError::internal("the server state is missing")))
     }
 
     /// A failure as the browser sees it: the API's code and plain message, the same as the REST
@@ -83,7 +84,9 @@ mod server {
     pub async fn user() -> Result<Option<UserId>, ServerFnError> {
         let state = state()?;
         let headers: http::HeaderMap = leptos_axum::extract().await?;
-        let Some(token) = fitroom_server::http::session::session_token(&headers) else { return Ok(None) };
+        let Some(token) = fitroom_server::http::session::session_token(&headers) else {
+            return Ok(None);
+        };
         state.accounts.session_user(&token).await.map_err(failure)
     }
 
@@ -101,7 +104,11 @@ mod server {
 
     /// Only paths on this site: `next` must not send a shopper elsewhere.
     pub fn safe_next(next: &str) -> String {
-        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next.to_owned() } else { "/".to_owned() }
+        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+            next.to_owned()
+        } else {
+            "/".to_owned()
+        }
     }
 }
 
@@ -167,7 +174,9 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
             held: p.held.get(),
             status: p.status_at(now).as_str().to_owned(),
             expires_on: p.expires_at.map(|t| t.to_rfc3339()[..10].to_owned()),
-            expires_in_days: p.expires_at.map(|t| (t.millis() - now.millis()).max(0).div_euclid(86_400_000)),
+            expires_in_days: p
+                .expires_at
+                .map(|t| (t.millis() - now.millis()).max(0).div_euclid(86_400_000)),
         })
         .collect();
     let entries = state
@@ -183,7 +192,12 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
             job_id: e.job.map(|j| j.to_string()),
         })
         .collect();
-    Ok(AccountView { available: balance.available.get(), held: balance.held.get(), packages, entries })
+    Ok(AccountView {
+        available: balance.available.get(),
+        held: balance.held.get(),
+        packages,
+        entries,
+    })
 }
 
 #[server(prefix = "/_fn")]
@@ -194,8 +208,9 @@ pub async fn history() -> Result<Vec<GenerationView>, ServerFnError> {
     Ok(jobs
         .into_iter()
         .map(|j| GenerationView {
-            result_url: (j.status == fitroom_server::jobs::JobStatus::Succeeded && j.result_key.is_some())
-                .then(|| format!("/api/generations/{}/result", j.id)),
+            result_url: (j.status == fitroom_server::jobs::JobStatus::Succeeded
+                && j.result_key.is_some())
+            .then(|| format!("/api/generations/{}/result", j.id)),
             id: j.id.to_string(),
             status: j.status.as_str().to_owned(),
             created_at: j.created_at.to_rfc3339()[..16].replace('T', " "),
@@ -234,7 +249,12 @@ pub async fn catalog() -> Result<CatalogView, ServerFnError> {
                 name: i.name.clone(),
                 credits: i.credits,
                 valid_days: i.valid_days,
-                price: format!("{}.{:02} {}", i.price / 100, i.price % 100, i.currency.to_uppercase()),
+                price: format!(
+                    "{}.{:02} {}",
+                    i.price / 100,
+                    i.price % 100,
+                    i.currency.to_uppercase()
+                ),
             })
             .collect(),
     })
@@ -245,7 +265,10 @@ pub async fn catalog() -> Result<CatalogView, ServerFnError> {
 pub async fn buy(package_id: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
     let user = server::require_user().await?;
-    let item = state.catalog.get(&package_id).ok_or_else(|| server::failure(fitroom_server::http::ApiError::not_found()))?;
+    let item = state
+        .catalog
+        .get(&package_id)
+        .ok_or_else(|| server::failure(fitroom_server::http::ApiError::not_found()))?;
     let url = state
         .stripe
         .create_checkout(&user, item, &state.config.public_url)

@@ -25,10 +25,14 @@ async fn fresh_db(backend: Backend, pool: u32) -> (Db, Option<tempfile::TempDir>
             (db, Some(dir))
         }
         Backend::Postgres => {
-            let admin = std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("FITROOM_BENCH_POSTGRES_URL");
+            let admin =
+                std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("FITROOM_BENCH_POSTGRES_URL");
             let name = format!("fitroom_bench_{}", uuid::Uuid::new_v4().simple());
             let a = Db::connect(&admin).await.expect("admin");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(a.pool()).await.expect("create");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(a.pool())
+                .await
+                .expect("create");
             a.close().await;
             let (base, _) = admin.rsplit_once('/').expect("url");
             let db = Db::connect_sized(&format!("{base}/{name}"), Some(pool)).await.expect("pg");
@@ -52,7 +56,8 @@ async fn user(db: &Db, ledger: &Ledger) -> UserId {
                 user: id.clone(),
                 credits: Credits::new(1_000_000_000).expect("credits"),
                 name: "bench".into(),
-                expires_at: expiry.map(|d| fitroom_server::clock::Clock::now(&SystemClock).plus_days(d)),
+                expires_at: expiry
+                    .map(|d| fitroom_server::clock::Clock::now(&SystemClock).plus_days(d)),
                 source: None,
             })
             .await
@@ -81,7 +86,12 @@ async fn jobs(db: &Db, user: &UserId, n: usize) -> Vec<JobId> {
 
 /// Freeze+settle pairs per second with `clients` concurrent clients, each on its own account or
 /// all on one.
-async fn pairs_per_second(backend: Backend, clients: usize, one_account: bool, per_client: usize) -> f64 {
+async fn pairs_per_second(
+    backend: Backend,
+    clients: usize,
+    one_account: bool,
+    per_client: usize,
+) -> f64 {
     let (db, _dir) = fresh_db(backend, clients.max(1) as u32 + 2).await;
     let ledger = Ledger::new(db.clone(), Arc::new(SystemClock));
     let shared = user(&db, &ledger).await;
@@ -136,7 +146,9 @@ async fn sqlite_ceiling(clients: usize, per_client: usize) -> f64 {
             for _ in 0..per_client {
                 fitroom_server::db::with_retry(|| async {
                     let mut tx = db.pool().begin().await?;
-                    sqlx::query("UPDATE counter SET n = n + 1 WHERE id = 1").execute(&mut *tx).await?;
+                    sqlx::query("UPDATE counter SET n = n + 1 WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await
                 })
                 .await
@@ -153,16 +165,28 @@ async fn sqlite_ceiling(clients: usize, per_client: usize) -> f64 {
 /// The PostgreSQL ceiling: pgbench's built-in tpcb-like script with the same client count.
 fn pgbench(clients: usize, seconds: u64) -> f64 {
     let url = std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("url");
-    let out = std::process::Command::new(std::env::var("PGBENCH").unwrap_or_else(|_| "pgbench".into()))
-        .args(["-n", "-c", &clients.to_string(), "-j", &clients.min(2).to_string(), "-T", &seconds.to_string(), &url])
-        .output()
-        .expect("pgbench runs");
+    let out =
+        std::process::Command::new(std::env::var("PGBENCH").unwrap_or_else(|_| "pgbench".into()))
+            .args([
+                "-n",
+                "-c",
+                &clients.to_string(),
+                "-j",
+                &clients.min(2).to_string(),
+                "-T",
+                &seconds.to_string(),
+                &url,
+            ])
+            .output()
+            .expect("pgbench runs");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("pgbench printed no tps: {text}{}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|| {
+            panic!("pgbench printed no tps: {text}{}", String::from_utf8_lossy(&out.stderr))
+        })
 }
 
 /// `FITROOM_BENCH_ONLY` narrows a run while investigating: `sqlite`, `postgres`, or a client
@@ -218,7 +242,8 @@ impl Rounds {
 
     fn row(self, backend: &'static str, clients: usize) -> Row {
         let range = |r: &[f64]| {
-            let (lo, hi) = r.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            let (lo, hi) =
+                r.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
             format!("{lo:.0}–{hi:.0} %")
         };
         let (many_ratios, one_ratios) = (self.ratios(&self.many), self.ratios(&self.one));
@@ -243,12 +268,17 @@ impl Rounds {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rounds: usize = std::env::var("FITROOM_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let rounds: usize =
+        std::env::var("FITROOM_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let per_client_total = |clients: usize, total: usize| (total / clients).max(20);
     let mut rows = Vec::new();
     for &c in CLIENTS.iter().filter(|&&c| selected("sqlite", c)) {
         let n = per_client_total(c, 3000);
-        let mut r = Rounds { ceilings: vec![sqlite_ceiling(c, n * 2).await], many: Vec::new(), one: Vec::new() };
+        let mut r = Rounds {
+            ceilings: vec![sqlite_ceiling(c, n * 2).await],
+            many: Vec::new(),
+            one: Vec::new(),
+        };
         for _ in 0..rounds {
             r.many.push(pairs_per_second(Backend::Sqlite, c, false, n).await);
             r.one.push(pairs_per_second(Backend::Sqlite, c, true, n).await);
@@ -279,7 +309,9 @@ async fn main() {
         );
     }
     println!();
-    println!("Medians over the rounds; a % is the median of each round's ratio to the ceilings measured just before and after it:");
+    println!(
+        "Medians over the rounds; a % is the median of each round's ratio to the ceilings measured just before and after it:"
+    );
     for r in &rows {
         println!("- {}", r.spread);
     }

@@ -64,7 +64,11 @@ fn status_kib(field: &str) -> u64 {
 fn child(spec: &str) {
     let (backend, n) = spec.split_once(':').expect("backend:n");
     let n: usize = n.parse().expect("n");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir_in(var("FITROOM_BENCH_DIR")).expect("dir");
         let storage = store(backend, dir.path()).await;
@@ -123,7 +127,12 @@ fn curl_mib_per_s() -> f64 {
     let rates = (0..REPEATS)
         .map(|_| {
             let started = Instant::now();
-            let status = Command::new("curl").args(["-sf", "-o"]).arg(&target).arg(&url).status().expect("curl runs");
+            let status = Command::new("curl")
+                .args(["-sf", "-o"])
+                .arg(&target)
+                .arg(&url)
+                .status()
+                .expect("curl runs");
             let seconds = started.elapsed().as_secs_f64();
             assert!(status.success(), "curl failed");
             let bytes = std::fs::metadata(&target).expect("copy").len() as f64;
@@ -140,14 +149,25 @@ fn main() {
     }
     let ceiling = curl_mib_per_s();
     println!("curl -o file: {ceiling:.0} MiB/s (median of {REPEATS})\n");
-    println!("| store | mirror MiB/s (median of {REPEATS}) | % of curl | peak RSS growth, 1 mirror | per mirror, 4 concurrent | per mirror, 8 concurrent |");
+    println!(
+        "| store | mirror MiB/s (median of {REPEATS}) | % of curl | peak RSS growth, 1 mirror | per mirror, 4 concurrent | per mirror, 8 concurrent |"
+    );
     println!("|---|---|---|---|---|---|");
     for backend in ["local", "s3s-fs"] {
-        let rate = median((0..REPEATS).map(|_| run_child(backend, 1)).map(|r| r.bytes / MIB / r.seconds).collect());
+        let rate = median(
+            (0..REPEATS)
+                .map(|_| run_child(backend, 1))
+                .map(|r| r.bytes / MIB / r.seconds)
+                .collect(),
+        );
         let per_mirror: Vec<String> = CONCURRENCY
             .iter()
             .map(|&n| format!("{:.1} MiB", run_child(backend, n).rss_growth / MIB / n as f64))
             .collect();
-        println!("| {backend} | {rate:.0} | {:.0} % | {} |", 100.0 * rate / ceiling, per_mirror.join(" | "));
+        println!(
+            "| {backend} | {rate:.0} | {:.0} % | {} |",
+            100.0 * rate / ceiling,
+            per_mirror.join(" | ")
+        );
     }
 }

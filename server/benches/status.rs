@@ -63,7 +63,8 @@ async fn wrk(url: String, cookie: Option<String>) -> Wrk {
 
 /// wrk prints latencies as `812.00us`, `1.23ms` or `1.05s`.
 fn millis(text: &str) -> f64 {
-    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len()));
+    let (number, unit) =
+        text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len()));
     let n: f64 = number.parse().unwrap_or(f64::NAN);
     match unit {
         "us" => n / 1000.0,
@@ -96,7 +97,12 @@ async fn generate(http: &reqwest::Client, base: &str, person: &[u8], garment: &[
         .part("person_image", Part::bytes(person.to_vec()).file_name("me.png"))
         .part("garment_image", Part::bytes(garment.to_vec()).file_name("shirt.png"))
         .text("aspect_ratio", "3:4");
-    let r = http.post(format!("{base}/api/generations")).multipart(form).send().await.expect("generate");
+    let r = http
+        .post(format!("{base}/api/generations"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("generate");
     assert_eq!(r.status(), 202, "a generation is accepted");
     let g: Value = r.json().await.expect("json");
     g["id"].as_str().expect("id").to_owned()
@@ -104,7 +110,14 @@ async fn generate(http: &reqwest::Client, base: &str, person: &[u8], garment: &[
 
 async fn wait_finished(http: &reqwest::Client, base: &str, id: &str) -> String {
     loop {
-        let g: Value = http.get(format!("{base}/api/generations/{id}")).send().await.expect("poll").json().await.expect("json");
+        let g: Value = http
+            .get(format!("{base}/api/generations/{id}"))
+            .send()
+            .await
+            .expect("poll")
+            .json()
+            .await
+            .expect("json");
         let status = g["status"].as_str().unwrap_or_default().to_owned();
         if matches!(status.as_str(), "succeeded" | "failed" | "canceled") {
             return status;
@@ -171,7 +184,9 @@ async fn run(database: &'static str, url: String) -> Row {
         }),
     );
     let server = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .expect("serve");
     });
 
     let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
@@ -202,7 +217,8 @@ async fn run(database: &'static str, url: String) -> Row {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..JOB_CONCURRENCY {
-        let (http, base, person, garment) = (http.clone(), base.clone(), person.clone(), garment.clone());
+        let (http, base, person, garment) =
+            (http.clone(), base.clone(), person.clone(), garment.clone());
         workers.push(tokio::spawn(async move {
             let mut done = 0;
             for _ in (w..JOBS).step_by(JOB_CONCURRENCY) {
@@ -232,7 +248,15 @@ async fn run(database: &'static str, url: String) -> Row {
     wrong.sort_by(f64::total_cmp);
     server.abort();
     state.db.close().await;
-    Row { database, unknown_email_ms: unknown[2], wrong_password_ms: wrong[2], ceiling, status, jobs_per_sec: jobs as f64 / elapsed, cpu_ms_per_job: 1000.0 * cpu / jobs as f64 }
+    Row {
+        database,
+        unknown_email_ms: unknown[2],
+        wrong_password_ms: wrong[2],
+        ceiling,
+        status,
+        jobs_per_sec: jobs as f64 / elapsed,
+        cpu_ms_per_job: 1000.0 * cpu / jobs as f64,
+    }
 }
 
 async fn postgres_database(admin: &str) -> String {
@@ -247,13 +271,17 @@ async fn postgres_database(admin: &str) -> String {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut rows = vec![run("SQLite", format!("sqlite://{}", dir.path().join("bench.db").display())).await];
+    let mut rows =
+        vec![run("SQLite", format!("sqlite://{}", dir.path().join("bench.db").display())).await];
     if let Ok(admin) = std::env::var("FITROOM_BENCH_POSTGRES_URL") {
         rows.push(run("PostgreSQL", postgres_database(&admin).await).await);
     }
-    println!("| database | bare handler req/s | p99 | status endpoint req/s | p99 | % of ceiling | jobs/s (local, 0 ms delay) | CPU ms per job |");
+    println!(
+        "| database | bare handler req/s | p99 | status endpoint req/s | p99 | % of ceiling | jobs/s (local, 0 ms delay) | CPU ms per job |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
-    let failed: Vec<(&str, f64, f64)> = rows.iter().map(|r| (r.database, r.unknown_email_ms, r.wrong_password_ms)).collect();
+    let failed: Vec<(&str, f64, f64)> =
+        rows.iter().map(|r| (r.database, r.unknown_email_ms, r.wrong_password_ms)).collect();
     for r in rows {
         println!(
             "| {} | {:.0} | {:.2} ms | {:.0} | {:.2} ms | {:.0} % | {:.1} | {:.1} |",
@@ -268,7 +296,9 @@ async fn main() {
         );
     }
     println!();
-    println!("| database | failed sign-in, unknown email (median ms) | failed sign-in, wrong password (median ms) |");
+    println!(
+        "| database | failed sign-in, unknown email (median ms) | failed sign-in, wrong password (median ms) |"
+    );
     println!("|---|---|---|");
     for r in &failed {
         println!("| {} | {:.1} | {:.1} |", r.0, r.1, r.2);

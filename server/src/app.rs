@@ -5,15 +5,15 @@ use std::sync::Arc;
 use crate::accounts::{Accounts, SignupGift};
 use crate::billing::{Catalog, Stripe};
 use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
 use crate::fault::FaultPoints;
 use crate::http::limits::RateLimits;
 use crate::jobs::Jobs;
+use crate::ledger::Ledger;
 use crate::providers::Registry;
 use crate::providers::local::LocalProvider;
 use crate::signing::Signer;
-use crate::config::Config;
-use crate::db::Db;
-use crate::ledger::Ledger;
 use crate::storage::{self, Storage};
 
 /// Cloned by every extractor of every request, so a clone is one reference count, not a copy
@@ -56,7 +56,11 @@ impl AppState {
     }
 
     /// With the fault points that tests arm to simulate a crash between two steps.
-    pub async fn build_with(config: Config, clock: SharedClock, faults: FaultPoints) -> anyhow::Result<Self> {
+    pub async fn build_with(
+        config: Config,
+        clock: SharedClock,
+        faults: FaultPoints,
+    ) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let storage = storage::from_config(&config).await?;

@@ -97,7 +97,13 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
     result
 }
 
-async fn grant(db: &Db, email: &str, amount: i64, days: Option<i64>, name: String) -> anyhow::Result<ExitCode> {
+async fn grant(
+    db: &Db,
+    email: &str,
+    amount: i64,
+    days: Option<i64>,
+    name: String,
+) -> anyhow::Result<ExitCode> {
     if amount <= 0 {
         eprintln!("error: --amount must be a positive whole number of credits (got {amount})");
         return Ok(ExitCode::FAILURE);

@@ -134,11 +134,9 @@ impl Reader<'_> {
     {
         match self.string(key) {
             None => Ok(default),
-            Some(value) => value.parse().map_err(|e: T::Err| ConfigError {
-                key,
-                reason: e.to_string(),
-                value,
-            }),
+            Some(value) => {
+                value.parse().map_err(|e: T::Err| ConfigError { key, reason: e.to_string(), value })
+            }
         }
     }
 
@@ -147,7 +145,11 @@ impl Reader<'_> {
         if (0.0..=1.0).contains(&rate) {
             Ok(rate)
         } else {
-            Err(ConfigError { key, value: rate.to_string(), reason: "must be between 0 and 1".into() })
+            Err(ConfigError {
+                key,
+                value: rate.to_string(),
+                reason: "must be between 0 and 1".into(),
+            })
         }
     }
 
@@ -174,10 +176,8 @@ impl Config {
             .string("FITROOM_ADDR")
             .or_else(|| r.string("LEPTOS_SITE_ADDR"))
             .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-        let addr: SocketAddr = addr_text.parse().map_err(|e: std::net::AddrParseError| ConfigError {
-            key: "FITROOM_ADDR",
-            value: addr_text.clone(),
-            reason: e.to_string(),
+        let addr: SocketAddr = addr_text.parse().map_err(|e: std::net::AddrParseError| {
+            ConfigError { key: "FITROOM_ADDR", value: addr_text.clone(), reason: e.to_string() }
         })?;
         let public_url = r
             .string("FITROOM_PUBLIC_URL")
@@ -247,10 +247,8 @@ impl Config {
             reason: e.to_string(),
         })?;
         let cost: i64 = r.parsed("FITROOM_GENERATION_COST", 1)?;
-        let generation_cost = Credits::new(cost)
-            .ok()
-            .filter(|c| c.get() > 0)
-            .ok_or_else(|| ConfigError {
+        let generation_cost =
+            Credits::new(cost).ok().filter(|c| c.get() > 0).ok_or_else(|| ConfigError {
                 key: "FITROOM_GENERATION_COST",
                 value: cost.to_string(),
                 reason: "must be a positive number of credits".into(),
@@ -344,7 +342,8 @@ mod tests {
 
     #[test]
     fn rates_outside_zero_to_one_are_refused() {
-        let err = Config::from_source(&env(&[("FITROOM_LOCAL_FAILURE_RATE", "1.5")])).expect_err("1.5");
+        let err =
+            Config::from_source(&env(&[("FITROOM_LOCAL_FAILURE_RATE", "1.5")])).expect_err("1.5");
         assert_eq!(err.key, "FITROOM_LOCAL_FAILURE_RATE");
     }
 

@@ -12,11 +12,11 @@ pub mod fault;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod ledger;
 pub mod media;
 pub mod metrics;
 pub mod providers;
 pub mod signing;
-pub mod ledger;
 pub mod storage;
 pub mod telemetry;
 

@@ -50,7 +50,9 @@ pub fn label_text(labels: &[(&'static str, String)]) -> String {
     }
     let inner: Vec<String> = labels
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")))
+        .map(|(k, v)| {
+            format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " "))
+        })
         .collect();
     format!("{{{}}}", inner.join(","))
 }
@@ -67,7 +69,10 @@ mod tests {
         m.observe("fitroom_submission", &[("provider", "local")], 0.5);
         let mut out = String::new();
         m.render(&mut out);
-        assert!(out.contains("fitroom_webhooks_total{provider=\"local\",outcome=\"applied\"} 2\n"), "{out}");
+        assert!(
+            out.contains("fitroom_webhooks_total{provider=\"local\",outcome=\"applied\"} 2\n"),
+            "{out}"
+        );
         assert!(out.contains("fitroom_submission_seconds_count{provider=\"local\"} 1\n"), "{out}");
     }
 }

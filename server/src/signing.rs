@@ -62,7 +62,8 @@ impl Signer {
     }
 
     pub fn mac(&self, message: &[u8]) -> Vec<u8> {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(message);
         mac.finalize().into_bytes().to_vec()
     }
@@ -98,7 +99,10 @@ mod tests {
         assert!(!signer.verify_path("/files/b.png", expires, sig, t), "another path");
         assert!(!signer.verify_path("/files/a.png", expires + 1, sig, t), "another expiry");
         assert!(!signer.verify_path("/files/a.png", expires, sig, t.plus_secs(61)), "expired");
-        assert!(!Signer::from_key([8; 32]).verify_path("/files/a.png", expires, sig, t), "another key");
+        assert!(
+            !Signer::from_key([8; 32]).verify_path("/files/a.png", expires, sig, t),
+            "another key"
+        );
     }
 
     #[test]

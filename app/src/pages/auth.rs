@@ -13,7 +13,6 @@ fn next_param() -> Memo<String> {
     Memo::new(move |_| query.read().get("next").unwrap_or_else(|| "/".to_owned()))
 }
 
-
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();

@@ -51,7 +51,12 @@ pub fn status_label(status: &str) -> (&'static str, &'static str) {
 }
 
 /// Unfinished generations follow their status live, polling with backoff until they finish.
-fn follow_live(id: String, status: RwSignal<String>, result: RwSignal<Option<String>>, error: RwSignal<Option<String>>) {
+fn follow_live(
+    id: String,
+    status: RwSignal<String>,
+    result: RwSignal<Option<String>>,
+    error: RwSignal<Option<String>>,
+) {
     Effect::new(move |_| {
         let id = id.clone();
         leptos::task::spawn_local(async move {
@@ -60,7 +65,10 @@ fn follow_live(id: String, status: RwSignal<String>, result: RwSignal<Option<Str
                 crate::pages::tryon::browser::sleep(wait as i32).await;
                 wait = (wait * 1.5).min(5000.0);
                 let url = format!("/api/generations/{id}");
-                if let Ok(g) = crate::pages::tryon::browser::get_json::<crate::pages::tryon::Generation>(&url).await {
+                if let Ok(g) =
+                    crate::pages::tryon::browser::get_json::<crate::pages::tryon::Generation>(&url)
+                        .await
+                {
                     result.set(g.result_url.map(|_| format!("/api/generations/{id}/result")));
                     error.set(g.error);
                     status.set(g.status);

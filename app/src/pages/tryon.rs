@@ -48,7 +48,10 @@ pub fn TryOnPage() -> impl IntoView {
 fn TryOn() -> impl IntoView {
     let viewer = use_context::<Viewer>();
     let cost = viewer.as_ref().map_or(1, |v| v.cost);
-    let credits = viewer.map_or(Credits { available: 0, held: 0 }, |v| Credits { available: v.available, held: v.held });
+    let credits = viewer.map_or(Credits { available: 0, held: 0 }, |v| Credits {
+        available: v.available,
+        held: v.held,
+    });
     view! {
         <h1 class="text-2xl font-bold">"Try it on"</h1>
         <p class="mt-1 text-stone-700">"A photo of you and a garment (or a description), and Fitroom shows you wearing it."</p>
@@ -76,13 +79,22 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
         if busy() {
             return;
         }
-        let Some(form) = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlFormElement>(t).ok()) else { return };
+        let Some(form) = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlFormElement>(t).ok())
+        else {
+            return;
+        };
         phase.set(Phase::Uploading);
         leptos::task::spawn_local(async move {
             match browser::submit(&form).await {
                 Ok(g) => {
                     let started_ms = js_sys::Date::now();
-                    phase.set(Phase::Running { id: g.id.clone(), status: g.status.clone(), started_ms });
+                    phase.set(Phase::Running {
+                        id: g.id.clone(),
+                        status: g.status.clone(),
+                        started_ms,
+                    });
                     follow(g, phase, now_ms).await;
                 }
                 Err((code, message)) => phase.set(Phase::Failed { message, code }),
@@ -94,17 +106,23 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
     let preview = move |slot: RwSignal<Option<String>>| {
         move |ev: web_sys::Event| {
             file_error.set(None);
-            let input = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok());
+            let input = ev
+                .target()
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok());
             let file = input.as_ref().and_then(|i| i.files()).and_then(|f| f.get(0));
             match file {
                 Some(file) if !ACCEPTED.contains(&file.type_().as_str()) => {
                     file_error.set(Some("Choose a JPEG, PNG or WebP image.".into()));
-                    if let Some(i) = &input { i.set_value("") }
+                    if let Some(i) = &input {
+                        i.set_value("")
+                    }
                     slot.set(None);
                 }
                 Some(file) if file.size() > MAX_BYTES => {
                     file_error.set(Some("That image is larger than 25 MB.".into()));
-                    if let Some(i) = &input { i.set_value("") }
+                    if let Some(i) = &input {
+                        i.set_value("")
+                    }
                     slot.set(None);
                 }
                 Some(file) => slot.set(web_sys::Url::create_object_url_with_blob(&file).ok()),
@@ -215,7 +233,9 @@ async fn follow(first: Generation, phase: RwSignal<Phase>, now_ms: RwSignal<f64>
                 }
             }
             "failed" | "canceled" => {
-                let message = g.error.clone().unwrap_or_else(|| "The generation did not finish. You were not charged.".into());
+                let message = g.error.clone().unwrap_or_else(|| {
+                    "The generation did not finish. You were not charged.".into()
+                });
                 phase.set(Phase::Failed { message, code: "provider_failed".into() });
                 return;
             }
@@ -263,19 +283,24 @@ pub(crate) mod browser {
     }
 
     pub async fn submit(form: &web_sys::HtmlFormElement) -> Result<Generation, Failure> {
-        let data = web_sys::FormData::new_with_form(form).map_err(|_| failure("Could not read the form."))?;
+        let data = web_sys::FormData::new_with_form(form)
+            .map_err(|_| failure("Could not read the form."))?;
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&JsValue::from(data));
         let key = format!("tryon-{}", js_sys::Math::random().to_bits());
-        let request = web_sys::Request::new_with_str_and_init("/api/generations", &init).map_err(|_| failure("Could not send."))?;
+        let request = web_sys::Request::new_with_str_and_init("/api/generations", &init)
+            .map_err(|_| failure("Could not send."))?;
         let _ = request.headers().set("Idempotency-Key", &key);
         let (status, text) = send(request).await?;
         if (200..300).contains(&status) {
             serde_json::from_str(&text).map_err(|_| failure("Unexpected answer."))
         } else {
             let body: Option<ApiErrorBody> = serde_json::from_str(&text).ok();
-            Err(body.map_or_else(|| failure("Something went wrong. Please try again."), |b| (b.error.code, b.error.message)))
+            Err(body.map_or_else(
+                || failure("Something went wrong. Please try again."),
+                |b| (b.error.code, b.error.message),
+            ))
         }
     }
 
@@ -288,7 +313,8 @@ pub(crate) mod browser {
     }
 
     pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
-        let request = web_sys::Request::new_with_str(url).map_err(|_| failure("Could not send."))?;
+        let request =
+            web_sys::Request::new_with_str(url).map_err(|_| failure("Could not send."))?;
         let (status, text) = send(request).await?;
         if status != 200 {
             return Err(failure("Unexpected answer."));

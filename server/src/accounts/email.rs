@@ -37,12 +37,25 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_their_domain_lower_cased() {
-        assert_eq!(Email::parse("  Ann.Lee@Example.COM ").map(|e| e.0), Ok("Ann.Lee@example.com".into()));
+        assert_eq!(
+            Email::parse("  Ann.Lee@Example.COM ").map(|e| e.0),
+            Ok("Ann.Lee@example.com".into())
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ann", "@example.com", "ann@", "ann@localhost", "a b@example.com", "ann@exa mple.com", "ann@.com", "ann@example..com"] {
+        for bad in [
+            "",
+            "ann",
+            "@example.com",
+            "ann@",
+            "ann@localhost",
+            "a b@example.com",
+            "ann@exa mple.com",
+            "ann@.com",
+            "ann@example..com",
+        ] {
             assert_eq!(Email::parse(bad), Err(InvalidEmail), "{bad:?}");
         }
     }

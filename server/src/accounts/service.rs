@@ -51,14 +51,27 @@ pub struct Accounts {
 
 impl Accounts {
     pub fn new(db: Db, ledger: Ledger, clock: SharedClock, gift: SignupGift) -> Self {
-        Accounts { db, ledger, clock, hasher: PasswordHasher::new(), gift, sessions: Default::default(), policy: SessionPolicy::default() }
+        Accounts {
+            db,
+            ledger,
+            clock,
+            hasher: PasswordHasher::new(),
+            gift,
+            sessions: Default::default(),
+            policy: SessionPolicy::default(),
+        }
     }
 
     /// Creates the account, its sign-up package and a session, all in one transaction.
-    pub async fn register(&self, email: &str, password: String) -> Result<(User, SessionToken), AccountsError> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<(User, SessionToken), AccountsError> {
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
-        let hash = self.hasher.hash(&password).map_err(|e| AccountsError::Hashing(e.to_string()))?;
+        let hash =
+            self.hasher.hash(&password).map_err(|e| AccountsError::Hashing(e.to_string()))?;
         let id = UserId::generate();
         let now = self.clock.now();
 
@@ -95,12 +108,18 @@ impl Accounts {
     }
 
     /// Unknown email and wrong password fail alike, after the same Argon2 work.
-    pub async fn login(&self, email: &str, password: &str) -> Result<(User, SessionToken), AccountsError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(User, SessionToken), AccountsError> {
         let row: Option<(String, String, String)> = match Email::parse(email) {
-            Ok(email) => sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
-                .bind(email.as_str())
-                .fetch_optional(self.db.pool())
-                .await?,
+            Ok(email) => {
+                sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
+                    .bind(email.as_str())
+                    .fetch_optional(self.db.pool())
+                    .await?
+            }
             Err(_) => None,
         };
         if !self.hasher.verify(password, row.as_ref().map(|(_, _, h)| h.as_str())) {
@@ -119,24 +138,29 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn session_user(&self, token: &SessionToken) -> Result<Option<UserId>, AccountsError> {
+    pub async fn session_user(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<UserId>, AccountsError> {
         Ok(session::user_of(&self.db, &self.sessions, token, self.clock.now(), self.policy).await?)
     }
 
     pub async fn user(&self, id: &UserId) -> Result<Option<User>, AccountsError> {
-        let row: Option<(String, String)> = sqlx::query_as("SELECT id, email FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, email FROM users WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
         Ok(row.map(|(id, email)| User { id: UserId::from_string(id), email }))
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AccountsError> {
         let Ok(email) = Email::parse(email) else { return Ok(None) };
-        let row: Option<(String, String)> = sqlx::query_as("SELECT id, email FROM users WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, email FROM users WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
         Ok(row.map(|(id, email)| User { id: UserId::from_string(id), email }))
     }
 }

@@ -34,8 +34,9 @@ impl SessionToken {
 
     /// A cookie value; anything that is not one of our tokens simply matches no session.
     pub fn from_cookie(value: &str) -> Option<Self> {
-        (value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-            .then(|| SessionToken(value.to_owned()))
+        (value.len() == 43
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| SessionToken(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -134,14 +135,18 @@ pub async fn user_of(
     }
     let epoch = cache.0.epoch();
     let hash = token.hash();
-    let row: Option<(String, i64, i64)> =
-        sqlx::query_as("SELECT user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1")
-            .bind(&hash)
-            .fetch_optional(db.pool())
-            .await?;
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
+        "SELECT user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(db.pool())
+    .await?;
     let Some((user, mut last_seen, expires_at)) = row else { return Ok(None) };
     if now.millis() >= expires_at || now.millis() >= last_seen + policy.idle_secs * 1000 {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(db.pool()).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(&hash)
+            .execute(db.pool())
+            .await?;
         cache.0.forget(&key);
         return Ok(None);
     }
@@ -159,7 +164,10 @@ pub async fn user_of(
 }
 
 pub async fn end(db: &Db, cache: &SessionCache, token: &SessionToken) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token.hash()).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token.hash())
+        .execute(db.pool())
+        .await?;
     cache.0.forget(&token.digest());
     Ok(())
 }

@@ -56,8 +56,10 @@ impl Catalog {
     /// with `id`, `name`, `credits`, `valid_days`, `price`, `currency`), which replaces it.
     pub fn load(path: Option<&str>) -> Result<Self, CatalogError> {
         let Some(path) = path else { return Ok(Catalog::default()) };
-        let text = std::fs::read_to_string(path).map_err(|e| CatalogError::Read { path: path.into(), reason: e.to_string() })?;
-        let file: CatalogFile = toml::from_str(&text).map_err(|e| CatalogError::Read { path: path.into(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CatalogError::Read { path: path.into(), reason: e.to_string() })?;
+        let file: CatalogFile = toml::from_str(&text)
+            .map_err(|e| CatalogError::Read { path: path.into(), reason: e.to_string() })?;
         for item in &file.packages {
             if item.credits <= 0 || item.valid_days <= 0 || item.price <= 0 || item.id.is_empty() {
                 return Err(CatalogError::Invalid(item.id.clone()));
@@ -78,7 +80,8 @@ mod tests {
     #[test]
     fn the_default_catalog_has_the_three_packages() {
         let c = Catalog::default();
-        let summary: Vec<_> = c.items.iter().map(|i| (i.id.as_str(), i.credits, i.valid_days)).collect();
+        let summary: Vec<_> =
+            c.items.iter().map(|i| (i.id.as_str(), i.credits, i.valid_days)).collect();
         assert_eq!(summary, vec![("starter", 10, 30), ("plus", 50, 90), ("pro", 200, 365)]);
     }
 

@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(refund.payment_intent.as_deref(), Some("pi_1"));
         assert_eq!(refund.share().expect("share").of(credits(10)), credits(5));
         let full = json!({ "id": "ch_1", "payment_intent": "pi_1", "amount": 500, "amount_refunded": 500, "refunded": true });
-        assert_eq!(ChargeRefund::parse(&full).expect("parses").share().expect("share"), RefundShare::FULL);
+        assert_eq!(
+            ChargeRefund::parse(&full).expect("parses").share().expect("share"),
+            RefundShare::FULL
+        );
     }
 
     #[test]

@@ -50,7 +50,12 @@ pub struct EventData {
 
 /// Checks `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]` over `{t}.{raw body}` with the whole
 /// `whsec_…` string as the HMAC-SHA256 key, comparing every `v1` in constant time.
-pub fn verify_signature(header: &str, body: &[u8], secret: &str, now: Timestamp) -> Result<(), StripeError> {
+pub fn verify_signature(
+    header: &str,
+    body: &[u8],
+    secret: &str,
+    now: Timestamp,
+) -> Result<(), StripeError> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
@@ -64,7 +69,8 @@ pub fn verify_signature(header: &str, body: &[u8], secret: &str, now: Timestamp)
     if signatures.is_empty() {
         return Err(StripeError::BadSignature("no v1 signature"));
     }
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).map_err(|_| StripeError::BadSignature("bad secret"))?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .map_err(|_| StripeError::BadSignature("bad secret"))?;
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
     let expected = hex(&mac.finalize().into_bytes());
@@ -82,7 +88,9 @@ fn form_encode(pairs: &[(&str, String)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect()
@@ -91,12 +99,20 @@ fn form_encode(pairs: &[(&str, String)]) -> String {
 }
 
 impl Stripe {
-    pub fn new(secret_key: Option<String>, webhook_secret: Option<String>, api_base: Option<String>) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+    pub fn new(
+        secret_key: Option<String>,
+        webhook_secret: Option<String>,
+        api_base: Option<String>,
+    ) -> Self {
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
         Stripe {
             secret_key,
             webhook_secret,
-            api_base: api_base.unwrap_or_else(|| "https://api.stripe.com".into()).trim_end_matches('/').to_owned(),
+            api_base: api_base
+                .unwrap_or_else(|| "https://api.stripe.com".into())
+                .trim_end_matches('/')
+                .to_owned(),
             http,
         }
     }
@@ -106,7 +122,12 @@ impl Stripe {
     }
 
     /// Creates a Checkout Session for one package; answers the URL to send the shopper to.
-    pub async fn create_checkout(&self, user: &UserId, item: &CatalogItem, public_url: &str) -> Result<String, StripeError> {
+    pub async fn create_checkout(
+        &self,
+        user: &UserId,
+        item: &CatalogItem,
+        public_url: &str,
+    ) -> Result<String, StripeError> {
         let key = self.secret_key.as_ref().ok_or(StripeError::Disabled)?;
         let body = form_encode(&[
             ("mode", "payment".into()),
@@ -115,7 +136,10 @@ impl Stripe {
             ("line_items[0][quantity]", "1".into()),
             ("line_items[0][price_data][currency]", item.currency.clone()),
             ("line_items[0][price_data][unit_amount]", item.price.to_string()),
-            ("line_items[0][price_data][product_data][name]", format!("{} — {} Fitroom credits", item.name, item.credits)),
+            (
+                "line_items[0][price_data][product_data][name]",
+                format!("{} — {} Fitroom credits", item.name, item.credits),
+            ),
             ("success_url", format!("{public_url}/account?purchase=success")),
             ("cancel_url", format!("{public_url}/account?purchase=canceled")),
         ]);
@@ -129,17 +153,34 @@ impl Stripe {
             .await
             .map_err(|e| StripeError::Api(e.to_string()))?;
         let status = response.status();
-        let json: serde_json::Value = response.json().await.map_err(|e| StripeError::Api(e.to_string()))?;
+        let json: serde_json::Value =
+            response.json().await.map_err(|e| StripeError::Api(e.to_string()))?;
         if !status.is_success() {
             return Err(StripeError::Api(format!("{status}: {}", json["error"]["message"])));
         }
-        json["url"].as_str().map(str::to_owned).ok_or_else(|| StripeError::Api("no url in the session".into()))
+        json["url"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| StripeError::Api("no url in the session".into()))
     }
 
     /// Verifies and reads a webhook delivery.
-    pub fn parse_event(&self, signature: Option<&str>, body: &[u8], now: Timestamp) -> Result<StripeEvent, StripeError> {
-        let secret = self.webhook_secret.as_deref().ok_or(StripeError::BadSignature("STRIPE_WEBHOOK_SECRET is not set"))?;
-        verify_signature(signature.ok_or(StripeError::BadSignature("no Stripe-Signature header"))?, body, secret, now)?;
+    pub fn parse_event(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<StripeEvent, StripeError> {
+        let secret = self
+            .webhook_secret
+            .as_deref()
+            .ok_or(StripeError::BadSignature("STRIPE_WEBHOOK_SECRET is not set"))?;
+        verify_signature(
+            signature.ok_or(StripeError::BadSignature("no Stripe-Signature header"))?,
+            body,
+            secret,
+            now,
+        )?;
         serde_json::from_slice(body).map_err(|_| StripeError::Malformed("event"))
     }
 }
@@ -162,7 +203,10 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let header = sign(body, "whsec_test", t);
         assert!(verify_signature(&header, body, "whsec_test", now).is_ok());
-        assert!(verify_signature(&header, br#"{"id":"evt_2"}"#, "whsec_test", now).is_err(), "tampered body");
+        assert!(
+            verify_signature(&header, br#"{"id":"evt_2"}"#, "whsec_test", now).is_err(),
+            "tampered body"
+        );
         assert!(verify_signature(&header, body, "whsec_other", now).is_err(), "wrong secret");
         let old = sign(body, "whsec_test", t - 600);
         assert!(verify_signature(&old, body, "whsec_test", now).is_err(), "ten minutes old");
@@ -181,6 +225,9 @@ mod tests {
 
     #[test]
     fn form_fields_are_percent_encoded() {
-        assert_eq!(form_encode(&[("metadata[package_id]", "a b".into())]), "metadata%5Bpackage_id%5D=a%20b");
+        assert_eq!(
+            form_encode(&[("metadata[package_id]", "a b".into())]),
+            "metadata%5Bpackage_id%5D=a%20b"
+        );
     }
 }

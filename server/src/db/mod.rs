@@ -94,8 +94,16 @@ impl Db {
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             // Checkpoints are taken by `checkpoint::spawn`, not by commits.
-                            conn.execute(&*format!("PRAGMA wal_autocheckpoint = {}", checkpoint::AUTOCHECKPOINT_PAGES)).await?;
-                            conn.execute(&*format!("PRAGMA journal_size_limit = {}", checkpoint::JOURNAL_SIZE_LIMIT_BYTES)).await?;
+                            conn.execute(&*format!(
+                                "PRAGMA wal_autocheckpoint = {}",
+                                checkpoint::AUTOCHECKPOINT_PAGES
+                            ))
+                            .await?;
+                            conn.execute(&*format!(
+                                "PRAGMA journal_size_limit = {}",
+                                checkpoint::JOURNAL_SIZE_LIMIT_BYTES
+                            ))
+                            .await?;
                             Ok(())
                         })
                     })
@@ -156,10 +164,8 @@ fn sqlite_url_creating_dir(url: &str) -> Result<String, DbError> {
     };
     if path != ":memory:" && !path.is_empty() {
         if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| DbError::CreateDir { path: dir.display().to_string(), source })?;
         }
     }
     let query = match query {

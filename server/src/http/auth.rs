@@ -2,11 +2,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::http::request::Parts;
-use axum::response::IntoResponse;
 use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -31,7 +31,11 @@ pub async fn register(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (user, token) = state.accounts.register(&body.email, body.password).await?;
-    Ok((StatusCode::CREATED, SessionCookie::set(&state, &token), Json(json!({ "user": user_json(&user) }))))
+    Ok((
+        StatusCode::CREATED,
+        SessionCookie::set(&state, &token),
+        Json(json!({ "user": user_json(&user) })),
+    ))
 }
 
 /// The client's address as the socket saw it (no proxy headers are trusted).
@@ -57,20 +61,29 @@ pub async fn login(
     let allowed = state.limits.hit(&email_key, limit, now)
         & ip_key.as_ref().is_none_or(|k| state.limits.hit(k, limit, now));
     if !allowed {
-        return Err(ApiError::new(ErrorCode::RateLimited, "Too many sign-in attempts. Wait a minute and try again."));
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "Too many sign-in attempts. Wait a minute and try again.",
+        ));
     }
     let (user, token) = state.accounts.login(&body.email, &body.password).await?;
     Ok((SessionCookie::set(&state, &token), Json(json!({ "user": user_json(&user) }))))
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     if let Some(token) = session_token(&headers) {
         state.accounts.logout(&token).await?;
     }
     Ok((StatusCode::NO_CONTENT, SessionCookie::clear(&state), ()))
 }
 
-pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<impl IntoResponse, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<impl IntoResponse, ApiError> {
     let account = state.accounts.user(&user.id).await?.ok_or_else(ApiError::unauthenticated)?;
     let balance = state.ledger.balance(&user.id).await?;
     Ok(Json(json!({

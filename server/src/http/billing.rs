@@ -30,7 +30,10 @@ pub async fn checkout(
     ApiJson(body): ApiJson<CheckoutRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if !state.stripe.enabled() {
-        return Err(ApiError::new(ErrorCode::PaymentsDisabled, "Buying credits is not set up on this Fitroom."));
+        return Err(ApiError::new(
+            ErrorCode::PaymentsDisabled,
+            "Buying credits is not set up on this Fitroom.",
+        ));
     }
     let item = state.catalog.get(&body.package_id).ok_or_else(ApiError::not_found)?;
     let url = state.stripe.create_checkout(&user.id, item, &state.config.public_url).await?;
@@ -40,15 +43,20 @@ pub async fn checkout(
 /// Verifies the delivery, then grants a paid Checkout Session or applies a refund. Stripe retries
 /// anything but 2xx, so events that need nothing (unpaid, unknown, for someone we do not know)
 /// answer 200 and are logged.
-pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, ApiError> {
+pub async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
-    let event = state.stripe.parse_event(signature, &body, state.clock.now()).map_err(|e| match e {
-        StripeError::BadSignature(reason) => {
-            tracing::warn!(reason, "Stripe webhook refused");
-            ApiError::new(ErrorCode::InvalidSignature, "The Stripe signature is not valid.")
-        }
-        other => ApiError::invalid(other.to_string()),
-    })?;
+    let event =
+        state.stripe.parse_event(signature, &body, state.clock.now()).map_err(|e| match e {
+            StripeError::BadSignature(reason) => {
+                tracing::warn!(reason, "Stripe webhook refused");
+                ApiError::new(ErrorCode::InvalidSignature, "The Stripe signature is not valid.")
+            }
+            other => ApiError::invalid(other.to_string()),
+        })?;
     match event.kind.as_str() {
         "checkout.session.completed" => {
             let paid = event.data.object["payment_status"] == "paid";
@@ -73,11 +81,17 @@ async fn fulfil(state: &AppState, event: &StripeEvent, paid: bool) -> Result<Sta
         tracing::info!(event = %event.id, session = session_id, "checkout not paid yet; waiting for the async payment");
         return Ok(StatusCode::OK);
     }
-    let (Some(user), Some(package_id)) = (session["client_reference_id"].as_str(), session["metadata"]["package_id"].as_str()) else {
+    let (Some(user), Some(package_id)) =
+        (session["client_reference_id"].as_str(), session["metadata"]["package_id"].as_str())
+    else {
         return Err(ApiError::invalid("The session names no user or package."));
     };
     let Some(item) = state.catalog.get(package_id) else {
-        tracing::error!(session = session_id, package_id, "paid session for a package not in the catalog");
+        tracing::error!(
+            session = session_id,
+            package_id,
+            "paid session for a package not in the catalog"
+        );
         return Ok(StatusCode::OK);
     };
     let grant = Grant {
@@ -89,7 +103,10 @@ async fn fulfil(state: &AppState, event: &StripeEvent, paid: bool) -> Result<Sta
     };
     let payment = session["payment_intent"].as_str().map(payment_ref);
     if payment.is_none() {
-        tracing::warn!(session = session_id, "paid session without a payment_intent: its refund will not be found");
+        tracing::warn!(
+            session = session_id,
+            "paid session without a payment_intent: its refund will not be found"
+        );
     }
     match state.ledger.grant_paid(&grant, payment.as_deref()).await {
         Ok(package) => {
@@ -107,7 +124,8 @@ async fn fulfil(state: &AppState, event: &StripeEvent, paid: bool) -> Result<Sta
 /// Takes back the refunded share of the package the charge paid for (see `ledger::refund`): at
 /// most its unspent credits, once however often the event is delivered.
 async fn refund(state: &AppState, event: &StripeEvent) -> Result<StatusCode, ApiError> {
-    let charge = ChargeRefund::parse(&event.data.object).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let charge =
+        ChargeRefund::parse(&event.data.object).map_err(|e| ApiError::invalid(e.to_string()))?;
     let share = charge.share()?;
     let Some(payment_intent) = charge.payment_intent.as_deref() else {
         tracing::warn!(event = %event.id, charge = %charge.charge, "refunded charge without a payment_intent; nothing to take back");

@@ -36,9 +36,13 @@ pub fn entry_json(e: &Entry) -> Value {
     })
 }
 
-pub async fn credits(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Value>, ApiError> {
+pub async fn credits(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Value>, ApiError> {
     let balance = state.ledger.balance(&user.id).await?;
-    let packages: Vec<Value> = balance.packages.iter().map(|p| package_json(p, balance.now)).collect();
+    let packages: Vec<Value> =
+        balance.packages.iter().map(|p| package_json(p, balance.now)).collect();
     Ok(Json(json!({ "available": balance.available, "held": balance.held, "packages": packages })))
 }
 

@@ -63,18 +63,24 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials | ErrorCode::InvalidSignature => {
-                StatusCode::UNAUTHORIZED
-            }
+            ErrorCode::Unauthenticated
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::InvalidSignature => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::InvalidRequest | ErrorCode::InvalidEmail | ErrorCode::WeakPassword => StatusCode::BAD_REQUEST,
-            ErrorCode::EmailTaken | ErrorCode::StillRunning | ErrorCode::AlreadyFinished => StatusCode::CONFLICT,
+            ErrorCode::InvalidRequest | ErrorCode::InvalidEmail | ErrorCode::WeakPassword => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::EmailTaken | ErrorCode::StillRunning | ErrorCode::AlreadyFinished => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
             ErrorCode::TooManyJobs | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnknownProvider => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::CrossOrigin => StatusCode::FORBIDDEN,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,7 +131,9 @@ impl From<LedgerError> for ApiError {
                 ErrorCode::InsufficientCredits,
                 format!("This needs {requested} credits and you have {available}."),
             ),
-            LedgerError::UnknownUser | LedgerError::UnknownHold | LedgerError::UnknownPackage => ApiError::not_found(),
+            LedgerError::UnknownUser | LedgerError::UnknownHold | LedgerError::UnknownPackage => {
+                ApiError::not_found()
+            }
             LedgerError::IdempotencyMismatch => {
                 ApiError::invalid("This Idempotency-Key was already used for a different request.")
             }
@@ -133,9 +141,7 @@ impl From<LedgerError> for ApiError {
             | LedgerError::NonPositiveHold
             | LedgerError::ExpiresInThePast
             | LedgerError::InvalidText
-            | LedgerError::InvalidRefundShare => {
-                ApiError::invalid(e.to_string())
-            }
+            | LedgerError::InvalidRefundShare => ApiError::invalid(e.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -144,10 +150,19 @@ impl From<LedgerError> for ApiError {
 impl From<AccountsError> for ApiError {
     fn from(e: AccountsError) -> Self {
         match e {
-            AccountsError::InvalidEmail(e) => ApiError::new(ErrorCode::InvalidEmail, format!("{e}.")),
-            AccountsError::WeakPassword(e) => ApiError::new(ErrorCode::WeakPassword, format!("Choose a stronger password: {e}.")),
-            AccountsError::EmailTaken => ApiError::new(ErrorCode::EmailTaken, "An account with this email already exists. Sign in instead."),
-            AccountsError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password."),
+            AccountsError::InvalidEmail(e) => {
+                ApiError::new(ErrorCode::InvalidEmail, format!("{e}."))
+            }
+            AccountsError::WeakPassword(e) => {
+                ApiError::new(ErrorCode::WeakPassword, format!("Choose a stronger password: {e}."))
+            }
+            AccountsError::EmailTaken => ApiError::new(
+                ErrorCode::EmailTaken,
+                "An account with this email already exists. Sign in instead.",
+            ),
+            AccountsError::InvalidCredentials => {
+                ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password.")
+            }
             AccountsError::Ledger(e) => e.into(),
             other => ApiError::internal(other),
         }
@@ -157,9 +172,10 @@ impl From<AccountsError> for ApiError {
 impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
         match e {
-            JobError::UnknownProvider(p) => {
-                ApiError::new(ErrorCode::UnknownProvider, format!("There is no provider called {p:?} here."))
-            }
+            JobError::UnknownProvider(p) => ApiError::new(
+                ErrorCode::UnknownProvider,
+                format!("There is no provider called {p:?} here."),
+            ),
             JobError::TooManyJobs(n) => ApiError::new(
                 ErrorCode::TooManyJobs,
                 format!("You already have {n} generations running. Wait for one to finish."),
@@ -169,8 +185,12 @@ impl From<JobError> for ApiError {
                 ErrorCode::StillRunning,
                 "This generation is still running; cancel it or wait for it to finish.",
             ),
-            JobError::AlreadyFinished => ApiError::new(ErrorCode::AlreadyFinished, "This generation has already finished."),
-            JobError::InvalidWebhookToken => ApiError::new(ErrorCode::InvalidSignature, "The webhook token is not valid."),
+            JobError::AlreadyFinished => {
+                ApiError::new(ErrorCode::AlreadyFinished, "This generation has already finished.")
+            }
+            JobError::InvalidWebhookToken => {
+                ApiError::new(ErrorCode::InvalidSignature, "The webhook token is not valid.")
+            }
             JobError::Ledger(e) => e.into(),
             other => ApiError::internal(other),
         }
@@ -180,7 +200,10 @@ impl From<JobError> for ApiError {
 impl From<StripeError> for ApiError {
     fn from(e: StripeError) -> Self {
         match e {
-            StripeError::Disabled => ApiError::new(ErrorCode::PaymentsDisabled, "Buying credits is not set up on this Fitroom."),
+            StripeError::Disabled => ApiError::new(
+                ErrorCode::PaymentsDisabled,
+                "Buying credits is not set up on this Fitroom.",
+            ),
             other => ApiError::internal(other),
         }
     }

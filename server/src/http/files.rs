@@ -22,7 +22,12 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Response {
     let Ok(Query(signed)) = query else { return StatusCode::FORBIDDEN.into_response() };
-    if !state.signer.verify_path(&format!("/files/{key}"), signed.expires, &signed.sig, state.clock.now()) {
+    if !state.signer.verify_path(
+        &format!("/files/{key}"),
+        signed.expires,
+        &signed.sig,
+        state.clock.now(),
+    ) {
         return (StatusCode::FORBIDDEN, "link expired or invalid").into_response();
     }
     // Providers fetch these once; nothing should keep a copy of a shopper's photo.

@@ -26,7 +26,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         .into_iter()
         .map(|(name, h)| {
             let status = if h.is_cooling(now) { "cooling_down" } else { "ok" };
-            (name.to_owned(), json!({ "status": status, "consecutive_failures": h.consecutive_failures }))
+            (
+                name.to_owned(),
+                json!({ "status": status, "consecutive_failures": h.consecutive_failures }),
+            )
         })
         .collect();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

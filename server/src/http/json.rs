@@ -25,7 +25,9 @@ where
                     crate::http::ErrorCode::PayloadTooLarge,
                     "The request body is too large.",
                 ),
-                other => ApiError::invalid(format!("The JSON body is not valid: {}", other.body_text())),
+                other => {
+                    ApiError::invalid(format!("The JSON body is not valid: {}", other.body_text()))
+                }
             }),
         }
     }

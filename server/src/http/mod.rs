@@ -6,15 +6,15 @@ mod credits;
 mod error;
 mod files;
 mod generations;
-mod webhooks;
 mod health;
 mod json;
+pub mod limits;
 mod metrics;
 mod object;
-pub mod limits;
 pub mod origin;
 mod request_id;
 pub mod session;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

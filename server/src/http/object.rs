@@ -16,10 +16,17 @@ pub struct Caching {
 }
 
 /// Serves `key`; `None` when no object is stored there.
-pub async fn serve(storage: &dyn Storage, key: &str, request: &HeaderMap, caching: &Caching) -> Result<Option<Response>, StorageError> {
+pub async fn serve(
+    storage: &dyn Storage,
+    key: &str,
+    request: &HeaderMap,
+    caching: &Caching,
+) -> Result<Option<Response>, StorageError> {
     let etag = caching.etag.as_deref();
     if let Some(etag) = etag {
-        if header_text(request, header::IF_NONE_MATCH).is_some_and(|list| none_match_fails(list, etag)) {
+        if header_text(request, header::IF_NONE_MATCH)
+            .is_some_and(|list| none_match_fails(list, etag))
+        {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
             add_caching(response.headers_mut(), caching);
             return Ok(Some(response));
@@ -44,7 +51,11 @@ pub async fn serve(storage: &dyn Storage, key: &str, request: &HeaderMap, cachin
     add_caching(headers, caching);
     if range.is_some() {
         let (span, len) = (object.span, object.len);
-        insert(headers, header::CONTENT_RANGE, format!("bytes {}-{}/{len}", span.start, span.end.saturating_sub(1)));
+        insert(
+            headers,
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{len}", span.start, span.end.saturating_sub(1)),
+        );
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     Ok(Some(response))
@@ -84,7 +95,9 @@ fn requested_range(request: &HeaderMap, etag: Option<&str>) -> Option<ByteRange>
     match request.get(header::IF_RANGE) {
         None => Some(range),
         Some(condition) => {
-            let current = etag.is_some_and(|etag| !etag.starts_with("W/") && condition.to_str().ok() == Some(etag));
+            let current = etag.is_some_and(|etag| {
+                !etag.starts_with("W/") && condition.to_str().ok() == Some(etag)
+            });
             current.then_some(range)
         }
     }
@@ -111,12 +124,42 @@ mod tests {
         let tag = Some("\"v1\"");
         let range = Some(ByteRange::FromTo { first: 0, last: 9 });
         assert_eq!(requested_range(&headers(&[(header::RANGE, "bytes=0-9")]), tag), range);
-        assert_eq!(requested_range(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"v1\"")]), tag), range);
-        assert_eq!(requested_range(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"v0\"")]), tag), None);
-        assert_eq!(requested_range(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "W/\"v1\"")]), tag), None);
+        assert_eq!(
+            requested_range(
+                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"v1\"")]),
+                tag
+            ),
+            range
+        );
+        assert_eq!(
+            requested_range(
+                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"v0\"")]),
+                tag
+            ),
+            None
+        );
+        assert_eq!(
+            requested_range(
+                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "W/\"v1\"")]),
+                tag
+            ),
+            None
+        );
         let date = "Wed, 21 Oct 2015 07:28:00 GMT";
-        assert_eq!(requested_range(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, date)]), tag), None);
-        assert_eq!(requested_range(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"v1\"")]), None), None);
+        assert_eq!(
+            requested_range(
+                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, date)]),
+                tag
+            ),
+            None
+        );
+        assert_eq!(
+            requested_range(
+                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"v1\"")]),
+                None
+            ),
+            None
+        );
         assert_eq!(requested_range(&headers(&[]), tag), None);
     }
 }

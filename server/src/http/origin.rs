@@ -10,13 +10,18 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::http::{ApiError, ErrorCode};
 
-pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn same_origin_only(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || request.uri().path().starts_with("/webhooks/") || is_same_origin(&state, &request) {
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "cross-origin state-changing request refused");
-    ApiError::new(ErrorCode::CrossOrigin, "This request did not come from Fitroom's own pages.").into_response()
+    ApiError::new(ErrorCode::CrossOrigin, "This request did not come from Fitroom's own pages.")
+        .into_response()
 }
 
 fn is_same_origin(state: &AppState, request: &Request) -> bool {
@@ -26,7 +31,9 @@ fn is_same_origin(state: &AppState, request: &Request) -> bool {
             return false;
         }
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
     if origin == state.config.public_url {
         return true;
     }

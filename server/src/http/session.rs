@@ -1,9 +1,9 @@
 //! The session cookie, and the extractor that turns it into the signed-in user.
 
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderMap, HeaderValue};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 
 use crate::AppState;
@@ -33,7 +33,10 @@ pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = session_token(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
         let user = state.accounts.session_user(&token).await.map_err(ApiError::internal)?;
         let id = user.ok_or_else(ApiError::unauthenticated)?;
@@ -70,7 +73,9 @@ impl SessionCookie {
 
     pub fn clear(state: &AppState) -> Self {
         let secure = if state.config.is_https() { "; Secure" } else { "" };
-        SessionCookie { value: format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}") }
+        SessionCookie {
+            value: format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        }
     }
 }
 

@@ -26,24 +26,31 @@ pub async fn receive(
     let count = |outcome: &'static str| {
         metrics.count("fitroom_webhooks", &[("provider", provider.name()), ("outcome", outcome)]);
     };
-    let event = match provider.parse_webhook(&headers, query.as_deref(), &body, state.clock.now()).await {
-        Ok(event) => event,
-        Err(WebhookError::BadSignature(reason)) => {
-            count("invalid_signature");
-            tracing::warn!(provider = %name, %reason, "webhook refused");
-            return Err(ApiError::new(ErrorCode::InvalidSignature, "The webhook signature is not valid."));
-        }
-        Err(WebhookError::Malformed(reason)) => {
-            count("malformed");
-            tracing::warn!(provider = %name, %reason, "malformed webhook");
-            return Err(ApiError::invalid("The webhook could not be read."));
-        }
-    };
+    let event =
+        match provider.parse_webhook(&headers, query.as_deref(), &body, state.clock.now()).await {
+            Ok(event) => event,
+            Err(WebhookError::BadSignature(reason)) => {
+                count("invalid_signature");
+                tracing::warn!(provider = %name, %reason, "webhook refused");
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSignature,
+                    "The webhook signature is not valid.",
+                ));
+            }
+            Err(WebhookError::Malformed(reason)) => {
+                count("malformed");
+                tracing::warn!(provider = %name, %reason, "malformed webhook");
+                return Err(ApiError::invalid("The webhook could not be read."));
+            }
+        };
     let reported = match state.jobs.receive_webhook(&provider, event).await {
         Ok(reported) => reported,
         Err(JobError::InvalidWebhookToken) => {
             count("invalid_signature");
-            return Err(ApiError::new(ErrorCode::InvalidSignature, "The webhook token is not valid."));
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "The webhook token is not valid.",
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -52,6 +59,10 @@ pub async fn receive(
         Reported::AlreadyFinished => "duplicate",
         Reported::Pending | Reported::OutputRecorded(_) | Reported::Ended => "applied",
     });
-    metrics.observe("fitroom_webhook_handling", &[("provider", provider.name())], started.elapsed().as_secs_f64());
+    metrics.observe(
+        "fitroom_webhook_handling",
+        &[("provider", provider.name())],
+        started.elapsed().as_secs_f64(),
+    );
     Ok(StatusCode::OK.into_response())
 }

@@ -4,7 +4,6 @@
 use bytes::Bytes;
 use rand::RngCore;
 
-
 use crate::db::with_retry;
 use crate::ids::{JobId, UserId};
 use crate::jobs::events::{self, EventKind};
@@ -41,14 +40,16 @@ impl Jobs {
     /// Writes the job and freezes its credits in one transaction (nothing is written when credits
     /// are short), stores the inputs, then submits the task outside the transaction.
     pub async fn create(&self, request: NewGeneration) -> Result<Created, JobError> {
-        let provider = request.provider.clone().unwrap_or_else(|| self.config.default_provider.clone());
+        let provider =
+            request.provider.clone().unwrap_or_else(|| self.config.default_provider.clone());
         if self.registry.get(&provider).is_none() {
             return Err(JobError::UnknownProvider(provider));
         }
         let cost = self.config.generation_cost;
         let id = JobId::generate();
         let person_key = format!("inputs/{id}/person.{}", request.person.kind.extension());
-        let garment_key = request.garment.as_ref().map(|g| format!("inputs/{id}/garment.{}", g.kind.extension()));
+        let garment_key =
+            request.garment.as_ref().map(|g| format!("inputs/{id}/garment.{}", g.kind.extension()));
         let mut token = [0u8; 24];
         rand::rng().fill_bytes(&mut token);
         let callback_token = hex(&token);
@@ -145,9 +146,17 @@ impl Jobs {
         self.faults.check("create:after_commit")?;
 
         let stored = async {
-            self.storage.put(&person_key, Bytes::from(request.person.bytes.clone()), request.person.kind.content_type()).await?;
+            self.storage
+                .put(
+                    &person_key,
+                    Bytes::from(request.person.bytes.clone()),
+                    request.person.kind.content_type(),
+                )
+                .await?;
             if let (Some(key), Some(garment)) = (&garment_key, &request.garment) {
-                self.storage.put(key, Bytes::from(garment.bytes.clone()), garment.kind.content_type()).await?;
+                self.storage
+                    .put(key, Bytes::from(garment.bytes.clone()), garment.kind.content_type())
+                    .await?;
             }
             Ok::<_, JobError>(())
         }

@@ -58,7 +58,11 @@ fn too_large() -> DownloadError {
 
 /// Starts downloading an output: follows redirects with the address checks, reads the first
 /// bytes to learn the image type, and returns the rest as a capped stream.
-pub async fn open(client: &reqwest::Client, url: String, policy: &DownloadPolicy) -> Result<Download, DownloadError> {
+pub async fn open(
+    client: &reqwest::Client,
+    url: String,
+    policy: &DownloadPolicy,
+) -> Result<Download, DownloadError> {
     let source = if url.starts_with("data:") {
         data_uri::decode(url, policy.max_bytes)?
     } else {
@@ -69,21 +73,30 @@ pub async fn open(client: &reqwest::Client, url: String, policy: &DownloadPolicy
 }
 
 /// Copies a download into storage under `key`. Nothing is left under `key` when it fails.
-pub async fn store(storage: &dyn Storage, key: &str, download: Download) -> Result<u64, MirrorError> {
-    storage.put_stream(key, download.body, download.kind.content_type()).await.map_err(|e| match e {
-        // The download broke off or passed the cap part way through: the store gives our own
-        // error back, unchanged.
-        StorageError::Body(body) => match body.downcast::<DownloadError>() {
-            Ok(fetch) => MirrorError::Download(*fetch),
-            Err(other) => MirrorError::Download(DownloadError::Transient(other.to_string())),
+pub async fn store(
+    storage: &dyn Storage,
+    key: &str,
+    download: Download,
+) -> Result<u64, MirrorError> {
+    storage.put_stream(key, download.body, download.kind.content_type()).await.map_err(
+        |e| match e {
+            // The download broke off or passed the cap part way through: the store gives our own
+            // error back, unchanged.
+            StorageError::Body(body) => match body.downcast::<DownloadError>() {
+                Ok(fetch) => MirrorError::Download(*fetch),
+                Err(other) => MirrorError::Download(DownloadError::Transient(other.to_string())),
+            },
+            other => MirrorError::Storage(other),
         },
-        other => MirrorError::Storage(other),
-    })
+    )
 }
 
 /// Reads until the type is known (or the output ends), so that nothing is written anywhere for
 /// an output that is not an image; then counts every byte against the cap.
-async fn sniffed(mut source: BoxStream<'static, Result<Bytes, DownloadError>>, max_bytes: usize) -> Result<Download, DownloadError> {
+async fn sniffed(
+    mut source: BoxStream<'static, Result<Bytes, DownloadError>>,
+    max_bytes: usize,
+) -> Result<Download, DownloadError> {
     let mut head = BytesMut::new();
     while head.len() < SNIFF_BYTES {
         match source.next().await {
@@ -94,7 +107,9 @@ async fn sniffed(mut source: BoxStream<'static, Result<Bytes, DownloadError>>, m
     if head.len() > max_bytes {
         return Err(too_large());
     }
-    let kind = sniff(&head).ok_or_else(|| DownloadError::Refused("the output is not a JPEG, PNG or WebP image".into()))?;
+    let kind = sniff(&head).ok_or_else(|| {
+        DownloadError::Refused("the output is not a JPEG, PNG or WebP image".into())
+    })?;
     let mut seen = head.len();
     let rest = source.map(move |chunk| {
         let chunk = chunk?;
@@ -112,8 +127,13 @@ async fn sniffed(mut source: BoxStream<'static, Result<Bytes, DownloadError>>, m
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
-                || v4.is_multicast() || v4.is_documentation()
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
                 || v4.octets()[0] == 0
                 || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64) // carrier-grade NAT
         }
@@ -130,13 +150,24 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
 }
 
 /// Follows redirects by hand, checking each hop's addresses, up to a success status.
-async fn get_http(client: &reqwest::Client, url: &str, policy: &DownloadPolicy) -> Result<reqwest::Response, DownloadError> {
-    let mut current = reqwest::Url::parse(url).map_err(|e| DownloadError::Refused(format!("bad URL: {e}")))?;
+async fn get_http(
+    client: &reqwest::Client,
+    url: &str,
+    policy: &DownloadPolicy,
+) -> Result<reqwest::Response, DownloadError> {
+    let mut current =
+        reqwest::Url::parse(url).map_err(|e| DownloadError::Refused(format!("bad URL: {e}")))?;
     for _ in 0..=MAX_REDIRECTS {
         if !matches!(current.scheme(), "http" | "https") {
-            return Err(DownloadError::Refused(format!("the {} scheme is not allowed", current.scheme())));
+            return Err(DownloadError::Refused(format!(
+                "the {} scheme is not allowed",
+                current.scheme()
+            )));
         }
-        let host = current.host_str().ok_or_else(|| DownloadError::Refused("URL without a host".into()))?.to_owned();
+        let host = current
+            .host_str()
+            .ok_or_else(|| DownloadError::Refused("URL without a host".into()))?
+            .to_owned();
         let port = current.port_or_known_default().unwrap_or(443);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
@@ -147,7 +178,10 @@ async fn get_http(client: &reqwest::Client, url: &str, policy: &DownloadPolicy) 
         }
         if !policy.allow_private {
             if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
-                return Err(DownloadError::Refused(format!("{host} resolves to the private address {}", bad.ip())));
+                return Err(DownloadError::Refused(format!(
+                    "{host} resolves to the private address {}",
+                    bad.ip()
+                )));
             }
         }
         // Connect to the address we checked, not to whatever a second lookup would say.
@@ -157,7 +191,11 @@ async fn get_http(client: &reqwest::Client, url: &str, policy: &DownloadPolicy) 
             .resolve_to_addrs(&host, &addrs)
             .build()
             .unwrap_or_else(|_| client.clone());
-        let response = pinned.get(current.clone()).send().await.map_err(|e| DownloadError::Transient(e.to_string()))?;
+        let response = pinned
+            .get(current.clone())
+            .send()
+            .await
+            .map_err(|e| DownloadError::Transient(e.to_string()))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -165,7 +203,9 @@ async fn get_http(client: &reqwest::Client, url: &str, policy: &DownloadPolicy) 
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .ok_or_else(|| DownloadError::Refused("redirect without a location".into()))?;
-            current = current.join(location).map_err(|e| DownloadError::Refused(format!("bad redirect: {e}")))?;
+            current = current
+                .join(location)
+                .map_err(|e| DownloadError::Refused(format!("bad redirect: {e}")))?;
             continue;
         }
         if status.is_server_error() || status.as_u16() == 429 {
@@ -188,7 +228,19 @@ mod tests {
 
     #[test]
     fn private_and_metadata_addresses_are_forbidden() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(is_forbidden(ip.parse().expect("ip")), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:4700::1111"] {
@@ -197,12 +249,14 @@ mod tests {
     }
 
     async fn collect(download: Download) -> Vec<u8> {
-        download.body.try_fold(Vec::new(), |mut all, chunk| async move {
-            all.extend_from_slice(&chunk);
-            Ok(all)
-        })
-        .await
-        .expect("the whole body")
+        download
+            .body
+            .try_fold(Vec::new(), |mut all, chunk| async move {
+                all.extend_from_slice(&chunk);
+                Ok(all)
+            })
+            .await
+            .expect("the whole body")
     }
 
     fn base64(bytes: &[u8]) -> String {
@@ -213,8 +267,16 @@ mod tests {
     async fn other_schemes_and_private_hosts_are_refused_before_any_request() {
         let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 1024, allow_private: false };
-        for url in ["file:///etc/passwd", "ftp://example.com/x.png", "http://127.0.0.1:9/x.png", "http://169.254.169.254/latest/meta-data"] {
-            assert!(matches!(open(&client, url.into(), &policy).await, Err(DownloadError::Refused(_))), "{url}");
+        for url in [
+            "file:///etc/passwd",
+            "ftp://example.com/x.png",
+            "http://127.0.0.1:9/x.png",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            assert!(
+                matches!(open(&client, url.into(), &policy).await, Err(DownloadError::Refused(_))),
+                "{url}"
+            );
         }
     }
 
@@ -223,7 +285,9 @@ mod tests {
         let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 1024, allow_private: false };
         let png = b"\x89PNG\r\n\x1a\n0000";
-        let ok = open(&client, format!("data:image/png;base64,{}", base64(png)), &policy).await.expect("png");
+        let ok = open(&client, format!("data:image/png;base64,{}", base64(png)), &policy)
+            .await
+            .expect("png");
         assert_eq!(ok.kind, ImageKind::Png);
         assert_eq!(collect(ok).await, png);
         let text = format!("data:text/plain;base64,{}", base64(b"hello"));
@@ -238,7 +302,11 @@ mod tests {
             "/out",
             axum::routing::get(move || {
                 let chunks = chunks.clone();
-                async move { axum::body::Body::from_stream(stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>))) }
+                async move {
+                    axum::body::Body::from_stream(stream::iter(
+                        chunks.into_iter().map(Ok::<_, std::io::Error>),
+                    ))
+                }
             }),
         );
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -269,7 +337,9 @@ mod tests {
         let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 1 << 20, allow_private: true };
         // The signature is split across chunks: the type is read across them.
-        let url = chunked_source(vec![b"RIFF".to_vec(), b"\0\0\0\0WE".to_vec(), b"BPVP8 rest".to_vec()]).await;
+        let url =
+            chunked_source(vec![b"RIFF".to_vec(), b"\0\0\0\0WE".to_vec(), b"BPVP8 rest".to_vec()])
+                .await;
         let download = open(&client, url, &policy).await.expect("opens");
         assert_eq!(download.kind, ImageKind::Webp);
         assert_eq!(collect(download).await, b"RIFF\0\0\0\0WEBPVP8 rest");

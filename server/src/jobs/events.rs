@@ -56,23 +56,31 @@ pub(crate) async fn append(
     kind: EventKind,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO job_events (id, job_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(EventId::generate().as_str())
-        .bind(job.as_str())
-        .bind(at.millis())
-        .bind(kind.as_str())
-        .bind(detail)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO job_events (id, job_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(EventId::generate().as_str())
+    .bind(job.as_str())
+    .bind(at.millis())
+    .bind(kind.as_str())
+    .bind(detail)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// A job's steps, oldest first.
-pub(crate) async fn timeline(pool: &sqlx::AnyPool, job: &JobId) -> Result<Vec<JobEvent>, sqlx::Error> {
+pub(crate) async fn timeline(
+    pool: &sqlx::AnyPool,
+    job: &JobId,
+) -> Result<Vec<JobEvent>, sqlx::Error> {
     let rows: Vec<(i64, String, Option<String>)> =
         sqlx::query_as("SELECT at, kind, detail FROM job_events WHERE job_id = $1 ORDER BY id")
             .bind(job.as_str())
             .fetch_all(pool)
             .await?;
-    Ok(rows.into_iter().map(|(at, kind, detail)| JobEvent { at: Timestamp::from_millis(at), kind, detail }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(at, kind, detail)| JobEvent { at: Timestamp::from_millis(at), kind, detail })
+        .collect())
 }

@@ -62,9 +62,13 @@ impl FailureCode {
     /// What the shopper reads. Every failure is free, and says so.
     pub fn message(self) -> &'static str {
         match self {
-            FailureCode::ProviderFailed => "The provider could not make this picture. You were not charged.",
+            FailureCode::ProviderFailed => {
+                "The provider could not make this picture. You were not charged."
+            }
             FailureCode::NoOutput => "The provider returned no picture. You were not charged.",
-            FailureCode::OutputRefused => "The provider's picture could not be accepted. You were not charged.",
+            FailureCode::OutputRefused => {
+                "The provider's picture could not be accepted. You were not charged."
+            }
             FailureCode::NoProviderAvailable => {
                 "No provider could take this generation right now. You were not charged."
             }

@@ -138,7 +138,19 @@ impl Jobs {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Jobs { db, ledger, storage, registry, signer, config, clock, faults, http, statuses: Arc::new(status_cache::new()), metrics: Default::default() }
+        Jobs {
+            db,
+            ledger,
+            storage,
+            registry,
+            signer,
+            config,
+            clock,
+            faults,
+            http,
+            statuses: Arc::new(status_cache::new()),
+            metrics: Default::default(),
+        }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -149,7 +149,11 @@ impl Jobs {
         if self.finish(job, Step::Failed(FailureCode::HoldOverdue)).await? {
             return Ok(true);
         }
-        let still_open = self.ledger.hold(hold).await?.is_some_and(|h| h.state == crate::ledger::HoldState::Open);
+        let still_open = self
+            .ledger
+            .hold(hold)
+            .await?
+            .is_some_and(|h| h.state == crate::ledger::HoldState::Open);
         if still_open {
             tracing::error!(%job, %hold, "an open hold outlived its job; releasing it");
             self.ledger.release(hold).await?;
@@ -234,7 +238,8 @@ impl Jobs {
         };
         let state = self.ask_provider(provider.as_ref(), task_id).await?;
         tracing::info!(job = %job.id, ?state, "asked the provider about an overdue job");
-        let report = TaskReport { provider: provider.name(), task_key, state, source: Source::Poll };
+        let report =
+            TaskReport { provider: provider.name(), task_key, state, source: Source::Poll };
         self.report(&report).await
     }
 

@@ -50,7 +50,8 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Job, sqlx::Error> {
     Ok(Job {
         id: JobId::from_string(row.try_get::<String, _>("id")?),
         user: UserId::from_string(row.try_get::<String, _>("user_id")?),
-        status: JobStatus::parse(&status).ok_or_else(|| decode(format!("job status {status:?}")))?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| decode(format!("job status {status:?}")))?,
         cost: Credits::new(cost).map_err(|e| decode(e.to_string()))?,
         hold: row.try_get::<Option<String>, _>("hold_id")?.map(HoldId::from_string),
         provider: row.try_get("provider")?,
@@ -65,7 +66,9 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Job, sqlx::Error> {
         result_key: row.try_get("result_key")?,
         result_content_type: row.try_get("result_content_type")?,
         error_code: match error_code {
-            Some(code) => Some(FailureCode::parse(&code).ok_or_else(|| decode(format!("error code {code:?}")))?),
+            Some(code) => Some(
+                FailureCode::parse(&code).ok_or_else(|| decode(format!("error code {code:?}")))?,
+            ),
             None => None,
         },
         error: row.try_get("error")?,

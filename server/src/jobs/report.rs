@@ -56,7 +56,11 @@ impl Jobs {
     /// Takes a webhook whose signature `Provider::parse_webhook` has verified. An unsigned
     /// provider's delivery proves itself with the job's callback token instead, and then only
     /// says "ask me": the task's state is read from the provider's API.
-    pub async fn receive_webhook(&self, provider: &Arc<dyn Provider>, event: WebhookEvent) -> Result<Reported, JobError> {
+    pub async fn receive_webhook(
+        &self,
+        provider: &Arc<dyn Provider>,
+        event: WebhookEvent,
+    ) -> Result<Reported, JobError> {
         let task_key = provider.task_key(&event.task_id).to_owned();
         let state = match event.authenticity {
             Authenticity::Signed => event.state,
@@ -77,7 +81,8 @@ impl Jobs {
                 self.ask_provider(provider.as_ref(), task_id).await?
             }
         };
-        let report = TaskReport { provider: provider.name(), task_key, state, source: Source::Webhook };
+        let report =
+            TaskReport { provider: provider.name(), task_key, state, source: Source::Webhook };
         self.hand_over(report).await
     }
 
@@ -142,17 +147,27 @@ impl Jobs {
     }
 
     /// The job that recorded `task_key` as its task at `provider`.
-    pub(crate) async fn bound(&self, provider: &str, task_key: &str) -> Result<Option<Job>, JobError> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE provider = $1 AND task_key = $2"))
-            .bind(provider)
-            .bind(task_key)
-            .fetch_optional(self.db.pool())
-            .await?;
+    pub(crate) async fn bound(
+        &self,
+        provider: &str,
+        task_key: &str,
+    ) -> Result<Option<Job>, JobError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE provider = $1 AND task_key = $2"
+        ))
+        .bind(provider)
+        .bind(task_key)
+        .fetch_optional(self.db.pool())
+        .await?;
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
     /// Asks a provider for a task's state, within the time a provider call may take.
-    pub(crate) async fn ask_provider(&self, provider: &dyn Provider, task_id: &str) -> Result<TaskState, JobError> {
+    pub(crate) async fn ask_provider(
+        &self,
+        provider: &dyn Provider,
+        task_id: &str,
+    ) -> Result<TaskState, JobError> {
         match tokio::time::timeout(crate::providers::CALL_TIMEOUT, provider.fetch(task_id)).await {
             Ok(Ok(state)) => Ok(state),
             Ok(Err(e)) => Err(JobError::ProviderQuery(e.0)),
@@ -162,7 +177,13 @@ impl Jobs {
 
     /// The output is recorded (once) in the same transaction as the report's event; the job
     /// stays `processing` until our copy exists.
-    async fn record_output(&self, job: &Job, output: &str, kind: EventKind, detail: &str) -> Result<(), JobError> {
+    async fn record_output(
+        &self,
+        job: &Job,
+        output: &str,
+        kind: EventKind,
+        detail: &str,
+    ) -> Result<(), JobError> {
         let now = self.clock.now();
         let mut tx = self.db.pool().begin().await?;
         sqlx::query(
@@ -192,7 +213,8 @@ impl Jobs {
     /// the task meanwhile (it looks for kept reports after recording), the report is taken back
     /// and applied here: one of the two sees the other.
     async fn keep_early(&self, report: &TaskReport) -> Result<Reported, JobError> {
-        let state = serde_json::to_string(&report.state).map_err(|e| JobError::Internal(e.to_string()))?;
+        let state =
+            serde_json::to_string(&report.state).map_err(|e| JobError::Internal(e.to_string()))?;
         sqlx::query(
             "INSERT INTO early_reports (provider, task_key, state, received_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (provider, task_key) DO NOTHING",
@@ -214,16 +236,26 @@ impl Jobs {
     }
 
     /// Takes back a kept report about a task, if there is one.
-    pub(crate) async fn take_early(&self, provider: &'static str, task_key: &str) -> Result<Option<TaskReport>, JobError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("DELETE FROM early_reports WHERE provider = $1 AND task_key = $2 RETURNING state")
-                .bind(provider)
-                .bind(task_key)
-                .fetch_optional(self.db.pool())
-                .await?;
+    pub(crate) async fn take_early(
+        &self,
+        provider: &'static str,
+        task_key: &str,
+    ) -> Result<Option<TaskReport>, JobError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "DELETE FROM early_reports WHERE provider = $1 AND task_key = $2 RETURNING state",
+        )
+        .bind(provider)
+        .bind(task_key)
+        .fetch_optional(self.db.pool())
+        .await?;
         let Some((state,)) = row else { return Ok(None) };
         let state = serde_json::from_str(&state).map_err(|e| JobError::Internal(e.to_string()))?;
-        Ok(Some(TaskReport { provider, task_key: task_key.to_owned(), state, source: Source::Webhook }))
+        Ok(Some(TaskReport {
+            provider,
+            task_key: task_key.to_owned(),
+            state,
+            source: Source::Webhook,
+        }))
     }
 }
 

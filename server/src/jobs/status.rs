@@ -16,8 +16,13 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] =
-        [JobStatus::Queued, JobStatus::Processing, JobStatus::Succeeded, JobStatus::Failed, JobStatus::Canceled];
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Processing,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Canceled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,7 +47,12 @@ impl JobStatus {
     /// only; failing and canceling end any unfinished job.
     pub fn can_become(self, next: JobStatus) -> bool {
         use JobStatus::*;
-        matches!((self, next), (Queued, Processing) | (Processing, Succeeded) | (Queued | Processing, Failed | Canceled))
+        matches!(
+            (self, next),
+            (Queued, Processing)
+                | (Processing, Succeeded)
+                | (Queued | Processing, Failed | Canceled)
+        )
     }
 
     /// The states from which a job may become `next`, for the conditional update that makes the

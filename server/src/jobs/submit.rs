@@ -35,7 +35,11 @@ impl Jobs {
             return Ok(url);
         }
         let expires = self.clock.now().plus_secs(INPUT_URL_TTL_SECS);
-        Ok(format!("{}{}", self.config.public_url, self.signer.sign_path(&format!("/files/{key}"), expires)))
+        Ok(format!(
+            "{}{}",
+            self.config.public_url,
+            self.signer.sign_path(&format!("/files/{key}"), expires)
+        ))
     }
 
     /// Takes the submission lease of a queued job. False when the job is not queued any more or
@@ -74,7 +78,12 @@ impl Jobs {
                 garment_image_url: garment_image_url.clone(),
                 prompt: job.prompt.clone(),
                 aspect_ratio: job.aspect_ratio.clone(),
-                callback_url: callback::url(&self.config.public_url, provider.name(), &job.id, token),
+                callback_url: callback::url(
+                    &self.config.public_url,
+                    provider.name(),
+                    &job.id,
+                    token,
+                ),
             };
             let started = std::time::Instant::now();
             let result = match tokio::time::timeout(CALL_TIMEOUT, provider.submit(&task)).await {
@@ -86,20 +95,30 @@ impl Jobs {
                 Err(SubmitError::Unavailable(_)) => "unavailable",
                 Err(SubmitError::Rejected(_)) => "rejected",
             };
-            self.metrics.count("fitroom_submissions", &[("provider", provider.name()), ("outcome", outcome)]);
-            self.metrics.observe("fitroom_submission", &[("provider", provider.name())], started.elapsed().as_secs_f64());
+            self.metrics.count(
+                "fitroom_submissions",
+                &[("provider", provider.name()), ("outcome", outcome)],
+            );
+            self.metrics.observe(
+                "fitroom_submission",
+                &[("provider", provider.name())],
+                started.elapsed().as_secs_f64(),
+            );
             match result {
                 Ok(task_id) => {
                     self.registry.record_success(provider.name());
                     self.faults.check("submit:after_accepted")?;
                     let task_key = provider.task_key(&task_id).to_owned();
-                    let recorded = self.record_accepted(job, provider.name(), &task_id, &task_key).await?;
+                    let recorded =
+                        self.record_accepted(job, provider.name(), &task_id, &task_key).await?;
                     tracing::info!(
                         provider = provider.name(), task = %task_id, ms = started.elapsed().as_millis() as u64,
                         recorded, "task submitted"
                     );
                     // A webhook may have outrun this record: apply what it said now.
-                    if recorded && let Some(early) = self.take_early(provider.name(), &task_key).await? {
+                    if recorded
+                        && let Some(early) = self.take_early(provider.name(), &task_key).await?
+                    {
                         self.hand_over(early).await?;
                     }
                     return Ok(());
@@ -121,20 +140,40 @@ impl Jobs {
     }
 
     /// `queued → processing`, with the provider and task that bind its reports from now on.
-    async fn record_accepted(&self, job: &Job, provider: &str, task_id: &str, task_key: &str) -> Result<bool, JobError> {
+    async fn record_accepted(
+        &self,
+        job: &Job,
+        provider: &str,
+        task_id: &str,
+        task_key: &str,
+    ) -> Result<bool, JobError> {
         let now = self.clock.now();
         let poll_at = now.plus_secs(self.config.poll_after_secs as i64);
         let mut tx = self.db.pool().begin().await?;
-        let moved = transition(&mut tx, job, Step::Accepted { provider, task_id, task_key, poll_at }, now).await?;
+        let moved =
+            transition(&mut tx, job, Step::Accepted { provider, task_id, task_key, poll_at }, now)
+                .await?;
         tx.commit().await?;
         self.statuses.forget(&job.id);
         Ok(moved)
     }
 
-    async fn note_submit_failure(&self, job: &Job, provider: &str, outcome: &str) -> Result<(), JobError> {
+    async fn note_submit_failure(
+        &self,
+        job: &Job,
+        provider: &str,
+        outcome: &str,
+    ) -> Result<(), JobError> {
         let mut conn = self.db.pool().acquire().await?;
         let detail = format!("{provider} {outcome}");
-        events::append(&mut conn, &job.id, self.clock.now(), EventKind::SubmitFailed, Some(&detail)).await?;
+        events::append(
+            &mut conn,
+            &job.id,
+            self.clock.now(),
+            EventKind::SubmitFailed,
+            Some(&detail),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -44,7 +44,9 @@ impl Step<'_> {
 
     fn event(&self) -> (EventKind, String) {
         match self {
-            Step::Accepted { provider, task_id, .. } => (EventKind::Submitted, format!("{provider} task {task_id}")),
+            Step::Accepted { provider, task_id, .. } => {
+                (EventKind::Submitted, format!("{provider} task {task_id}"))
+            }
             Step::Stored { key, .. } => (EventKind::Stored, (*key).to_owned()),
             Step::Failed(code) => (EventKind::Failed, code.as_str().to_owned()),
             Step::Canceled => (EventKind::Canceled, String::new()),
@@ -69,7 +71,8 @@ pub(crate) async fn transition(
     if !job.status.can_become(target) {
         return Err(JobError::IllegalMove { from: job.status, to: target });
     }
-    let sources: Vec<String> = JobStatus::sources_of(target).map(|s| format!("'{}'", s.as_str())).collect();
+    let sources: Vec<String> =
+        JobStatus::sources_of(target).map(|s| format!("'{}'", s.as_str())).collect();
     let sql = format!(
         "UPDATE jobs SET status = $1, updated_at = $2, finished_at = $3, error_code = $4, error = $5, \
          provider = COALESCE($6, provider), provider_task_id = COALESCE($7, provider_task_id), \
@@ -107,6 +110,13 @@ pub(crate) async fn transition(
         return Ok(false);
     }
     let (kind, detail) = step.event();
-    events::append(conn, &job.id, now, kind, Some(&detail).filter(|d| !d.is_empty()).map(String::as_str)).await?;
+    events::append(
+        conn,
+        &job.id,
+        now,
+        kind,
+        Some(&detail).filter(|d| !d.is_empty()).map(String::as_str),
+    )
+    .await?;
     Ok(true)
 }

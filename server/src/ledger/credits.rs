@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A non-negative whole number of credits. Credits are integers, never floats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Credits(i64);
 

@@ -88,7 +88,9 @@ impl Entry {
     pub(crate) fn from_row(row: EntryRow) -> Result<Self, LedgerError> {
         let (id, user, seq, line, at, kind, amount, package, hold, job, reference) = row;
         let kind = EntryKind::parse(&kind).ok_or_else(|| {
-            LedgerError::Database(sqlx::Error::Decode(format!("unknown entry kind {kind:?}").into()))
+            LedgerError::Database(sqlx::Error::Decode(
+                format!("unknown entry kind {kind:?}").into(),
+            ))
         })?;
         let amount = Credits::new(amount)
             .map_err(|e| LedgerError::Database(sqlx::Error::Decode(Box::new(e))))?;

@@ -47,7 +47,11 @@ impl Ledger {
     }
 
     /// If the package has expired, writes off whatever is neither consumed, held nor refunded.
-    async fn expire_if_due_in(&self, tx: &mut LedgerTx, package: &PackageId) -> Result<Credits, LedgerError> {
+    async fn expire_if_due_in(
+        &self,
+        tx: &mut LedgerTx,
+        package: &PackageId,
+    ) -> Result<Credits, LedgerError> {
         let mut reads = Script::new();
         let index = reads.push(&PACKAGE_EXPIRY, [package.as_str().into()]);
         let results = tx.read(reads).await?;

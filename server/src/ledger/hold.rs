@@ -147,7 +147,11 @@ impl Ledger {
     /// nothing is written then, and the transaction starts over the careful way: one round trip
     /// reads the key's hold and the packages under the lock, and the freeze is sent only when it
     /// can go through.
-    pub async fn freeze_in(&self, tx: &mut LedgerTx, request: &FreezeRequest) -> Result<Frozen, LedgerError> {
+    pub async fn freeze_in(
+        &self,
+        tx: &mut LedgerTx,
+        request: &FreezeRequest,
+    ) -> Result<Frozen, LedgerError> {
         if request.amount.is_zero() {
             return Err(LedgerError::NonPositiveHold);
         }
@@ -162,7 +166,8 @@ impl Ledger {
 
         let user = request.user.as_str();
         let mut reads = Script::new();
-        let by_key = reads.push(&HOLD_BY_KEY, [user.into(), request.idempotency_key.as_str().into()]);
+        let by_key =
+            reads.push(&HOLD_BY_KEY, [user.into(), request.idempotency_key.as_str().into()]);
         let free = reads.push(&PACKAGES_WITH_CREDITS, [user.into()]);
         let results = tx.read(reads).await?;
         if let Some((hold, _)) = hold_from_rows(results.rows(by_key))? {
@@ -180,7 +185,10 @@ impl Ledger {
             }
         }
         if available < request.amount.get() {
-            return Err(LedgerError::InsufficientCredits { requested: request.amount, available: Credits::new(available)? });
+            return Err(LedgerError::InsufficientCredits {
+                requested: request.amount,
+                available: Credits::new(available)?,
+            });
         }
         let (hold, writes, allocation) = self.freeze_writes(tx, request, false)?;
         let hold = allocated(hold, tx.send(writes).await?.rows(allocation))?;
@@ -259,7 +267,11 @@ impl Ledger {
         self.resolve(hold, Resolution::Release).await
     }
 
-    pub async fn resolve(&self, hold: &HoldId, resolution: Resolution) -> Result<Resolved, LedgerError> {
+    pub async fn resolve(
+        &self,
+        hold: &HoldId,
+        resolution: Resolution,
+    ) -> Result<Resolved, LedgerError> {
         with_retry(|| async {
             let mut tx = LedgerTx::begin_for_hold(self, hold).await?;
             match self.resolve_in(&mut tx, hold, resolution).await {
@@ -289,12 +301,17 @@ impl Ledger {
             && skips_read(tx, &known.user)?
         {
             self.queue_resolution(tx, hold_id, &known.job, &known.allocations, resolution)?;
-            return Ok(Resolved { hold: hold_id.clone(), state: HoldState::Settled, replayed: false });
+            return Ok(Resolved {
+                hold: hold_id.clone(),
+                state: HoldState::Settled,
+                replayed: false,
+            });
         }
         let mut reads = Script::new();
         let index = reads.push(&HOLD_BY_ID, [hold_id.as_str().into()]);
         let results = tx.read(reads).await?;
-        let (hold, packages) = hold_from_rows(results.rows(index))?.ok_or(LedgerError::UnknownHold)?;
+        let (hold, packages) =
+            hold_from_rows(results.rows(index))?.ok_or(LedgerError::UnknownHold)?;
         if &hold.user != tx.user()? {
             return Err(LedgerError::UnknownHold);
         }
@@ -315,7 +332,13 @@ impl Ledger {
             let now = tx.now()?;
             for (a, package) in hold.allocations.iter().zip(&packages) {
                 let free = package.free + a.amount.get();
-                let (taken, _) = self.take_back_in(tx, &a.package, free, package.owed, package.payment.as_deref())?;
+                let (taken, _) = self.take_back_in(
+                    tx,
+                    &a.package,
+                    free,
+                    package.owed,
+                    package.payment.as_deref(),
+                )?;
                 if package.expires_at.is_some_and(|at| at <= now) {
                     self.write_off_in(tx, &a.package, free - taken.get())?;
                 }
@@ -341,7 +364,11 @@ impl Ledger {
             Resolution::Release => &RELEASE_TO_PACKAGE,
         };
         for a in allocations {
-            writes.push_guarded(move_credits, [a.package.as_str().into(), a.amount.get().into()], 1);
+            writes.push_guarded(
+                move_credits,
+                [a.package.as_str().into(), a.amount.get().into()],
+                1,
+            );
         }
         writes.fault_point(faults, "resolve:after_package_update");
         let kind = match resolution {
@@ -354,7 +381,11 @@ impl Ledger {
         let writes = tx.writes();
         writes.fault_point(faults, "resolve:after_entries");
         let target = resolution.target();
-        writes.push_guarded(&RESOLVE_HOLD, [hold.as_str().into(), target.as_str().into(), now.millis().into()], 1);
+        writes.push_guarded(
+            &RESOLVE_HOLD,
+            [hold.as_str().into(), target.as_str().into(), now.millis().into()],
+            1,
+        );
         writes.fault_point(faults, "resolve:after_hold_update");
         Ok(())
     }
@@ -364,7 +395,11 @@ impl Ledger {
     }
 
     /// The hold `user` froze under `idempotency_key` (a job's hold is frozen under the job's key).
-    pub async fn hold_by_key(&self, user: &UserId, idempotency_key: &str) -> Result<Option<Hold>, LedgerError> {
+    pub async fn hold_by_key(
+        &self,
+        user: &UserId,
+        idempotency_key: &str,
+    ) -> Result<Option<Hold>, LedgerError> {
         load_hold(self, &HOLD_BY_KEY, &[user.as_str(), idempotency_key]).await
     }
 }
@@ -411,8 +446,9 @@ fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, Le
         return Ok(None);
     };
     let state: String = first.try_get(4)?;
-    let state = HoldState::parse(&state)
-        .ok_or_else(|| LedgerError::Database(sqlx::Error::Decode(format!("hold state {state:?}").into())))?;
+    let state = HoldState::parse(&state).ok_or_else(|| {
+        LedgerError::Database(sqlx::Error::Decode(format!("hold state {state:?}").into()))
+    })?;
     let mut allocations = Vec::with_capacity(rows.len());
     let mut packages = Vec::with_capacity(rows.len());
     for row in rows {
@@ -440,7 +476,11 @@ fn hold_from_rows(rows: &[AnyRow]) -> Result<Option<(Hold, Vec<PackageNow>)>, Le
     Ok(Some((hold, packages)))
 }
 
-async fn load_hold(ledger: &Ledger, query: &'static Statement, values: &[&str]) -> Result<Option<Hold>, LedgerError> {
+async fn load_hold(
+    ledger: &Ledger,
+    query: &'static Statement,
+    values: &[&str],
+) -> Result<Option<Hold>, LedgerError> {
     let mut query = sqlx::query(query.text);
     for value in values {
         query = query.bind(*value);

@@ -27,12 +27,12 @@ pub mod verify;
 
 pub use credits::{Credits, NegativeCredits};
 pub use deadline::OverdueHold;
+pub use engine::LedgerTx;
 pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;
 pub use hold::{Allocation, FreezeRequest, Frozen, Hold, HoldState, Resolution, Resolved};
 pub use package::{Balance, Grant, Package, PackageStatus};
 pub use refund::{RefundShare, Refunded};
-pub use engine::LedgerTx;
 
 use crate::clock::SharedClock;
 use crate::db::Db;
@@ -70,7 +70,14 @@ impl Ledger {
     pub fn with_faults(db: Db, clock: SharedClock, faults: FaultPoints) -> Self {
         let gates = engine::Gates::for_backend(db.backend());
         let batches = engine::Batches::for_gates(&gates).map(std::sync::Arc::new);
-        Ledger { db, clock, faults, gates: std::sync::Arc::new(gates), batches, known: Default::default() }
+        Ledger {
+            db,
+            clock,
+            faults,
+            gates: std::sync::Arc::new(gates),
+            batches,
+            known: Default::default(),
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -75,8 +75,10 @@ impl Package {
     /// granted − consumed − held, as docs/api.md (Credits) defines it, less what refunds took back: those credits
     /// are gone, so a fully refunded package reads `remaining` 0 and `depleted`.
     pub fn remaining(&self) -> Credits {
-        Credits::new(self.granted.get() - self.consumed.get() - self.held.get() - self.refunded.get())
-            .unwrap_or_default()
+        Credits::new(
+            self.granted.get() - self.consumed.get() - self.held.get() - self.refunded.get(),
+        )
+        .unwrap_or_default()
     }
 
     pub fn is_expired_at(&self, now: Timestamp) -> bool {
@@ -104,8 +106,21 @@ pub struct Balance {
     pub now: Timestamp,
 }
 
-pub(crate) type PackageRow =
-    (String, String, String, i64, i64, i64, i64, i64, Option<i64>, Option<String>, Option<String>, i64, i64);
+pub(crate) type PackageRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
 
 pub(crate) const PACKAGE_COLUMNS: &str = "id, user_id, name, granted, consumed, held, expired, granted_at, \
      expires_at, source, payment, refund_target, refunded";
@@ -177,7 +192,11 @@ impl Ledger {
 
     /// `grant`, also recording the payment that bought the package (`stripe:pi_…`) so that a
     /// refund of that payment finds it.
-    pub async fn grant_paid(&self, grant: &Grant, payment: Option<&str>) -> Result<PackageId, LedgerError> {
+    pub async fn grant_paid(
+        &self,
+        grant: &Grant,
+        payment: Option<&str>,
+    ) -> Result<PackageId, LedgerError> {
         if grant.credits.is_zero() {
             return Err(LedgerError::NonPositiveGrant);
         }
@@ -196,9 +215,14 @@ impl Ledger {
         .await
     }
 
-    pub async fn grant_in(&self, tx: &mut LedgerTx, grant: &Grant) -> Result<PackageId, LedgerError> {
+    pub async fn grant_in(
+        &self,
+        tx: &mut LedgerTx,
+        grant: &Grant,
+    ) -> Result<PackageId, LedgerError> {
         let mut reads = Script::new();
-        let by_source = grant.source.as_deref().map(|source| reads.push(&PACKAGE_BY_SOURCE, [source.into()]));
+        let by_source =
+            grant.source.as_deref().map(|source| reads.push(&PACKAGE_BY_SOURCE, [source.into()]));
         let results = tx.read(reads).await?;
         if let Some(row) = by_source.and_then(|i| results.rows(i).first()) {
             return Ok(PackageId::from_string(row.try_get::<String, _>(0)?));
@@ -232,19 +256,29 @@ impl Ledger {
     }
 
     pub async fn balance(&self, user: &UserId) -> Result<Balance, LedgerError> {
-        let rows: Vec<PackageRow> =
-            sqlx::query_as(&format!("SELECT {PACKAGE_COLUMNS} FROM credit_packages WHERE user_id = $1"))
-                .bind(user.as_str())
-                .fetch_all(self.db.pool())
-                .await?;
+        let rows: Vec<PackageRow> = sqlx::query_as(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM credit_packages WHERE user_id = $1"
+        ))
+        .bind(user.as_str())
+        .fetch_all(self.db.pool())
+        .await?;
         let now = self.clock.now();
-        let mut packages = rows.into_iter().map(Package::from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut packages =
+            rows.into_iter().map(Package::from_row).collect::<Result<Vec<_>, _>>()?;
         display_order(&mut packages, now);
-        let available =
-            packages.iter().filter(|p| p.status_at(now) == PackageStatus::Active).map(|p| p.remaining().get()).sum();
+        let available = packages
+            .iter()
+            .filter(|p| p.status_at(now) == PackageStatus::Active)
+            .map(|p| p.remaining().get())
+            .sum();
         // Credits held in a package that has since expired are still held: they settle normally.
         let held = packages.iter().map(|p| p.held.get()).sum();
-        Ok(Balance { available: Credits::new(available)?, held: Credits::new(held)?, packages, now })
+        Ok(Balance {
+            available: Credits::new(available)?,
+            held: Credits::new(held)?,
+            packages,
+            now,
+        })
     }
 }
 

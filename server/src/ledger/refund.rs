@@ -25,7 +25,9 @@ use crate::ids::{PackageId, UserId};
 use sqlx::Row;
 
 use crate::ledger::engine::script::Script;
-use crate::ledger::engine::statements::{PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK};
+use crate::ledger::engine::statements::{
+    PACKAGE_FOR_REFUND, RAISE_REFUND_TARGET, RECORD_PAYMENT, TAKE_BACK,
+};
 use crate::ledger::{Credits, EntryKind, Ledger, LedgerError, LedgerTx};
 
 /// The refunded part of a payment, in the payment's own units (cents for Stripe).
@@ -68,7 +70,11 @@ pub struct Refunded {
 
 impl Ledger {
     /// Refunds `share` of the package bought by `payment`; `None` when no package names it.
-    pub async fn refund_payment(&self, payment: &str, share: RefundShare) -> Result<Option<Refunded>, LedgerError> {
+    pub async fn refund_payment(
+        &self,
+        payment: &str,
+        share: RefundShare,
+    ) -> Result<Option<Refunded>, LedgerError> {
         let owner: Option<(String, String)> =
             sqlx::query_as("SELECT id, user_id FROM credit_packages WHERE payment = $1")
                 .bind(payment)
@@ -77,16 +83,23 @@ impl Ledger {
         let Some((package, user)) = owner else {
             return Ok(None);
         };
-        let refunded = self.refund_owned(&UserId::from_string(user), &PackageId::from_string(package), share).await?;
+        let refunded = self
+            .refund_owned(&UserId::from_string(user), &PackageId::from_string(package), share)
+            .await?;
         Ok(Some(refunded))
     }
 
     /// Refunds `share` of one package, whatever bought it.
-    pub async fn refund_package(&self, package: &PackageId, share: RefundShare) -> Result<Refunded, LedgerError> {
-        let owner: Option<(String,)> = sqlx::query_as("SELECT user_id FROM credit_packages WHERE id = $1")
-            .bind(package.as_str())
-            .fetch_optional(self.db.pool())
-            .await?;
+    pub async fn refund_package(
+        &self,
+        package: &PackageId,
+        share: RefundShare,
+    ) -> Result<Refunded, LedgerError> {
+        let owner: Option<(String,)> =
+            sqlx::query_as("SELECT user_id FROM credit_packages WHERE id = $1")
+                .bind(package.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
         let (user,) = owner.ok_or(LedgerError::UnknownPackage)?;
         self.refund_owned(&UserId::from_string(user), package, share).await
     }
@@ -120,7 +133,8 @@ impl Ledger {
         share: RefundShare,
     ) -> Result<Refunded, LedgerError> {
         let mut reads = Script::new();
-        let index = reads.push(&PACKAGE_FOR_REFUND, [package.as_str().into(), user.as_str().into()]);
+        let index =
+            reads.push(&PACKAGE_FOR_REFUND, [package.as_str().into(), user.as_str().into()]);
         let results = tx.read(reads).await?;
         let row = results.rows(index).first().ok_or(LedgerError::UnknownPackage)?;
         let (granted, target, refunded, mut free): (i64, i64, i64, i64) =
@@ -133,7 +147,11 @@ impl Ledger {
         let raised = wanted > target;
         if raised {
             let writes = tx.writes();
-            writes.push_guarded(&RAISE_REFUND_TARGET, [package.as_str().into(), wanted.into(), target.into()], 1);
+            writes.push_guarded(
+                &RAISE_REFUND_TARGET,
+                [package.as_str().into(), wanted.into(), target.into()],
+                1,
+            );
             writes.fault_point(&self.faults, "refund:after_target");
         }
         // Credits of a package past its expiry were worthless before the refund came: they are
@@ -170,7 +188,11 @@ impl Ledger {
             return Ok((Credits::ZERO, Credits::new(owed.max(0))?));
         }
         let writes = tx.writes();
-        writes.push_guarded(&TAKE_BACK, [package.as_str().into(), take.into(), free.into(), owed.into()], 1);
+        writes.push_guarded(
+            &TAKE_BACK,
+            [package.as_str().into(), take.into(), free.into(), owed.into()],
+            1,
+        );
         writes.fault_point(&self.faults, "refund:after_package_update");
         let taken = Credits::new(take)?;
         tx.entry(EntryKind::Refund, taken, Some(package), None, None, payment)?;

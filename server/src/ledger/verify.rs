@@ -20,10 +20,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::clock::Timestamp;
 use crate::db::Db;
+use crate::ids::PackageId;
 use crate::ledger::entry::{ENTRY_COLUMNS, EntryRow};
 use crate::ledger::package::{PACKAGE_COLUMNS, PackageRow, consumption_key};
 use crate::ledger::{Allocation, Credits, Entry, EntryKind, HoldState, LedgerError, Package};
-use crate::ids::PackageId;
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -71,10 +71,15 @@ struct Rebuilt {
 pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     let pool = db.pool();
     let packages: Vec<PackageRow> =
-        sqlx::query_as(&format!("SELECT {PACKAGE_COLUMNS} FROM credit_packages")).fetch_all(pool).await?;
-    let packages: Vec<Package> = packages.into_iter().map(Package::from_row).collect::<Result<_, _>>()?;
+        sqlx::query_as(&format!("SELECT {PACKAGE_COLUMNS} FROM credit_packages"))
+            .fetch_all(pool)
+            .await?;
+    let packages: Vec<Package> =
+        packages.into_iter().map(Package::from_row).collect::<Result<_, _>>()?;
     let holds: Vec<(String, String, String, i64, String, i64)> =
-        sqlx::query_as("SELECT id, user_id, job_id, amount, state, freeze_seq FROM holds").fetch_all(pool).await?;
+        sqlx::query_as("SELECT id, user_id, job_id, amount, state, freeze_seq FROM holds")
+            .fetch_all(pool)
+            .await?;
     let holds: Vec<HoldRow> = holds
         .into_iter()
         .map(|(id, user, job, amount, raw_state, freeze_seq)| HoldRow {
@@ -93,7 +98,8 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     .fetch_all(pool)
     .await?;
     let entries: Vec<Entry> = entries.into_iter().map(Entry::from_row).collect::<Result<_, _>>()?;
-    let jobs: Vec<(String, String)> = sqlx::query_as("SELECT id, status FROM jobs").fetch_all(pool).await?;
+    let jobs: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, status FROM jobs").fetch_all(pool).await?;
 
     let mut report = Report {
         packages: packages.len(),
@@ -104,9 +110,11 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     };
     let v = &mut report.violations;
 
-    let package_by_id: HashMap<&str, &Package> = packages.iter().map(|p| (p.id.as_str(), p)).collect();
+    let package_by_id: HashMap<&str, &Package> =
+        packages.iter().map(|p| (p.id.as_str(), p)).collect();
     let hold_by_id: HashMap<&str, &HoldRow> = holds.iter().map(|h| (h.id.as_str(), h)).collect();
-    let job_status: HashMap<&str, &str> = jobs.iter().map(|(id, s)| (id.as_str(), s.as_str())).collect();
+    let job_status: HashMap<&str, &str> =
+        jobs.iter().map(|(id, s)| (id.as_str(), s.as_str())).collect();
 
     // Allocations as the ledger reads them back: the freeze entries of the transaction each hold
     // names (`freeze_seq`). One pointing elsewhere leaves its hold short of its amount below.
@@ -140,10 +148,13 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     for &(hold, package, amount) in &allocations {
         *alloc_per_hold.entry(hold).or_default() += amount;
         match (package_by_id.get(package), hold_by_id.get(hold)) {
-            (None, _) => v.push(format!("allocation of hold {hold} names unknown package {package}")),
-            (Some(p), Some(h)) if p.user.as_str() != h.user => {
-                v.push(format!("hold {hold} of user {} takes from package {package} of user {}", h.user, p.user))
+            (None, _) => {
+                v.push(format!("allocation of hold {hold} names unknown package {package}"))
             }
+            (Some(p), Some(h)) if p.user.as_str() != h.user => v.push(format!(
+                "hold {hold} of user {} takes from package {package} of user {}",
+                h.user, p.user
+            )),
             _ => {}
         }
         match hold_by_id.get(hold).and_then(|h| h.state) {
@@ -156,11 +167,17 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     for p in &packages {
         let open = open_alloc.get(p.id.as_str()).copied().unwrap_or(0);
         if open != p.held.get() {
-            v.push(format!("package {}: held {} but its open holds allocate {}", p.id, p.held, open));
+            v.push(format!(
+                "package {}: held {} but its open holds allocate {}",
+                p.id, p.held, open
+            ));
         }
         let settled = settled_alloc.get(p.id.as_str()).copied().unwrap_or(0);
         if settled != p.consumed.get() {
-            v.push(format!("package {}: consumed {} but its settled holds allocate {}", p.id, p.consumed, settled));
+            v.push(format!(
+                "package {}: consumed {} but its settled holds allocate {}",
+                p.id, p.consumed, settled
+            ));
         }
     }
 
@@ -171,7 +188,10 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
         }
         let allocated = alloc_per_hold.get(h.id.as_str()).copied().unwrap_or(0);
         if allocated != h.amount {
-            v.push(format!("hold {}: amount {} but allocations sum to {}", h.id, h.amount, allocated));
+            v.push(format!(
+                "hold {}: amount {} but allocations sum to {}",
+                h.id, h.amount, allocated
+            ));
         }
     }
 
@@ -193,11 +213,17 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
         let same_tx = prev.user == next.user && prev.seq == next.seq;
         let expected = if same_tx { prev.line + 1 } else { 1 };
         if next.line != expected {
-            v.push(format!("entry {}: line {} of transaction {} where line {expected} was expected", next.id, next.line, next.seq));
+            v.push(format!(
+                "entry {}: line {} of transaction {} where line {expected} was expected",
+                next.id, next.line, next.seq
+            ));
         }
     }
     if let Some(first) = entries.first().filter(|e| e.line != 1) {
-        v.push(format!("entry {}: line {} of transaction {} where line 1 was expected", first.id, first.line, first.seq));
+        v.push(format!(
+            "entry {}: line {} of transaction {} where line 1 was expected",
+            first.id, first.line, first.seq
+        ));
     }
 
     // Replaying the journal rebuilds every package, and every hold moved exactly once.
@@ -226,12 +252,18 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
                 // An expiry writes off exactly what was then free (not consumed, held or refunded).
                 let free = r.granted - r.consumed - r.held - r.expired - r.refunded;
                 if a != free {
-                    v.push(format!("entry {}: expire of {a} on package {package} whose remainder was {free}", e.id));
+                    v.push(format!(
+                        "entry {}: expire of {a} on package {package} whose remainder was {free}",
+                        e.id
+                    ));
                 }
                 r.expired += a;
                 match package_by_id.get(package.as_str()).and_then(|p| p.expires_at) {
                     Some(at) if e.at >= at => {}
-                    _ => v.push(format!("entry {}: expire on package {} before its expiry", e.id, package)),
+                    _ => v.push(format!(
+                        "entry {}: expire on package {} before its expiry",
+                        e.id, package
+                    )),
                 }
             }
         }
@@ -247,7 +279,10 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     for p in &packages {
         let r = rebuilt.get(p.id.as_str()).copied().unwrap_or_default();
         if r.grants != 1 || r.granted != p.granted.get() {
-            v.push(format!("package {}: granted {} but the journal grants {} in {} entries", p.id, p.granted, r.granted, r.grants));
+            v.push(format!(
+                "package {}: granted {} but the journal grants {} in {} entries",
+                p.id, p.granted, r.granted, r.grants
+            ));
         }
         let stored = (p.consumed.get(), p.held.get(), p.expired.get(), p.refunded.get());
         if (r.consumed, r.held, r.expired, r.refunded) != stored {
@@ -267,15 +302,24 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
         let amount_of = |kind: &str| moves.get(kind).copied().unwrap_or(0);
         let expected: &[(&str, i64)] = match h.state {
             Some(HoldState::Open) => &[("freeze", h.amount), ("settle", 0), ("release", 0)],
-            Some(HoldState::Settled) => &[("freeze", h.amount), ("settle", h.amount), ("release", 0)],
-            Some(HoldState::Released) => &[("freeze", h.amount), ("settle", 0), ("release", h.amount)],
+            Some(HoldState::Settled) => {
+                &[("freeze", h.amount), ("settle", h.amount), ("release", 0)]
+            }
+            Some(HoldState::Released) => {
+                &[("freeze", h.amount), ("settle", 0), ("release", h.amount)]
+            }
             None => &[],
         };
         for (kind, want) in expected {
             if amount_of(kind) != *want {
                 v.push(format!(
                     "hold {} ({}): journal has {} {} entries totalling {}, expected {}",
-                    h.id, h.raw_state, kind, kind, amount_of(kind), want
+                    h.id,
+                    h.raw_state,
+                    kind,
+                    kind,
+                    amount_of(kind),
+                    want
                 ));
             }
         }
@@ -326,7 +370,8 @@ fn check_refund(p: &Package, v: &mut Vec<String>) {
             p.id, p.refunded, p.refund_target, p.granted
         ));
     }
-    let free = p.granted.get() - p.consumed.get() - p.held.get() - p.expired.get() - p.refunded.get();
+    let free =
+        p.granted.get() - p.consumed.get() - p.held.get() - p.expired.get() - p.refunded.get();
     if p.refund_target > p.refunded && free > 0 {
         v.push(format!(
             "package {}: its refund still asks back {} but {} credits are left free",
@@ -345,14 +390,18 @@ fn check_consumption_order(
     holds: &HashMap<&str, &HoldRow>,
     v: &mut Vec<String>,
 ) {
-    let package_by_id: HashMap<&PackageId, &Package> = packages.iter().map(|p| (&p.id, p)).collect();
+    let package_by_id: HashMap<&PackageId, &Package> =
+        packages.iter().map(|p| (&p.id, p)).collect();
     // Free (unheld, unconsumed, unexpired, unrefunded) credits per package, as of the replay point.
     let mut free: HashMap<&PackageId, i64> = HashMap::new();
     let mut i = 0;
     while i < entries.len() {
         // One transaction = the entries sharing (user, seq).
         let mut j = i;
-        while j < entries.len() && entries[j].user == entries[i].user && entries[j].seq == entries[i].seq {
+        while j < entries.len()
+            && entries[j].user == entries[i].user
+            && entries[j].seq == entries[i].seq
+        {
             j += 1;
         }
         let group = &entries[i..j];
@@ -367,8 +416,10 @@ fn check_consumption_order(
                 .filter(|p| &p.user == user && !p.is_expired_at(at))
                 .collect();
             candidates.sort_by(|a, b| consumption_key(a).cmp(&consumption_key(b)));
-            let ordered: Vec<(PackageId, i64)> =
-                candidates.iter().map(|p| (p.id.clone(), free.get(&p.id).copied().unwrap_or(0))).collect();
+            let ordered: Vec<(PackageId, i64)> = candidates
+                .iter()
+                .map(|p| (p.id.clone(), free.get(&p.id).copied().unwrap_or(0)))
+                .collect();
             let total: i64 = freezes.iter().map(|e| e.amount.get()).sum();
             let mut want: Vec<(PackageId, i64)> = allocate(&ordered, total)
                 .unwrap_or_default()
@@ -417,7 +468,8 @@ pub fn allocate(free: &[(PackageId, i64)], amount: i64) -> Option<Vec<Allocation
         }
         let take = left.min(*available);
         if take > 0 {
-            allocations.push(Allocation { package: package.clone(), amount: Credits::new(take).ok()? });
+            allocations
+                .push(Allocation { package: package.clone(), amount: Credits::new(take).ok()? });
             left -= take;
         }
     }

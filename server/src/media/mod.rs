@@ -1,8 +1,8 @@
 //! Images as Fitroom handles them: recognised by their bytes (never by a file name), decoded to
 //! prove they are whole, bounded in pixels, and re-encoded so that no metadata survives.
 
-mod sniff;
 pub mod normalize;
+mod sniff;
 
 pub use normalize::{MAX_PIXELS, NormalizedImage, normalize};
 pub use sniff::{ImageKind, sniff};

@@ -35,10 +35,16 @@ pub fn normalize(bytes: &[u8]) -> Result<NormalizedImage, ImageError> {
         Some(_) => (ImageKind::Png, ImageFormat::Png),
         None => return Err(ImageError::Unsupported),
     };
-    let image = if kind == ImageKind::Jpeg { DynamicImage::ImageRgb8(image.to_rgb8()) } else { image };
+    let image =
+        if kind == ImageKind::Jpeg { DynamicImage::ImageRgb8(image.to_rgb8()) } else { image };
     let mut out = Cursor::new(Vec::new());
     image.write_to(&mut out, format).map_err(|e| ImageError::Broken(e.to_string()))?;
-    Ok(NormalizedImage { bytes: out.into_inner(), kind, width: image.width(), height: image.height() })
+    Ok(NormalizedImage {
+        bytes: out.into_inner(),
+        kind,
+        width: image.width(),
+        height: image.height(),
+    })
 }
 
 /// Decodes an accepted image upright, refusing pixel bombs before allocating for them.
@@ -56,7 +62,8 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
         return Err(ImageError::TooManyPixels { width, height });
     }
     let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Broken(e.to_string()))?;
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Broken(e.to_string()))?;
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }

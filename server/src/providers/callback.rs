@@ -12,7 +12,11 @@ pub fn url(public_url: &str, provider: &str, job: &JobId, token: &str) -> String
 
 /// One parameter of a query string, as sent (our ids and tokens need no decoding).
 pub fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// The per-job token of an unsigned provider's webhook; without it nothing can be believed.

@@ -17,11 +17,15 @@ use crate::providers::http::{fetch_json, send_json};
 use crate::providers::input_map::InputMap;
 use crate::providers::report::{self, Word};
 use crate::providers::settings::Settings;
-use crate::providers::{FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent};
+use crate::providers::{
+    FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError,
+    WebhookEvent,
+};
 
 pub const NAME: &str = "evolink";
 const DEFAULT_API_BASE: &str = "https://api.evolink.ai";
-const DEFAULT_INPUTS: &str = "prompt=$instruction,image_urls[]=$person,image_urls[]=$garment,size=$aspect_ratio";
+const DEFAULT_INPUTS: &str =
+    "prompt=$instruction,image_urls[]=$person,image_urls[]=$garment,size=$aspect_ratio";
 
 /// Evolink's status words; callbacks spell cancelled the British way, accept both.
 fn word(status: &str) -> Option<Word> {
@@ -46,7 +50,9 @@ impl Evolink {
     pub fn from_config(config: &Config) -> Result<Self, RegistryError> {
         let s = Settings::new(config, NAME);
         if !config.is_https() {
-            tracing::warn!("Evolink only calls back to https URLs; FITROOM_PUBLIC_URL is not https, so its jobs will be finished by polling");
+            tracing::warn!(
+                "Evolink only calls back to https URLs; FITROOM_PUBLIC_URL is not https, so its jobs will be finished by polling"
+            );
         }
         Ok(Evolink {
             key: s.required("EVOLINK_API_KEY")?,
@@ -69,10 +75,18 @@ impl Provider for Evolink {
         body.insert("model".into(), json!(self.model));
         body.insert("callback_url".into(), json!(task.callback_url));
         let url = format!("{}/v1/images/generations", self.api_base);
-        report::created_id(&send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?)
+        report::created_id(
+            &send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?,
+        )
     }
 
-    async fn parse_webhook(&self, _headers: &HeaderMap, query: Option<&str>, body: &[u8], _now: Timestamp) -> Result<WebhookEvent, WebhookError> {
+    async fn parse_webhook(
+        &self,
+        _headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+        _now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
         report::unsigned_webhook(query, body, word)
     }
 

@@ -15,7 +15,10 @@ use crate::providers::http::{fetch_json, send_json};
 use crate::providers::input_map::InputMap;
 use crate::providers::report::{self, Word};
 use crate::providers::settings::Settings;
-use crate::providers::{FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent};
+use crate::providers::{
+    FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError,
+    WebhookEvent,
+};
 
 pub const NAME: &str = "fashn";
 const DEFAULT_MODEL: &str = "tryon-v1.6";
@@ -62,13 +65,24 @@ impl Provider for Fashn {
     }
 
     async fn submit(&self, task: &TaskInput) -> Result<String, SubmitError> {
-        let url = reqwest::Url::parse_with_params(&format!("{}/run", self.api_base), [("webhook_url", &task.callback_url)])
-            .map_err(|e| SubmitError::Rejected(format!("bad API URL: {e}")))?;
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/run", self.api_base),
+            [("webhook_url", &task.callback_url)],
+        )
+        .map_err(|e| SubmitError::Rejected(format!("bad API URL: {e}")))?;
         let body = json!({ "model_name": self.model, "inputs": self.inputs.build(task) });
-        report::created_id(&send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?)
+        report::created_id(
+            &send_json(self.http.post(url).bearer_auth(&self.key).json(&body)).await?,
+        )
     }
 
-    async fn parse_webhook(&self, _headers: &HeaderMap, query: Option<&str>, body: &[u8], _now: Timestamp) -> Result<WebhookEvent, WebhookError> {
+    async fn parse_webhook(
+        &self,
+        _headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+        _now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
         report::unsigned_webhook(query, body, word)
     }
 

@@ -41,7 +41,9 @@ pub(crate) async fn send_json(request: RequestBuilder) -> Result<Value, SubmitEr
         return Err(classify(status, &text));
     }
     // A 2xx that is not JSON is a broken provider, not a refusal of this task.
-    serde_json::from_str(&text).map_err(|e| SubmitError::Unavailable(format!("{status} with a body that is not JSON: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        SubmitError::Unavailable(format!("{status} with a body that is not JSON: {e}"))
+    })
 }
 
 /// The same call for a status query, where the distinction does not matter: the reconciler
@@ -57,7 +59,9 @@ pub(crate) fn error_text(value: &Value) -> Option<String> {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(s.clone()),
         Value::Object(o) => {
-            let text = ["message", "detail", "name", "type"].iter().find_map(|k| o.get(*k).and_then(Value::as_str));
+            let text = ["message", "detail", "name", "type"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(Value::as_str));
             Some(text.map_or_else(|| value.to_string(), str::to_owned))
         }
         other => Some(other.to_string()),
@@ -100,8 +104,14 @@ mod tests {
     fn error_fields_of_any_shape_read_as_text() {
         assert_eq!(error_text(&Value::Null), None);
         assert_eq!(error_text(&serde_json::json!("boom")), Some("boom".into()));
-        assert_eq!(error_text(&serde_json::json!({"name": "ImageLoadError", "message": "bad image"})), Some("bad image".into()));
-        assert_eq!(error_text(&serde_json::json!({"detail": "throttled"})), Some("throttled".into()));
+        assert_eq!(
+            error_text(&serde_json::json!({"name": "ImageLoadError", "message": "bad image"})),
+            Some("bad image".into())
+        );
+        assert_eq!(
+            error_text(&serde_json::json!({"detail": "throttled"})),
+            Some("throttled".into())
+        );
     }
 
     #[test]

@@ -55,7 +55,8 @@ impl InputMap {
     pub fn parse(text: &str) -> Result<Self, InputMapError> {
         let mut fields = Vec::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (name, value) = entry.split_once('=').ok_or_else(|| InputMapError::NotAPair(entry.to_owned()))?;
+            let (name, value) =
+                entry.split_once('=').ok_or_else(|| InputMapError::NotAPair(entry.to_owned()))?;
             let (name, append) = match name.trim().strip_suffix("[]") {
                 Some(base) => (base.trim(), true),
                 None => (name.trim(), false),
@@ -63,7 +64,11 @@ impl InputMap {
             if name.is_empty() {
                 return Err(InputMapError::EmptyName(entry.to_owned()));
             }
-            fields.push(Field { name: name.to_owned(), append, source: Source::parse(value.trim())? });
+            fields.push(Field {
+                name: name.to_owned(),
+                append,
+                source: Source::parse(value.trim())?,
+            });
         }
         if fields.is_empty() {
             return Err(InputMapError::Empty);
@@ -77,7 +82,8 @@ impl InputMap {
         for field in &self.fields {
             let Some(value) = field.source.value(task) else { continue };
             if field.append {
-                let slot = input.entry(field.name.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let slot =
+                    input.entry(field.name.clone()).or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(items) = slot {
                     items.push(value);
                 }
@@ -97,7 +103,9 @@ impl Source {
             "$prompt" => Source::Prompt,
             "$aspect_ratio" => Source::AspectRatio,
             "$instruction" => Source::Instruction,
-            other if other.starts_with('$') => return Err(InputMapError::UnknownSource(other.to_owned())),
+            other if other.starts_with('$') => {
+                return Err(InputMapError::UnknownSource(other.to_owned()));
+            }
             "true" => Source::Literal(Value::Bool(true)),
             "false" => Source::Literal(Value::Bool(false)),
             other => match other.parse::<serde_json::Number>() {
@@ -127,9 +135,11 @@ fn instruction(task: &TaskInput) -> String {
             "Show the person from the first image wearing the garment from the second image ({prompt}). \
              Keep their face, body, pose and the background unchanged."
         ),
-        (Some(_), None) => "Show the person from the first image wearing the garment from the second image. \
+        (Some(_), None) => {
+            "Show the person from the first image wearing the garment from the second image. \
              Keep their face, body, pose and the background unchanged."
-            .to_owned(),
+                .to_owned()
+        }
         (None, Some(prompt)) => format!(
             "Show the person in this image wearing: {prompt}. Keep their face, body, pose and the background unchanged."
         ),
@@ -167,15 +177,25 @@ mod tests {
 
     #[test]
     fn array_entries_collect_in_order_and_skip_absent_values() {
-        let map = InputMap::parse("image_urls[]=$person,image_urls[]=$garment,size=$aspect_ratio").expect("valid");
-        assert_eq!(map.build(&task(true, None))["image_urls"], json!(["https://f/person", "https://f/garment"]));
-        assert_eq!(map.build(&task(false, Some("a red coat")))["image_urls"], json!(["https://f/person"]));
+        let map = InputMap::parse("image_urls[]=$person,image_urls[]=$garment,size=$aspect_ratio")
+            .expect("valid");
+        assert_eq!(
+            map.build(&task(true, None))["image_urls"],
+            json!(["https://f/person", "https://f/garment"])
+        );
+        assert_eq!(
+            map.build(&task(false, Some("a red coat")))["image_urls"],
+            json!(["https://f/person"])
+        );
     }
 
     #[test]
     fn the_instruction_uses_the_shoppers_description() {
         let map = InputMap::parse("prompt=$instruction").expect("valid");
-        let text = map.build(&task(false, Some("a red coat")))["prompt"].as_str().map(str::to_owned).expect("text");
+        let text = map.build(&task(false, Some("a red coat")))["prompt"]
+            .as_str()
+            .map(str::to_owned)
+            .expect("text");
         assert!(text.contains("a red coat"), "{text}");
     }
 

@@ -8,8 +8,8 @@ mod http;
 pub mod input_map;
 pub mod local;
 mod registry;
-mod report;
 pub mod replicate;
+mod report;
 mod settings;
 pub mod standard_webhooks;
 

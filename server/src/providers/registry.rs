@@ -13,7 +13,9 @@ pub const COOL_DOWN_MS: i64 = 30_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
-    #[error("unknown provider {0:?} in FITROOM_PROVIDERS (known: local, replicate, fal, fashn, evolink)")]
+    #[error(
+        "unknown provider {0:?} in FITROOM_PROVIDERS (known: local, replicate, fal, fashn, evolink)"
+    )]
     Unknown(String),
     #[error("provider {name} is missing its setting {variable}")]
     MissingSetting { name: String, variable: &'static str },
@@ -62,7 +64,9 @@ impl Registry {
                     local = Some(provider.clone());
                     providers.push(Arc::new(provider));
                 }
-                replicate::NAME => providers.push(Arc::new(replicate::Replicate::from_config(config)?)),
+                replicate::NAME => {
+                    providers.push(Arc::new(replicate::Replicate::from_config(config)?))
+                }
                 fal::NAME => providers.push(Arc::new(fal::Fal::from_config(config)?)),
                 fashn::NAME => providers.push(Arc::new(fashn::Fashn::from_config(config)?)),
                 evolink::NAME => providers.push(Arc::new(evolink::Evolink::from_config(config)?)),
@@ -112,13 +116,20 @@ impl Registry {
         h.consecutive_failures += 1;
         if h.consecutive_failures >= FAILURES_BEFORE_COOL_DOWN {
             h.cooling_until = Some(now.plus_millis(COOL_DOWN_MS));
-            tracing::warn!(provider = name, failures = h.consecutive_failures, "provider cooling down");
+            tracing::warn!(
+                provider = name,
+                failures = h.consecutive_failures,
+                "provider cooling down"
+            );
         }
     }
 
     pub fn health(&self) -> Vec<(&'static str, ProviderHealth)> {
         let health = self.lock();
-        self.providers.iter().map(|p| (p.name(), health.get(p.name()).copied().unwrap_or_default())).collect()
+        self.providers
+            .iter()
+            .map(|p| (p.name(), health.get(p.name()).copied().unwrap_or_default()))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, ProviderHealth>> {

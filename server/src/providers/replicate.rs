@@ -17,7 +17,8 @@ use crate::providers::report::{self, Word};
 use crate::providers::settings::Settings;
 use crate::providers::standard_webhooks::Secret;
 use crate::providers::{
-    Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent,
+    Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState,
+    WebhookError, WebhookEvent,
 };
 
 pub const NAME: &str = "replicate";
@@ -82,7 +83,8 @@ impl Replicate {
         let s = Settings::new(config, NAME);
         let secret = Secret::parse(&s.required("REPLICATE_WEBHOOK_SECRET")?)
             .map_err(|reason| s.invalid("REPLICATE_WEBHOOK_SECRET", reason))?;
-        let model = Model::parse(&s.required("REPLICATE_MODEL")?).map_err(|reason| s.invalid("REPLICATE_MODEL", reason))?;
+        let model = Model::parse(&s.required("REPLICATE_MODEL")?)
+            .map_err(|reason| s.invalid("REPLICATE_MODEL", reason))?;
         Ok(Replicate {
             token: s.required("REPLICATE_API_TOKEN")?,
             secret,
@@ -108,16 +110,26 @@ impl Provider for Replicate {
             "webhook_events_filter": ["completed"],
         });
         let url = match &self.model {
-            Model::Named { owner, name } => format!("{}/models/{owner}/{name}/predictions", self.api_base),
+            Model::Named { owner, name } => {
+                format!("{}/models/{owner}/{name}/predictions", self.api_base)
+            }
             Model::Version(version) => {
                 body["version"] = json!(version);
                 format!("{}/predictions", self.api_base)
             }
         };
-        report::created_id(&send_json(self.http.post(url).bearer_auth(&self.token).json(&body)).await?)
+        report::created_id(
+            &send_json(self.http.post(url).bearer_auth(&self.token).json(&body)).await?,
+        )
     }
 
-    async fn parse_webhook(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8], now: Timestamp) -> Result<WebhookEvent, WebhookError> {
+    async fn parse_webhook(
+        &self,
+        headers: &HeaderMap,
+        _query: Option<&str>,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
         self.secret.verify(headers, body, now)?;
         let (task_id, state) = report::from_webhook(body, word)?;
         Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Signed })
@@ -135,8 +147,14 @@ mod tests {
 
     #[test]
     fn models_are_named_or_pinned_to_a_version() {
-        assert_eq!(Model::parse("cuuupid/idm-vton"), Ok(Model::Named { owner: "cuuupid".into(), name: "idm-vton".into() }));
-        assert_eq!(Model::parse("cuuupid/idm-vton:c871bb9b0466"), Ok(Model::Version("c871bb9b0466".into())));
+        assert_eq!(
+            Model::parse("cuuupid/idm-vton"),
+            Ok(Model::Named { owner: "cuuupid".into(), name: "idm-vton".into() })
+        );
+        assert_eq!(
+            Model::parse("cuuupid/idm-vton:c871bb9b0466"),
+            Ok(Model::Version("c871bb9b0466".into()))
+        );
         assert_eq!(Model::parse("c871bb9b0466"), Ok(Model::Version("c871bb9b0466".into())));
         for bad in ["a/b/c", "/x", "x/", "x:", "not a version"] {
             assert!(Model::parse(bad).is_err(), "{bad}");

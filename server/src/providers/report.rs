@@ -6,7 +6,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::providers::http::{error_text, urls};
-use crate::providers::{Authenticity, FetchError, SubmitError, TaskState, WebhookError, WebhookEvent, callback};
+use crate::providers::{
+    Authenticity, FetchError, SubmitError, TaskState, WebhookError, WebhookEvent, callback,
+};
 
 /// What a provider's status word means.
 pub(crate) enum Word {
@@ -35,21 +37,30 @@ impl Report {
         Some(match words(&self.status)? {
             Word::Pending => TaskState::Pending,
             Word::Succeeded => TaskState::Succeeded { outputs: urls(&self.output) },
-            Word::Failed(fallback) => TaskState::Failed { reason: error_text(&self.error).unwrap_or_else(|| fallback.to_owned()) },
+            Word::Failed(fallback) => TaskState::Failed {
+                reason: error_text(&self.error).unwrap_or_else(|| fallback.to_owned()),
+            },
         })
     }
 }
 
 /// A webhook body: the task id and its state; an unknown word makes it malformed.
 pub(crate) fn from_webhook(body: &[u8], words: Words) -> Result<(String, TaskState), WebhookError> {
-    let report: Report = serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
-    let state = report.state(words).ok_or_else(|| WebhookError::Malformed(format!("unknown status {:?}", report.status)))?;
+    let report: Report =
+        serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+    let state = report
+        .state(words)
+        .ok_or_else(|| WebhookError::Malformed(format!("unknown status {:?}", report.status)))?;
     Ok((report.id, state))
 }
 
 /// An unsigned provider's webhook: only the callback URL's token proves anything, and the
 /// body's state is a hint the webhook handler replaces with a status query.
-pub(crate) fn unsigned_webhook(query: Option<&str>, body: &[u8], words: Words) -> Result<WebhookEvent, WebhookError> {
+pub(crate) fn unsigned_webhook(
+    query: Option<&str>,
+    body: &[u8],
+    words: Words,
+) -> Result<WebhookEvent, WebhookError> {
     let token = callback::token(query)?;
     let (task_id, state) = from_webhook(body, words)?;
     Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Token(token) })
@@ -57,7 +68,8 @@ pub(crate) fn unsigned_webhook(query: Option<&str>, body: &[u8], words: Words) -
 
 /// A status query's answer.
 pub(crate) fn from_query(answer: Value, words: Words) -> Result<TaskState, FetchError> {
-    let report: Report = serde_json::from_value(answer).map_err(|e| FetchError(format!("unreadable task: {e}")))?;
+    let report: Report =
+        serde_json::from_value(answer).map_err(|e| FetchError(format!("unreadable task: {e}")))?;
     report.state(words).ok_or_else(|| FetchError(format!("unknown status {:?}", report.status)))
 }
 
@@ -65,6 +77,8 @@ pub(crate) fn from_query(answer: Value, words: Words) -> Result<TaskState, Fetch
 pub(crate) fn created_id(answer: &Value) -> Result<String, SubmitError> {
     match answer["id"].as_str().filter(|id| !id.is_empty()) {
         Some(id) => Ok(id.to_owned()),
-        None => Err(SubmitError::Rejected(error_text(&answer["error"]).unwrap_or_else(|| format!("no task id in {answer}")))),
+        None => Err(SubmitError::Rejected(
+            error_text(&answer["error"]).unwrap_or_else(|| format!("no task id in {answer}")),
+        )),
     }
 }

@@ -16,8 +16,10 @@ impl<'a> Settings<'a> {
     }
 
     pub(crate) fn required(&self, variable: &'static str) -> Result<String, RegistryError> {
-        self.optional(variable)
-            .ok_or_else(|| RegistryError::MissingSetting { name: self.provider.to_owned(), variable })
+        self.optional(variable).ok_or_else(|| RegistryError::MissingSetting {
+            name: self.provider.to_owned(),
+            variable,
+        })
     }
 
     pub(crate) fn optional(&self, variable: &'static str) -> Option<String> {
@@ -29,7 +31,11 @@ impl<'a> Settings<'a> {
     }
 
     /// A base URL, without the trailing slash that would double the one of every path.
-    pub(crate) fn url(&self, variable: &'static str, default: &str) -> Result<String, RegistryError> {
+    pub(crate) fn url(
+        &self,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<String, RegistryError> {
         let url = self.or(variable, default).trim_end_matches('/').to_owned();
         if url.starts_with("http://") || url.starts_with("https://") {
             Ok(url)
@@ -39,8 +45,13 @@ impl<'a> Settings<'a> {
     }
 
     /// The model's input mapping (`input_map`'s format), or the provider's default.
-    pub(crate) fn inputs(&self, variable: &'static str, default: &str) -> Result<InputMap, RegistryError> {
-        InputMap::parse(&self.or(variable, default)).map_err(|e| self.invalid(variable, e.to_string()))
+    pub(crate) fn inputs(
+        &self,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<InputMap, RegistryError> {
+        InputMap::parse(&self.or(variable, default))
+            .map_err(|e| self.invalid(variable, e.to_string()))
     }
 
     pub(crate) fn invalid(&self, variable: &'static str, reason: String) -> RegistryError {

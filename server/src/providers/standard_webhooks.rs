@@ -29,8 +29,11 @@ impl std::fmt::Debug for Secret {
 
 impl Secret {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let encoded = text.trim().strip_prefix("whsec_").ok_or("expected whsec_ followed by base64")?;
-        let key = STANDARD.decode(encoded).map_err(|e| format!("the part after whsec_ is not base64: {e}"))?;
+        let encoded =
+            text.trim().strip_prefix("whsec_").ok_or("expected whsec_ followed by base64")?;
+        let key = STANDARD
+            .decode(encoded)
+            .map_err(|e| format!("the part after whsec_ is not base64: {e}"))?;
         if key.is_empty() {
             return Err("the key is empty".into());
         }
@@ -52,7 +55,12 @@ impl Secret {
 
     /// Checks one delivery: the timestamp within the tolerance of `now`, then any `v1` entry
     /// equal, in constant time, to our own signature. Returns the message id (the dedup key).
-    pub fn verify<'h>(&self, headers: &'h HeaderMap, body: &[u8], now: Timestamp) -> Result<&'h str, WebhookError> {
+    pub fn verify<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<&'h str, WebhookError> {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -60,8 +68,10 @@ impl Secret {
                 .ok_or_else(|| WebhookError::BadSignature(format!("missing {name}")))
         };
         let id = header(ID_HEADER)?;
-        let timestamp: i64 =
-            header(TIMESTAMP_HEADER)?.trim().parse().map_err(|_| WebhookError::BadSignature("timestamp is not a number".into()))?;
+        let timestamp: i64 = header(TIMESTAMP_HEADER)?
+            .trim()
+            .parse()
+            .map_err(|_| WebhookError::BadSignature("timestamp is not a number".into()))?;
         if !timestamp_is_fresh(now, timestamp) {
             return Err(WebhookError::BadSignature("timestamp outside the tolerance".into()));
         }
@@ -101,14 +111,19 @@ mod tests {
     fn the_published_test_vector_signs_and_verifies() {
         let secret = Secret::parse(SECRET).expect("secret");
         assert_eq!(secret.sign(ID, TIMESTAMP, BODY), SIGNATURE);
-        assert_eq!(secret.verify(&headers(ID, &TIMESTAMP.to_string(), SIGNATURE), BODY, at(TIMESTAMP)), Ok(ID));
+        assert_eq!(
+            secret.verify(&headers(ID, &TIMESTAMP.to_string(), SIGNATURE), BODY, at(TIMESTAMP)),
+            Ok(ID)
+        );
     }
 
     #[test]
     fn any_of_several_signatures_may_match() {
         let secret = Secret::parse(SECRET).expect("secret");
         let both = format!("v1,bm90IGl0 {SIGNATURE}");
-        assert!(secret.verify(&headers(ID, &TIMESTAMP.to_string(), &both), BODY, at(TIMESTAMP)).is_ok());
+        assert!(
+            secret.verify(&headers(ID, &TIMESTAMP.to_string(), &both), BODY, at(TIMESTAMP)).is_ok()
+        );
     }
 
     #[test]
@@ -121,13 +136,25 @@ mod tests {
         let later = (TIMESTAMP + 1).to_string();
         assert!(secret.verify(&headers(ID, &later, SIGNATURE), BODY, at(TIMESTAMP)).is_err());
         assert!(secret.verify(&headers(ID, &t, "v1,garbage!"), BODY, at(TIMESTAMP)).is_err());
-        assert!(secret.verify(&headers(ID, &t, "v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="), BODY, at(TIMESTAMP)).is_err());
+        assert!(
+            secret
+                .verify(
+                    &headers(ID, &t, "v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="),
+                    BODY,
+                    at(TIMESTAMP)
+                )
+                .is_err()
+        );
     }
 
     #[test]
     fn another_secret_does_not_verify() {
         let other = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
-        assert!(other.verify(&headers(ID, &TIMESTAMP.to_string(), SIGNATURE), BODY, at(TIMESTAMP)).is_err());
+        assert!(
+            other
+                .verify(&headers(ID, &TIMESTAMP.to_string(), SIGNATURE), BODY, at(TIMESTAMP))
+                .is_err()
+        );
     }
 
     #[test]

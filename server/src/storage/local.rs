@@ -6,7 +6,9 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::{BodyError, ByteRange, ByteStream, ObjectBody, Read, Span, Storage, StorageError, validate_key};
+use super::{
+    BodyError, ByteRange, ByteStream, ObjectBody, Read, Span, Storage, StorageError, validate_key,
+};
 
 /// Objects as files under a directory; the content type sits beside each in `<file>.type`.
 pub struct LocalStorage {
@@ -57,7 +59,12 @@ impl LocalStorage {
     }
 
     /// The content type first, then the object: an object is never visible without its type.
-    async fn commit(&self, tmp: &Path, path: &Path, content_type: &str) -> Result<(), StorageError> {
+    async fn commit(
+        &self,
+        tmp: &Path,
+        path: &Path,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
@@ -78,15 +85,18 @@ impl LocalStorage {
 
 /// The bytes of `span` from an open file, a chunk at a time.
 fn file_stream(file: tokio::fs::File, span: Span) -> ByteStream {
-    futures_util::stream::try_unfold((file.take(span.len()), BytesMut::new()), |(mut file, mut buf)| async move {
-        buf.reserve(READ_CHUNK);
-        let n = file.read_buf(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let chunk = buf.split().freeze();
-        Ok(Some((chunk, (file, buf))))
-    })
+    futures_util::stream::try_unfold(
+        (file.take(span.len()), BytesMut::new()),
+        |(mut file, mut buf)| async move {
+            buf.reserve(READ_CHUNK);
+            let n = file.read_buf(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let chunk = buf.split().freeze();
+            Ok(Some((chunk, (file, buf))))
+        },
+    )
     .map(|chunk: Result<_, std::io::Error>| chunk.map_err(|e| -> BodyError { Box::new(e) }))
     .boxed()
 }
@@ -99,7 +109,12 @@ impl Storage for LocalStorage {
 
     /// Temporary file written chunk by chunk, synced, then renamed over the key: a crash or a
     /// failing stream never leaves half an object under a real key.
-    async fn put_stream(&self, key: &str, body: ByteStream, content_type: &str) -> Result<u64, StorageError> {
+    async fn put_stream(
+        &self,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
         let path = self.path(key)?;
         let tmp = self.temp_path();
         let stored = async {
@@ -180,11 +195,20 @@ mod tests {
     async fn a_stream_that_fails_leaves_no_file_behind() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStorage::new(dir.path()).await.expect("store");
-        let failing = futures_util::stream::iter([Ok(Bytes::from_static(b"half")), Err("the download broke".into())]).boxed();
-        let err = store.put_stream("results/b.png", failing, "image/png").await.expect_err("refused");
+        let failing = futures_util::stream::iter([
+            Ok(Bytes::from_static(b"half")),
+            Err("the download broke".into()),
+        ])
+        .boxed();
+        let err =
+            store.put_stream("results/b.png", failing, "image/png").await.expect_err("refused");
         assert!(matches!(err, StorageError::Body(_)), "{err:?}");
         assert!(!dir.path().join("results/b.png").exists());
         assert!(!dir.path().join("results/b.png.type").exists());
-        assert_eq!(std::fs::read_dir(dir.path().join(".tmp")).expect("tmp").count(), 0, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".tmp")).expect("tmp").count(),
+            0,
+            "no temporary file left"
+        );
     }
 }

@@ -64,7 +64,9 @@ pub struct ObjectBody {
 pub enum Read {
     Missing,
     /// The object exists, but no byte of it lies in the requested range.
-    Unsatisfiable { len: u64 },
+    Unsatisfiable {
+        len: u64,
+    },
     Found(ObjectBody),
 }
 
@@ -75,7 +77,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores the stream under `key` and returns its length. The stream is read through a bounded
     /// buffer, never gathered whole; a reader never sees half of it under `key`, and when the
     /// stream or the store fails nothing is left under `key`.
-    async fn put_stream(&self, key: &str, body: ByteStream, content_type: &str) -> Result<u64, StorageError>;
+    async fn put_stream(
+        &self,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+    ) -> Result<u64, StorageError>;
     /// Streams the object, or the part of it in `range`.
     async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Read, StorageError>;
     /// Deleting what is not there is not an error.
@@ -84,7 +91,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn health(&self) -> Result<(), StorageError>;
     /// A URL that reads the object without credentials until `ttl` passes, when the store can
     /// make one (S3 presigning); `None` means Fitroom serves it through its own signed route.
-    async fn presign_get(&self, _key: &str, _ttl: std::time::Duration) -> Result<Option<String>, StorageError> {
+    async fn presign_get(
+        &self,
+        _key: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Option<String>, StorageError> {
         Ok(None)
     }
 
@@ -99,7 +110,9 @@ pub trait Storage: Send + Sync + 'static {
         let mut object = match self.read(key, None).await? {
             Read::Found(object) => object,
             Read::Missing => return Ok(None),
-            Read::Unsatisfiable { .. } => return Err(StorageError::Remote("a whole read was refused as a range".into())),
+            Read::Unsatisfiable { .. } => {
+                return Err(StorageError::Remote("a whole read was refused as a range".into()));
+            }
         };
         let mut bytes = BytesMut::with_capacity(usize::try_from(object.span.len()).unwrap_or(0));
         while let Some(chunk) = object.body.next().await {

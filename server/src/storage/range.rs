@@ -39,7 +39,9 @@ impl ByteRange {
     /// when no byte of the object is in the range (the reader answers 416).
     pub fn resolve(self, len: u64) -> Option<Span> {
         let span = match self {
-            ByteRange::FromTo { first, last } => Span { start: first, end: last.saturating_add(1).min(len) },
+            ByteRange::FromTo { first, last } => {
+                Span { start: first, end: last.saturating_add(1).min(len) }
+            }
             ByteRange::From { first } => Span { start: first, end: len },
             ByteRange::Last { n } => Span { start: len.saturating_sub(n), end: len },
         };
@@ -67,7 +69,9 @@ impl ByteRange {
         let number = |s: &str| -> Option<u64> {
             let s = s.trim();
             // u64::from_str accepts a leading '+', which the grammar does not.
-            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
         };
         match (first.trim().is_empty(), last.trim().is_empty()) {
             (true, false) => Some(ByteRange::Last { n: number(last)? }),
@@ -87,27 +91,56 @@ mod tests {
 
     #[test]
     fn the_three_forms_of_a_single_range_are_understood() {
-        assert_eq!(ByteRange::parse_header("bytes=0-9"), Some(ByteRange::FromTo { first: 0, last: 9 }));
+        assert_eq!(
+            ByteRange::parse_header("bytes=0-9"),
+            Some(ByteRange::FromTo { first: 0, last: 9 })
+        );
         assert_eq!(ByteRange::parse_header("bytes=500-"), Some(ByteRange::From { first: 500 }));
         assert_eq!(ByteRange::parse_header("bytes=-20"), Some(ByteRange::Last { n: 20 }));
-        assert_eq!(ByteRange::parse_header(" bytes= 3 - 4 "), Some(ByteRange::FromTo { first: 3, last: 4 }));
+        assert_eq!(
+            ByteRange::parse_header(" bytes= 3 - 4 "),
+            Some(ByteRange::FromTo { first: 3, last: 4 })
+        );
     }
 
     #[test]
     fn headers_a_server_may_ignore_are_ignored() {
-        for ignored in ["bytes=0-1,4-5", "items=0-9", "bytes=9-3", "bytes=-", "bytes=a-b", "bytes=+1-2", "0-9", "bytes=99999999999999999999-"] {
+        for ignored in [
+            "bytes=0-1,4-5",
+            "items=0-9",
+            "bytes=9-3",
+            "bytes=-",
+            "bytes=a-b",
+            "bytes=+1-2",
+            "0-9",
+            "bytes=99999999999999999999-",
+        ] {
             assert_eq!(ByteRange::parse_header(ignored), None, "{ignored:?}");
         }
     }
 
     #[test]
     fn ranges_resolve_against_the_object_length() {
-        assert_eq!(ByteRange::FromTo { first: 10, last: 19 }.resolve(100), Some(Span { start: 10, end: 20 }));
-        assert_eq!(ByteRange::FromTo { first: 90, last: 1000 }.resolve(100), Some(Span { start: 90, end: 100 }), "clamped");
+        assert_eq!(
+            ByteRange::FromTo { first: 10, last: 19 }.resolve(100),
+            Some(Span { start: 10, end: 20 })
+        );
+        assert_eq!(
+            ByteRange::FromTo { first: 90, last: 1000 }.resolve(100),
+            Some(Span { start: 90, end: 100 }),
+            "clamped"
+        );
         assert_eq!(ByteRange::From { first: 99 }.resolve(100), Some(Span { start: 99, end: 100 }));
         assert_eq!(ByteRange::Last { n: 5 }.resolve(100), Some(Span { start: 95, end: 100 }));
-        assert_eq!(ByteRange::Last { n: 500 }.resolve(100), Some(Span::whole(100)), "a long suffix is everything");
-        assert_eq!(ByteRange::FromTo { first: 0, last: u64::MAX }.resolve(100), Some(Span::whole(100)));
+        assert_eq!(
+            ByteRange::Last { n: 500 }.resolve(100),
+            Some(Span::whole(100)),
+            "a long suffix is everything"
+        );
+        assert_eq!(
+            ByteRange::FromTo { first: 0, last: u64::MAX }.resolve(100),
+            Some(Span::whole(100))
+        );
     }
 
     #[test]
@@ -115,6 +148,10 @@ mod tests {
         assert_eq!(ByteRange::From { first: 100 }.resolve(100), None);
         assert_eq!(ByteRange::FromTo { first: 100, last: 200 }.resolve(100), None);
         assert_eq!(ByteRange::Last { n: 0 }.resolve(100), None);
-        assert_eq!(ByteRange::Last { n: 5 }.resolve(0), None, "an empty object has no bytes to serve");
+        assert_eq!(
+            ByteRange::Last { n: 5 }.resolve(0),
+            None,
+            "an empty object has no bytes to serve"
+        );
     }
 }

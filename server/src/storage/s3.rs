@@ -1,10 +1,14 @@
 mod upload;
 
 use async_trait::async_trait;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use futures_util::StreamExt;
 
-use super::{BodyError, ByteRange, ByteStream, ObjectBody, Read, Span, Storage, StorageError, validate_key};
+use super::{
+    BodyError, ByteRange, ByteStream, ObjectBody, Read, Span, Storage, StorageError, validate_key,
+};
 use crate::config::S3Config;
 
 /// S3, Cloudflare R2 or any S3-compatible server, through `aws-sdk-s3`.
@@ -40,25 +44,32 @@ impl S3Storage {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(config.region.clone()));
         if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-            loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "fitroom"));
+            loader =
+                loader.credentials_provider(Credentials::new(id, secret, None, None, "fitroom"));
         }
         if let Some(endpoint) = &config.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
         let shared = loader.load().await;
-        let mut builder = aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.endpoint.is_some());
+        let mut builder =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.endpoint.is_some());
         if config.checksums_when_required {
             builder = builder
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         }
-        S3Storage { client: aws_sdk_s3::Client::from_conf(builder.build()), bucket: config.bucket.clone() }
+        S3Storage {
+            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            bucket: config.bucket.clone(),
+        }
     }
 
     /// The length of an object, for the answer to a range that missed it.
     async fn len(&self, key: &str) -> Result<Option<u64>, StorageError> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(head) => Ok(Some(head.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0))),
+            Ok(head) => {
+                Ok(Some(head.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0)))
+            }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(remote(e)),
         }
@@ -71,9 +82,16 @@ impl Storage for S3Storage {
         "s3"
     }
 
-    async fn put_stream(&self, key: &str, body: ByteStream, content_type: &str) -> Result<u64, StorageError> {
+    async fn put_stream(
+        &self,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
         validate_key(key)?;
-        upload::Upload { client: &self.client, bucket: &self.bucket, key, content_type }.run(body).await
+        upload::Upload { client: &self.client, bucket: &self.bucket, key, content_type }
+            .run(body)
+            .await
     }
 
     /// The range goes to S3 with the request: one round trip (two for a suffix), and only the
@@ -92,10 +110,17 @@ impl Storage for S3Storage {
             },
             other => other,
         };
-        let request = self.client.get_object().bucket(&self.bucket).key(key).set_range(range.map(ByteRange::header_value));
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range.map(ByteRange::header_value));
         let out = match request.send().await {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(Read::Missing),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Ok(Read::Missing);
+            }
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
                 return Ok(match self.len(key).await? {
                     Some(len) => Read::Unsatisfiable { len },
@@ -124,10 +149,21 @@ impl Storage for S3Storage {
         Ok(())
     }
 
-    async fn presign_get(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>, StorageError> {
+    async fn presign_get(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StorageError> {
         validate_key(key)?;
         let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(remote)?;
-        let request = self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(remote)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(remote)?;
         Ok(Some(request.uri().to_string()))
     }
 }
@@ -138,7 +174,10 @@ mod tests {
 
     #[test]
     fn content_ranges_name_the_span_and_the_whole_length() {
-        assert_eq!(parse_content_range("bytes 10-19/100"), Some((Span { start: 10, end: 20 }, 100)));
+        assert_eq!(
+            parse_content_range("bytes 10-19/100"),
+            Some((Span { start: 10, end: 20 }, 100))
+        );
         assert_eq!(parse_content_range("bytes */100"), None);
         assert_eq!(parse_content_range("bytes 1-x/100"), None);
     }

@@ -71,20 +71,31 @@ pub async fn user_id(app: &TestApp, cookie: &str) -> String {
 async fn the_catalog_lists_the_default_packages_and_checkout_needs_stripe(t: TestDb) {
     let app = TestApp::new(t).await;
     let catalog = app.get("/api/billing/packages", None).await;
-    let ids: Vec<&str> = catalog.body["packages"].as_array().expect("packages").iter().map(|p| p["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = catalog.body["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids, vec!["starter", "plus", "pro"]);
     assert_eq!(catalog.body["packages"][0]["credits"], 10);
     let cookie = app.signed_up("ann@example.com").await;
-    let r = app.post_json("/api/billing/checkout", json!({ "package_id": "starter" }), Some(&cookie)).await;
+    let r = app
+        .post_json("/api/billing/checkout", json!({ "package_id": "starter" }), Some(&cookie))
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "payments_disabled"));
 }
 
 async fn checkout_creates_a_stripe_session_for_the_user_and_package(t: TestDb) {
     let (base, seen) = fake_stripe().await;
-    let app = TestApp::with_env(t, &[("STRIPE_SECRET_KEY", "sk_test_abc"), ("STRIPE_API_BASE", &base)]).await;
+    let app =
+        TestApp::with_env(t, &[("STRIPE_SECRET_KEY", "sk_test_abc"), ("STRIPE_API_BASE", &base)])
+            .await;
     let cookie = app.signed_up("ann@example.com").await;
     let user = user_id(&app, &cookie).await;
-    let r = app.post_json("/api/billing/checkout", json!({ "package_id": "plus" }), Some(&cookie)).await;
+    let r = app
+        .post_json("/api/billing/checkout", json!({ "package_id": "plus" }), Some(&cookie))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["url"], "https://checkout.stripe.test/c/pay/cs_test_123");
     let sent = seen.lock().expect("lock").join("\n");
@@ -92,14 +103,20 @@ async fn checkout_creates_a_stripe_session_for_the_user_and_package(t: TestDb) {
     assert!(sent.contains(&format!("client_reference_id={user}")), "{sent}");
     assert!(sent.contains("metadata%5Bpackage_id%5D=plus"), "{sent}");
     assert!(sent.contains("mode=payment"), "{sent}");
-    let unknown = app.post_json("/api/billing/checkout", json!({ "package_id": "gold" }), Some(&cookie)).await;
+    let unknown = app
+        .post_json("/api/billing/checkout", json!({ "package_id": "gold" }), Some(&cookie))
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let anonymous = app.post_json("/api/billing/checkout", json!({ "package_id": "plus" }), None).await;
+    let anonymous =
+        app.post_json("/api/billing/checkout", json!({ "package_id": "plus" }), None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn a_paid_session_is_granted_once_under_ten_concurrent_deliveries(t: TestDb) {
-    let app = Arc::new(TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")]).await);
+    let app = Arc::new(
+        TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")])
+            .await,
+    );
     let cookie = app.signed_up("ann@example.com").await;
     let user = user_id(&app, &cookie).await;
     let body = event("checkout.session.completed", "cs_paid_1", &user, "paid");
@@ -122,22 +139,38 @@ async fn a_paid_session_is_granted_once_under_ten_concurrent_deliveries(t: TestD
 }
 
 async fn forged_stale_and_misdirected_events_are_refused_and_change_nothing(t: TestDb) {
-    let app = TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")]).await;
+    let app =
+        TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")])
+            .await;
     let cookie = app.signed_up("ann@example.com").await;
     let user = user_id(&app, &cookie).await;
     let body = event("checkout.session.completed", "cs_forged", &user, "paid");
     let now = app.t.clock.now().millis() / 1000;
     let tampered = body.replace("starter", "pro");
-    assert_eq!(deliver(&app, &tampered, &signature(&body, SECRET, now)).await, StatusCode::UNAUTHORIZED, "tampered body");
-    assert_eq!(deliver(&app, &body, &signature(&body, "whsec_wrong", now)).await, StatusCode::UNAUTHORIZED, "wrong secret");
-    assert_eq!(deliver(&app, &body, &signature(&body, SECRET, now - 600)).await, StatusCode::UNAUTHORIZED, "ten minutes old");
+    assert_eq!(
+        deliver(&app, &tampered, &signature(&body, SECRET, now)).await,
+        StatusCode::UNAUTHORIZED,
+        "tampered body"
+    );
+    assert_eq!(
+        deliver(&app, &body, &signature(&body, "whsec_wrong", now)).await,
+        StatusCode::UNAUTHORIZED,
+        "wrong secret"
+    );
+    assert_eq!(
+        deliver(&app, &body, &signature(&body, SECRET, now - 600)).await,
+        StatusCode::UNAUTHORIZED,
+        "ten minutes old"
+    );
     assert_eq!(deliver(&app, &body, "garbage").await, StatusCode::UNAUTHORIZED, "no signature");
     assert_eq!(app.get("/api/credits", Some(&cookie)).await.body["available"], 0);
     assert_eq!(app.t.count("credit_packages").await, 0);
 }
 
 async fn an_unpaid_session_waits_for_the_async_payment_and_is_granted_once(t: TestDb) {
-    let app = TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")]).await;
+    let app =
+        TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")])
+            .await;
     let cookie = app.signed_up("ann@example.com").await;
     let user = user_id(&app, &cookie).await;
     let now = app.t.clock.now().millis() / 1000;
@@ -146,11 +179,19 @@ async fn an_unpaid_session_waits_for_the_async_payment_and_is_granted_once(t: Te
     assert_eq!(app.get("/api/credits", Some(&cookie)).await.body["available"], 0, "unpaid waits");
     let succeeded = event("checkout.session.async_payment_succeeded", "cs_async", &user, "paid");
     for _ in 0..2 {
-        assert_eq!(deliver(&app, &succeeded, &signature(&succeeded, SECRET, now)).await, StatusCode::OK);
+        assert_eq!(
+            deliver(&app, &succeeded, &signature(&succeeded, SECRET, now)).await,
+            StatusCode::OK
+        );
     }
     assert_eq!(app.get("/api/credits", Some(&cookie)).await.body["available"], 10);
-    let other = json!({ "id": "evt_x", "type": "customer.created", "data": { "object": {} } }).to_string();
-    assert_eq!(deliver(&app, &other, &signature(&other, SECRET, now)).await, StatusCode::OK, "unknown events are acknowledged");
+    let other =
+        json!({ "id": "evt_x", "type": "customer.created", "data": { "object": {} } }).to_string();
+    assert_eq!(
+        deliver(&app, &other, &signature(&other, SECRET, now)).await,
+        StatusCode::OK,
+        "unknown events are acknowledged"
+    );
     assert_eq!(app.t.count("credit_packages").await, 1);
     app.t.assert_verified().await;
 }

@@ -26,10 +26,15 @@ struct Shopper {
 
 impl Shopper {
     async fn buys_starter(t: TestDb) -> Shopper {
-        let app = TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")]).await;
+        let app = TestApp::with_env(
+            t,
+            &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")],
+        )
+        .await;
         let cookie = app.signed_up("ann@example.com").await;
         let user = user_id(&app, &cookie).await;
-        let shopper = Shopper { app: Arc::new(app), cookie, user: UserId::from_string(user.as_str()) };
+        let shopper =
+            Shopper { app: Arc::new(app), cookie, user: UserId::from_string(user.as_str()) };
         let purchase = event("checkout.session.completed", "cs_bought", &user, "paid");
         assert_eq!(shopper.send(&purchase).await, StatusCode::OK);
         assert_eq!(shopper.credits().await["available"], 10);
@@ -55,7 +60,12 @@ impl Shopper {
             .as_array()
             .expect("entries")
             .iter()
-            .map(|e| (e["kind"].as_str().expect("kind").to_owned(), e["amount"].as_i64().expect("amount")))
+            .map(|e| {
+                (
+                    e["kind"].as_str().expect("kind").to_owned(),
+                    e["amount"].as_i64().expect("amount"),
+                )
+            })
             .collect()
     }
 
@@ -114,7 +124,10 @@ async fn a_refund_after_partial_spending_takes_back_only_the_rest(t: TestDb) {
     let package = shopper.package().await;
     assert_eq!((package.consumed, package.refunded), (credits(3), credits(7)));
     let job = shopper.app.t.job(&shopper.user).await;
-    assert!(freeze(&shopper.ledger(), &shopper.user, &job, 1, "after").await.is_err(), "nothing left to spend");
+    assert!(
+        freeze(&shopper.ledger(), &shopper.user, &job, 1, "after").await.is_err(),
+        "nothing left to spend"
+    );
     shopper.app.t.assert_verified().await;
 }
 
@@ -125,7 +138,10 @@ async fn a_partial_refund_takes_its_share_and_a_later_full_refund_the_rest(t: Te
     assert_eq!(shopper.send(&charge_refunded("pi_cs_bought", PRICE / 2)).await, StatusCode::OK);
     assert_eq!(shopper.refunded_total().await, 5, "half of 10 credits");
     let balance = shopper.credits().await;
-    assert_eq!((balance["available"].as_i64(), balance["packages"][0]["status"].as_str()), (Some(3), Some("active")));
+    assert_eq!(
+        (balance["available"].as_i64(), balance["packages"][0]["status"].as_str()),
+        (Some(3), Some("active"))
+    );
 
     // Stripe reports refunds cumulatively: a repeat, or the older event arriving late, changes nothing.
     let before = shopper.app.t.snapshot().await;
@@ -136,7 +152,11 @@ async fn a_partial_refund_takes_its_share_and_a_later_full_refund_the_rest(t: Te
     assert_eq!(shopper.refunded_total().await, 8, "everything unspent, never the 2 spent credits");
     assert_eq!(shopper.credits().await["available"], 0);
     assert_eq!(shopper.send(&charge_refunded("pi_cs_bought", PRICE / 2)).await, StatusCode::OK);
-    assert_eq!(shopper.refunded_total().await, 8, "a late partial refund does not undo the full one");
+    assert_eq!(
+        shopper.refunded_total().await,
+        8,
+        "a late partial refund does not undo the full one"
+    );
     shopper.app.t.assert_verified().await;
 }
 
@@ -157,11 +177,21 @@ async fn credits_held_by_a_running_job_are_consumed_on_settle_and_taken_back_on_
 
     shopper.ledger().release(&fails_hold).await.expect("release");
     shopper.app.t.set_job_status(&fails, "failed").await;
-    assert_eq!(shopper.entries().await[0], ("refund".to_owned(), 3), "released credits are taken back at once");
+    assert_eq!(
+        shopper.entries().await[0],
+        ("refund".to_owned(), 3),
+        "released credits are taken back at once"
+    );
     let package = shopper.package().await;
-    assert_eq!((package.consumed, package.held, package.refunded), (credits(2), Credits::ZERO, credits(8)));
+    assert_eq!(
+        (package.consumed, package.held, package.refunded),
+        (credits(2), Credits::ZERO, credits(8))
+    );
     let balance = shopper.credits().await;
-    assert_eq!((balance["available"].as_i64(), balance["packages"][0]["status"].as_str()), (Some(0), Some("depleted")));
+    assert_eq!(
+        (balance["available"].as_i64(), balance["packages"][0]["status"].as_str()),
+        (Some(0), Some("depleted"))
+    );
     shopper.app.t.assert_verified().await;
 }
 
@@ -176,7 +206,8 @@ async fn ten_concurrent_duplicate_refunds_take_back_once(t: TestDb) {
     for task in tasks {
         assert_eq!(task.await.expect("task"), StatusCode::OK);
     }
-    let refunds: Vec<_> = shopper.entries().await.into_iter().filter(|(kind, _)| kind == "refund").collect();
+    let refunds: Vec<_> =
+        shopper.entries().await.into_iter().filter(|(kind, _)| kind == "refund").collect();
     assert_eq!(refunds, vec![("refund".to_owned(), 10)]);
     shopper.app.t.assert_verified().await;
 }
@@ -188,9 +219,21 @@ async fn forged_and_stale_refunds_are_refused_and_change_nothing(t: TestDb) {
     let before = shopper.app.t.snapshot().await;
     let tampered = body.replace("pi_cs_bought", "pi_cs_other");
     let app = &shopper.app;
-    assert_eq!(deliver(app, &tampered, &signature(&body, SECRET, now)).await, StatusCode::UNAUTHORIZED, "tampered body");
-    assert_eq!(deliver(app, &body, &signature(&body, "whsec_wrong", now)).await, StatusCode::UNAUTHORIZED, "wrong secret");
-    assert_eq!(deliver(app, &body, &signature(&body, SECRET, now - 600)).await, StatusCode::UNAUTHORIZED, "ten minutes old");
+    assert_eq!(
+        deliver(app, &tampered, &signature(&body, SECRET, now)).await,
+        StatusCode::UNAUTHORIZED,
+        "tampered body"
+    );
+    assert_eq!(
+        deliver(app, &body, &signature(&body, "whsec_wrong", now)).await,
+        StatusCode::UNAUTHORIZED,
+        "wrong secret"
+    );
+    assert_eq!(
+        deliver(app, &body, &signature(&body, SECRET, now - 600)).await,
+        StatusCode::UNAUTHORIZED,
+        "ten minutes old"
+    );
     assert_eq!(shopper.app.t.snapshot().await, before);
     assert_eq!(shopper.credits().await["available"], 10);
 }

@@ -42,7 +42,13 @@ impl TestDb {
 
     async fn connect(url: &str, dir: Option<tempfile::TempDir>) -> TestDb {
         let db = Db::connect(url).await.expect("connect");
-        TestDb { db, url: url.to_owned(), clock: ManualClock::at(START), faults: FaultPoints::default(), _dir: dir }
+        TestDb {
+            db,
+            url: url.to_owned(),
+            clock: ManualClock::at(START),
+            faults: FaultPoints::default(),
+            _dir: dir,
+        }
     }
 
     pub fn ledger(&self) -> Ledger {
@@ -51,13 +57,15 @@ impl TestDb {
 
     pub async fn user(&self) -> UserId {
         let id = UserId::generate();
-        sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, 'x', $3)")
-            .bind(id.as_str())
-            .bind(format!("{}@example.com", id.as_str()))
-            .bind(START.millis())
-            .execute(self.db.pool())
-            .await
-            .expect("insert user");
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, 'x', $3)",
+        )
+        .bind(id.as_str())
+        .bind(format!("{}@example.com", id.as_str()))
+        .bind(START.millis())
+        .execute(self.db.pool())
+        .await
+        .expect("insert user");
         id
     }
 
@@ -105,7 +113,8 @@ impl TestDb {
             "SELECT id || ':' || status FROM jobs ORDER BY id",
         ];
         for q in queries {
-            let rows: Vec<(String,)> = sqlx::query_as(q).fetch_all(self.db.pool()).await.expect("snapshot");
+            let rows: Vec<(String,)> =
+                sqlx::query_as(q).fetch_all(self.db.pool()).await.expect("snapshot");
             out.extend(rows.into_iter().map(|(r,)| r));
         }
         out
@@ -125,7 +134,10 @@ async fn fresh_postgres_database() -> String {
     );
     let name = format!("fitroom_test_{}", uuid::Uuid::new_v4().simple());
     let db = Db::connect(&admin).await.expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(db.pool()).await.expect("create database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(db.pool())
+        .await
+        .expect("create database");
     db.close().await;
     let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
     format!("{base}/{name}")

@@ -27,7 +27,12 @@ pub struct Reply {
 impl Reply {
     /// The session cookie this reply sets, as a `Cookie` header value.
     pub fn cookie(&self) -> String {
-        let set = self.headers.get(header::SET_COOKIE).expect("a Set-Cookie header").to_str().expect("ascii");
+        let set = self
+            .headers
+            .get(header::SET_COOKIE)
+            .expect("a Set-Cookie header")
+            .to_str()
+            .expect("ascii");
         set.split(';').next().expect("name=value").to_owned()
     }
 
@@ -50,7 +55,8 @@ impl TestApp {
             env.insert((*k).into(), (*v).into());
         }
         let config = Config::from_source(&env).expect("config");
-        let state = AppState::build_with_clock(config, Arc::new(t.clock.clone())).await.expect("state");
+        let state =
+            AppState::build_with_clock(config, Arc::new(t.clock.clone())).await.expect("state");
         let router = fitroom_server::http::router(state.clone());
         TestApp { t, state, router, _data_dir: data_dir }
     }
@@ -59,8 +65,14 @@ impl TestApp {
         let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let bytes =
+            axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         Reply { status, headers, body }
     }
 
@@ -83,7 +95,11 @@ impl TestApp {
     /// Registers a shopper and returns their session cookie.
     pub async fn signed_up(&self, email: &str) -> String {
         let reply = self
-            .post_json("/api/auth/register", serde_json::json!({ "email": email, "password": "correct horse battery" }), None)
+            .post_json(
+                "/api/auth/register",
+                serde_json::json!({ "email": email, "password": "correct horse battery" }),
+                None,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
         reply.cookie()

@@ -21,7 +21,13 @@ async fn credits_list_packages_in_consumption_order_with_their_remaining_credits
     let ledger = app.state.ledger.clone();
     for (n, days) in [(5, None), (2, Some(30)), (1, Some(3))] {
         ledger
-            .grant(&Grant { user: user.clone(), credits: Credits::new(n).expect("n"), name: format!("{n} credits"), expires_at: days.map(|d| START.plus_days(d)), source: None })
+            .grant(&Grant {
+                user: user.clone(),
+                credits: Credits::new(n).expect("n"),
+                name: format!("{n} credits"),
+                expires_at: days.map(|d| START.plus_days(d)),
+                source: None,
+            })
             .await
             .expect("grant");
     }
@@ -31,10 +37,22 @@ async fn credits_list_packages_in_consumption_order_with_their_remaining_credits
     let reply = app.get("/api/credits", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!((reply.body["available"].as_i64(), reply.body["held"].as_i64()), (Some(6), Some(2)));
-    let names: Vec<&str> = reply.body["packages"].as_array().expect("array").iter().map(|p| p["name"].as_str().expect("name")).collect();
-    assert_eq!(names, vec!["2 credits", "5 credits", "1 credits"], "active first-expiring-first, then the depleted one");
+    let names: Vec<&str> = reply.body["packages"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["2 credits", "5 credits", "1 credits"],
+        "active first-expiring-first, then the depleted one"
+    );
     let depleted = &reply.body["packages"][2];
-    assert_eq!((depleted["remaining"].as_i64(), depleted["held"].as_i64(), depleted["status"].as_str()), (Some(0), Some(1), Some("depleted")));
+    assert_eq!(
+        (depleted["remaining"].as_i64(), depleted["held"].as_i64(), depleted["status"].as_str()),
+        (Some(0), Some(1), Some("depleted"))
+    );
     assert_eq!(reply.body["packages"][1]["expires_at"], json!(null));
 }
 
@@ -47,7 +65,12 @@ async fn the_ledger_lists_entries_newest_first_with_a_limit(t: TestDb) {
     app.state.ledger.release(&hold.id).await.expect("release");
 
     let all = app.get("/api/credits/ledger", Some(&cookie)).await;
-    let kinds: Vec<&str> = all.body["entries"].as_array().expect("entries").iter().map(|e| e["kind"].as_str().expect("kind")).collect();
+    let kinds: Vec<&str> = all.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
     assert_eq!(kinds, vec!["release", "freeze", "grant"]);
     let newest = &all.body["entries"][0];
     assert_eq!(newest["job_id"], json!(job.as_str()));
@@ -58,7 +81,11 @@ async fn the_ledger_lists_entries_newest_first_with_a_limit(t: TestDb) {
     assert_eq!(one.body["entries"].as_array().map(Vec::len), Some(1));
     for bad in ["0", "-1", "lots"] {
         let r = app.get(&format!("/api/credits/ledger?limit={bad}"), Some(&cookie)).await;
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "limit={bad}");
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "limit={bad}"
+        );
     }
 }
 
@@ -68,7 +95,11 @@ async fn credits_and_ledger_need_a_session_and_show_only_ones_own(t: TestDb) {
     let bob = app.signed_up("bob@example.com").await;
     for path in ["/api/me", "/api/credits", "/api/credits/ledger"] {
         let anonymous = app.get(path, None).await;
-        assert_eq!((anonymous.status, anonymous.code()), (StatusCode::UNAUTHORIZED, "unauthenticated"), "{path}");
+        assert_eq!(
+            (anonymous.status, anonymous.code()),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            "{path}"
+        );
     }
     let ann_id = user_id(&app, &ann).await;
     let bobs = app.get("/api/credits/ledger", Some(&bob)).await;

@@ -4,7 +4,15 @@ use crate::common::TestDb;
 use crate::http_server::Server;
 
 async fn unfinished_jobs_beyond_the_limit_are_refused(t: TestDb) {
-    let server = Server::start(t, &[("FITROOM_MAX_ACTIVE_JOBS", "2"), ("FITROOM_LOCAL_DROP_RATE", "1"), ("FITROOM_SIGNUP_CREDITS", "5")]).await;
+    let server = Server::start(
+        t,
+        &[
+            ("FITROOM_MAX_ACTIVE_JOBS", "2"),
+            ("FITROOM_LOCAL_DROP_RATE", "1"),
+            ("FITROOM_SIGNUP_CREDITS", "5"),
+        ],
+    )
+    .await;
     server.sign_up("ann@example.com").await;
     for _ in 0..2 {
         assert_eq!(server.generate(None).await.0, 202);
@@ -16,7 +24,9 @@ async fn unfinished_jobs_beyond_the_limit_are_refused(t: TestDb) {
 }
 
 async fn submissions_beyond_the_rate_are_refused(t: TestDb) {
-    let server = Server::start(t, &[("FITROOM_SUBMITS_PER_MINUTE", "2"), ("FITROOM_SIGNUP_CREDITS", "5")]).await;
+    let server =
+        Server::start(t, &[("FITROOM_SUBMITS_PER_MINUTE", "2"), ("FITROOM_SIGNUP_CREDITS", "5")])
+            .await;
     server.sign_up("ann@example.com").await;
     for _ in 0..2 {
         assert_eq!(server.generate(None).await.0, 202);
@@ -30,7 +40,8 @@ async fn submissions_beyond_the_rate_are_refused(t: TestDb) {
 
 async fn oversized_json_and_webhook_bodies_are_refused(t: TestDb) {
     let server = Server::start(t, &[]).await;
-    let big_json = format!("{{\"email\":\"{}@example.com\",\"password\":\"x\"}}", "a".repeat(70 * 1024));
+    let big_json =
+        format!("{{\"email\":\"{}@example.com\",\"password\":\"x\"}}", "a".repeat(70 * 1024));
     let r = server
         .http
         .post(format!("{}/api/auth/register", server.base))
@@ -43,7 +54,13 @@ async fn oversized_json_and_webhook_bodies_are_refused(t: TestDb) {
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["error"]["code"], "payload_too_large");
     assert_eq!(server.t.count("users").await, 0);
-    let r = server.http.post(format!("{}/webhooks/local", server.base)).body(vec![b'x'; 2 * 1024 * 1024]).send().await.expect("post");
+    let r = server
+        .http
+        .post(format!("{}/webhooks/local", server.base))
+        .body(vec![b'x'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 413);
 }
 

@@ -24,9 +24,17 @@ async fn every_authenticated_route_is_scoped_to_the_sessions_user(t: TestDb) {
         (Method::DELETE, format!("/api/generations/{id}")),
     ];
     for (method, path) in &scoped {
-        let r = bob.request(method.clone(), format!("{}{path}", server.base)).send().await.expect("send");
+        let r = bob
+            .request(method.clone(), format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), 404, "Bob on {method} {path}");
-        let r = anonymous.request(method.clone(), format!("{}{path}", server.base)).send().await.expect("send");
+        let r = anonymous
+            .request(method.clone(), format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), 401, "anonymous on {method} {path}");
     }
     for path in ["/api/me", "/api/credits", "/api/credits/ledger", "/api/generations"] {
@@ -36,18 +44,48 @@ async fn every_authenticated_route_is_scoped_to_the_sessions_user(t: TestDb) {
     let r = anonymous.post(format!("{}/api/generations", server.base)).send().await.expect("send");
     assert_eq!(r.status(), 401, "anonymous generation");
 
-    let bobs: serde_json::Value = bob.get(format!("{}/api/generations", server.base)).send().await.expect("list").json().await.expect("json");
-    assert_eq!(bobs["items"].as_array().map(Vec::len), Some(0), "Bob sees none of Ann's generations");
-    let bobs_ledger: serde_json::Value = bob.get(format!("{}/api/credits/ledger", server.base)).send().await.expect("ledger").json().await.expect("json");
-    assert!(bobs_ledger["entries"].as_array().expect("entries").iter().all(|e| e["job_id"].is_null()), "no entry of Ann's job");
+    let bobs: serde_json::Value = bob
+        .get(format!("{}/api/generations", server.base))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        bobs["items"].as_array().map(Vec::len),
+        Some(0),
+        "Bob sees none of Ann's generations"
+    );
+    let bobs_ledger: serde_json::Value = bob
+        .get(format!("{}/api/credits/ledger", server.base))
+        .send()
+        .await
+        .expect("ledger")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        bobs_ledger["entries"].as_array().expect("entries").iter().all(|e| e["job_id"].is_null()),
+        "no entry of Ann's job"
+    );
 
     // Ann still has it all, and can delete it now that it is finished.
     assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "succeeded");
-    let deleted = server.http.delete(format!("{}/api/generations/{id}", server.base)).send().await.expect("delete");
+    let deleted = server
+        .http
+        .delete(format!("{}/api/generations/{id}", server.base))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(deleted.status(), 204);
-    let gone = server.http.get(format!("{}/api/generations/{id}", server.base)).send().await.expect("get");
+    let gone =
+        server.http.get(format!("{}/api/generations/{id}", server.base)).send().await.expect("get");
     assert_eq!(gone.status(), 404);
-    assert!(server.state.storage.get(&format!("results/{id}.png")).await.expect("get").is_none(), "the result is deleted");
+    assert!(
+        server.state.storage.get(&format!("results/{id}.png")).await.expect("get").is_none(),
+        "the result is deleted"
+    );
 }
 
 async fn a_running_generation_can_be_canceled_but_not_deleted(t: TestDb) {
@@ -55,15 +93,35 @@ async fn a_running_generation_can_be_canceled_but_not_deleted(t: TestDb) {
     server.sign_up("ann@example.com").await;
     let (_, created) = server.generate(None).await;
     let id = created["id"].as_str().expect("id");
-    let still_running = server.http.delete(format!("{}/api/generations/{id}", server.base)).send().await.expect("delete");
+    let still_running = server
+        .http
+        .delete(format!("{}/api/generations/{id}", server.base))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(still_running.status(), 409);
-    let canceled: serde_json::Value =
-        server.http.post(format!("{}/api/generations/{id}/cancel", server.base)).send().await.expect("cancel").json().await.expect("json");
+    let canceled: serde_json::Value = server
+        .http
+        .post(format!("{}/api/generations/{id}/cancel", server.base))
+        .send()
+        .await
+        .expect("cancel")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(canceled["status"], "canceled");
     assert_eq!(server.credits().await, (3, 0), "the hold was released");
-    let again = server.http.post(format!("{}/api/generations/{id}/cancel", server.base)).send().await.expect("cancel");
+    let again = server
+        .http
+        .post(format!("{}/api/generations/{id}/cancel", server.base))
+        .send()
+        .await
+        .expect("cancel");
     assert_eq!(again.status(), 409);
     server.t.assert_verified().await;
 }
 
-crate::on_both_databases!(every_authenticated_route_is_scoped_to_the_sessions_user, a_running_generation_can_be_canceled_but_not_deleted);
+crate::on_both_databases!(
+    every_authenticated_route_is_scoped_to_the_sessions_user,
+    a_running_generation_can_be_canceled_but_not_deleted
+);

@@ -27,9 +27,17 @@ async fn a_poll_right_after_a_cancel_sees_it_canceled(t: TestDb) {
     let id = running_job(&server).await;
     // Polled again and again while running, as the page does.
     for _ in 0..5 {
-        assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "processing");
+        assert_eq!(
+            server.get_json(&format!("/api/generations/{id}")).await["status"],
+            "processing"
+        );
     }
-    let r = server.http.post(format!("{}/api/generations/{id}/cancel", server.base)).send().await.expect("cancel");
+    let r = server
+        .http
+        .post(format!("{}/api/generations/{id}/cancel", server.base))
+        .send()
+        .await
+        .expect("cancel");
     assert_eq!(r.status(), 200);
     assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "canceled");
     server.t.assert_verified().await;
@@ -40,7 +48,8 @@ async fn a_poll_right_after_sign_out_is_refused(t: TestDb) {
     let id = running_job(&server).await;
     let poll = format!("{}/api/generations/{id}", server.base);
     assert_eq!(server.http.get(&poll).send().await.expect("poll").status(), 200);
-    let r = server.http.post(format!("{}/api/auth/logout", server.base)).send().await.expect("logout");
+    let r =
+        server.http.post(format!("{}/api/auth/logout", server.base)).send().await.expect("logout");
     assert_eq!(r.status(), 204);
     assert_eq!(server.http.get(&poll).send().await.expect("poll").status(), 401);
 }
@@ -51,8 +60,12 @@ async fn a_stolen_job_id_stays_hidden_even_while_its_owner_polls(t: TestDb) {
     let bob = reqwest::Client::builder().cookie_store(true).build().expect("client");
     server.sign_up_as(&bob, "bob@example.com").await;
     for _ in 0..3 {
-        assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "processing");
-        let r = bob.get(format!("{}/api/generations/{id}", server.base)).send().await.expect("poll");
+        assert_eq!(
+            server.get_json(&format!("/api/generations/{id}")).await["status"],
+            "processing"
+        );
+        let r =
+            bob.get(format!("{}/api/generations/{id}", server.base)).send().await.expect("poll");
         assert_eq!(r.status(), 404, "the same answer as for an id that does not exist");
     }
 }

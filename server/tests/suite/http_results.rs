@@ -2,7 +2,10 @@
 //! ETag, private caching, single byte ranges (206 / 416), and `If-Range` / `If-None-Match`.
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, IF_RANGE, RANGE};
+use reqwest::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    IF_RANGE, RANGE,
+};
 
 use crate::common::TestDb;
 use crate::http_server::Server;
@@ -21,7 +24,11 @@ async fn finished_result(server: &Server) -> (String, Vec<u8>, String) {
     (url, whole.bytes().await.expect("bytes").to_vec(), etag)
 }
 
-async fn get_with(server: &Server, url: &str, headers: &[(reqwest::header::HeaderName, &str)]) -> reqwest::Response {
+async fn get_with(
+    server: &Server,
+    url: &str,
+    headers: &[(reqwest::header::HeaderName, &str)],
+) -> reqwest::Response {
     let mut request = server.http.get(url);
     for (name, value) in headers {
         request = request.header(name, *value);
@@ -33,12 +40,21 @@ async fn single_byte_ranges_are_served_as_partial_content(t: TestDb) {
     let server = Server::start(t, &[]).await;
     let (url, whole, etag) = finished_result(&server).await;
     let n = whole.len();
-    let cases = [("bytes=0-9", 0..10), ("bytes=10-", 10..n), ("bytes=-16", n - 16..n), ("bytes=5-999999999", 5..n)];
+    let cases = [
+        ("bytes=0-9", 0..10),
+        ("bytes=10-", 10..n),
+        ("bytes=-16", n - 16..n),
+        ("bytes=5-999999999", 5..n),
+    ];
     for (range, expected) in cases {
         let r = get_with(&server, &url, &[(RANGE, range)]).await;
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{range}");
         let h = r.headers().clone();
-        assert_eq!(h[CONTENT_RANGE], format!("bytes {}-{}/{n}", expected.start, expected.end - 1).as_str(), "{range}");
+        assert_eq!(
+            h[CONTENT_RANGE],
+            format!("bytes {}-{}/{n}", expected.start, expected.end - 1).as_str(),
+            "{range}"
+        );
         assert_eq!(h[CONTENT_LENGTH], expected.len().to_string().as_str(), "{range}");
         assert_eq!(h[CONTENT_TYPE], "image/png");
         assert_eq!(h[ETAG], etag.as_str(), "the same tag as the whole image");
@@ -60,7 +76,9 @@ async fn ranges_the_server_may_ignore_get_the_whole_image(t: TestDb) {
     let (url, whole, etag) = finished_result(&server).await;
     let stale = [(RANGE, "bytes=0-9"), (IF_RANGE, "\"an-older-version\"")];
     let date = [(RANGE, "bytes=0-9"), (IF_RANGE, "Wed, 21 Oct 2015 07:28:00 GMT")];
-    for headers in [&[(RANGE, "bytes=0-1,5-6")][..], &[(RANGE, "lines=1-2")][..], &stale[..], &date[..]] {
+    for headers in
+        [&[(RANGE, "bytes=0-1,5-6")][..], &[(RANGE, "lines=1-2")][..], &stale[..], &date[..]]
+    {
         let r = get_with(&server, &url, headers).await;
         assert_eq!(r.status(), StatusCode::OK, "{headers:?}");
         assert_eq!(r.bytes().await.expect("bytes").to_vec(), whole);

@@ -25,7 +25,9 @@ pub struct Server {
 fn serve(listener: tokio::net::TcpListener, state: &AppState) -> tokio::task::JoinHandle<()> {
     let router = fitroom_server::http::router(state.clone());
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .expect("serve");
     })
 }
 
@@ -53,7 +55,9 @@ impl Server {
         let config = Config::from_source(&env).expect("config");
         // The manual clock of the test; the local provider signs with it too, so webhook
         // timestamps agree, while real time still passes for the provider's delay.
-        let state = AppState::build_with(config, Arc::new(t.clock.clone()), t.faults.clone()).await.expect("state");
+        let state = AppState::build_with(config, Arc::new(t.clock.clone()), t.faults.clone())
+            .await
+            .expect("state");
         let serving = serve(listener, &state);
         let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
         Server { t, state, base: format!("http://{addr}"), http, env, addr, serving, _data: data }
@@ -65,9 +69,13 @@ impl Server {
         self.serving.abort();
         let _ = (&mut self.serving).await;
         let config = Config::from_source(&self.env).expect("config");
-        self.state = AppState::build_with(config, Arc::new(self.t.clock.clone()), fitroom_server::fault::FaultPoints::default())
-            .await
-            .expect("restarted state");
+        self.state = AppState::build_with(
+            config,
+            Arc::new(self.t.clock.clone()),
+            fitroom_server::fault::FaultPoints::default(),
+        )
+        .await
+        .expect("restarted state");
         let mut listener = None;
         for _ in 0..50 {
             match tokio::net::TcpListener::bind(self.addr).await {
@@ -109,7 +117,14 @@ impl Server {
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        self.http.get(format!("{}{path}", self.base)).send().await.expect("get").json().await.expect("json")
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// Polls the status endpoint until the job is finished.
@@ -126,7 +141,10 @@ impl Server {
 
     pub async fn credits(&self) -> (i64, i64) {
         let me = self.get_json("/api/me").await;
-        (me["credits"]["available"].as_i64().expect("available"), me["credits"]["held"].as_i64().expect("held"))
+        (
+            me["credits"]["available"].as_i64().expect("available"),
+            me["credits"]["held"].as_i64().expect("held"),
+        )
     }
 }
 
@@ -156,7 +174,12 @@ async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t:
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(server.credits().await, (2, 0));
     let ledger = server.get_json("/api/credits/ledger").await;
-    let settles = ledger["entries"].as_array().expect("entries").iter().filter(|e| e["kind"] == "settle").count();
+    let settles = ledger["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["kind"] == "settle")
+        .count();
     assert_eq!(settles, 1);
     server.t.assert_verified().await;
 
@@ -164,11 +187,36 @@ async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t:
     let r = stranger.get(result_url).send().await.expect("anonymous");
     assert_eq!(r.status(), 401);
 
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("fitroom_jobs{status=\"succeeded\",provider=\"local\"} 1"), "{metrics}");
-    assert!(metrics.contains("fitroom_webhooks_total{provider=\"local\",outcome=\"applied\"}"), "{metrics}");
-    assert!(metrics.contains("fitroom_submissions_total{provider=\"local\",outcome=\"accepted\"} 1"), "{metrics}");
-    let ready: Value = server.http.get(format!("{}/readyz", server.base)).send().await.expect("readyz").json().await.expect("json");
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("fitroom_jobs{status=\"succeeded\",provider=\"local\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fitroom_webhooks_total{provider=\"local\",outcome=\"applied\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fitroom_submissions_total{provider=\"local\",outcome=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    let ready: Value = server
+        .http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(ready["providers"]["local"]["status"], "ok");
 }
 
@@ -185,12 +233,18 @@ async fn a_provider_failure_releases_the_credits(t: TestDb) {
 }
 
 async fn lost_webhooks_are_finished_by_the_reconciler(t: TestDb) {
-    let server = Server::start(t, &[("FITROOM_LOCAL_DROP_RATE", "1"), ("FITROOM_POLL_AFTER_SECS", "0")]).await;
+    let server =
+        Server::start(t, &[("FITROOM_LOCAL_DROP_RATE", "1"), ("FITROOM_POLL_AFTER_SECS", "0")])
+            .await;
     server.sign_up("ann@example.com").await;
     let (_, created) = server.generate(None).await;
     let id = created["id"].as_str().expect("id").to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "processing", "no webhook came");
+    assert_eq!(
+        server.get_json(&format!("/api/generations/{id}")).await["status"],
+        "processing",
+        "no webhook came"
+    );
 
     server.state.jobs.reconcile_once().await.expect("reconcile");
     let done = server.wait_finished(&id).await;
@@ -204,7 +258,8 @@ async fn a_forged_webhook_is_refused_and_changes_nothing(t: TestDb) {
     server.sign_up("ann@example.com").await;
     let (_, created) = server.generate(None).await;
     let id = created["id"].as_str().expect("id");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
     let body = json!({ "task_id": "local_x", "status": "failed", "error": "forged" }).to_string();
     let forged = server
         .http
@@ -216,7 +271,13 @@ async fn a_forged_webhook_is_refused_and_changes_nothing(t: TestDb) {
         .await
         .expect("post");
     assert_eq!(forged.status(), 401);
-    let unknown = server.http.post(format!("{}/webhooks/nobody", server.base)).body("{}").send().await.expect("post");
+    let unknown = server
+        .http
+        .post(format!("{}/webhooks/nobody", server.base))
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(unknown.status(), 404);
     assert_eq!(server.get_json(&format!("/api/generations/{id}")).await["status"], "processing");
     assert_eq!(server.credits().await, (2, 1));
@@ -232,14 +293,20 @@ async fn a_signed_webhook_cannot_be_pointed_at_another_job_by_its_url(t: TestDb)
     server.t.faults.arm("submit:after_accepted");
     let _ = server.generate(None).await;
     server.t.faults.disarm_all();
-    let (victim,): (String,) = sqlx::query_as("SELECT id FROM jobs").fetch_one(server.t.db.pool()).await.expect("job");
+    let (victim,): (String,) =
+        sqlx::query_as("SELECT id FROM jobs").fetch_one(server.t.db.pool()).await.expect("job");
     let victim = victim.as_str();
     assert_eq!(server.get_json(&format!("/api/generations/{victim}")).await["status"], "queued");
     // Webhook timestamps are checked against the test's clock, which the local provider signs with.
     let now = fitroom_server::clock::Clock::now(&server.t.clock).millis() / 1000;
-    let body = json!({ "task_id": "local_not_this_jobs_task", "status": "failed", "error": "redirected" }).to_string();
+    let body =
+        json!({ "task_id": "local_not_this_jobs_task", "status": "failed", "error": "redirected" })
+            .to_string();
     let message = format!("{now}.{body}");
-    let signature = format!("v1={}", fitroom_server::signing::hex(&server.state.signer.mac(message.as_bytes())));
+    let signature = format!(
+        "v1={}",
+        fitroom_server::signing::hex(&server.state.signer.mac(message.as_bytes()))
+    );
     let posted = server
         .http
         .post(format!("{}/webhooks/local?job={victim}", server.base))
@@ -287,7 +354,12 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
         let form = Form::new()
             .part("person_image", Part::bytes(png(60, 80, [200, 170, 150])).file_name("me.png"))
             .text("prompt", "a red raincoat");
-        let _ = client.post(format!("{}/api/generations", server.base)).multipart(form).send().await.expect("post");
+        let _ = client
+            .post(format!("{}/api/generations", server.base))
+            .multipart(form)
+            .send()
+            .await
+            .expect("post");
         // Let the provider's webhook and the mirror run into the armed fault.
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         server.t.faults.disarm_all();
@@ -298,10 +370,11 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     server.restart().await;
     for _ in 0..40 {
         server.state.jobs.reconcile_once().await.expect("reconcile");
-        let (unfinished,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'processing')")
-            .fetch_one(server.t.db.pool())
-            .await
-            .expect("count");
+        let (unfinished,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'processing')")
+                .fetch_one(server.t.db.pool())
+                .await
+                .expect("count");
         if unfinished == 0 {
             break;
         }
@@ -316,7 +389,10 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     .expect("jobs");
     let status_of = |point: &str| {
         let i = CRASH_POINTS.iter().position(|p| *p == point).expect("known point");
-        statuses.iter().find(|(email, _)| email == &format!("crash{i}@example.com")).map(|(_, s)| s.as_str())
+        statuses
+            .iter()
+            .find(|(email, _)| email == &format!("crash{i}@example.com"))
+            .map(|(_, s)| s.as_str())
     };
     // A crash inside the creating transaction leaves nothing at all.
     assert_eq!(status_of("create:after_job"), None);

@@ -78,7 +78,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 async fn post(server: &Server, form: Form) -> (u16, Value) {
-    let r = server.http.post(format!("{}/api/generations", server.base)).multipart(form).send().await.expect("post");
+    let r = server
+        .http
+        .post(format!("{}/api/generations", server.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -89,21 +95,85 @@ async fn every_bad_upload_gets_its_error_and_writes_nothing(t: TestDb) {
     let person = |bytes: Vec<u8>| Part::bytes(bytes).file_name("me.png");
     let full = png(64, 64, [9, 9, 9]);
     let cases: Vec<(&str, Form, u16, &str)> = vec![
-        ("a GIF", Form::new().part("person_image", person(b"GIF89a\x01\x00\x01\x00".to_vec())).part("garment_image", garment()), 415, "unsupported_media_type"),
-        ("a text file named .png", Form::new().part("person_image", person(b"hello".to_vec())).part("garment_image", garment()), 415, "unsupported_media_type"),
-        ("a truncated PNG", Form::new().part("person_image", person(full[..full.len() / 2].to_vec())).part("garment_image", garment()), 400, "invalid_request"),
-        ("a pixel bomb", Form::new().part("person_image", person(pixel_bomb())).part("garment_image", garment()), 413, "payload_too_large"),
-        ("over 25 MiB", Form::new().part("person_image", person(vec![0xFF; 26 * 1024 * 1024])).part("garment_image", garment()), 413, "payload_too_large"),
+        (
+            "a GIF",
+            Form::new()
+                .part("person_image", person(b"GIF89a\x01\x00\x01\x00".to_vec()))
+                .part("garment_image", garment()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "a text file named .png",
+            Form::new()
+                .part("person_image", person(b"hello".to_vec()))
+                .part("garment_image", garment()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "a truncated PNG",
+            Form::new()
+                .part("person_image", person(full[..full.len() / 2].to_vec()))
+                .part("garment_image", garment()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "a pixel bomb",
+            Form::new().part("person_image", person(pixel_bomb())).part("garment_image", garment()),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "over 25 MiB",
+            Form::new()
+                .part("person_image", person(vec![0xFF; 26 * 1024 * 1024]))
+                .part("garment_image", garment()),
+            413,
+            "payload_too_large",
+        ),
         ("no photo", Form::new().part("garment_image", garment()), 400, "invalid_request"),
-        ("neither garment nor description", Form::new().part("person_image", person(full.clone())), 400, "invalid_request"),
-        ("an unknown provider", Form::new().part("person_image", person(full.clone())).text("prompt", "a coat").text("provider", "nope"), 422, "unknown_provider"),
-        ("a bad aspect ratio", Form::new().part("person_image", person(full.clone())).text("prompt", "a coat").text("aspect_ratio", "wide"), 400, "invalid_request"),
+        (
+            "neither garment nor description",
+            Form::new().part("person_image", person(full.clone())),
+            400,
+            "invalid_request",
+        ),
+        (
+            "an unknown provider",
+            Form::new()
+                .part("person_image", person(full.clone()))
+                .text("prompt", "a coat")
+                .text("provider", "nope"),
+            422,
+            "unknown_provider",
+        ),
+        (
+            "a bad aspect ratio",
+            Form::new()
+                .part("person_image", person(full.clone()))
+                .text("prompt", "a coat")
+                .text("aspect_ratio", "wide"),
+            400,
+            "invalid_request",
+        ),
     ];
     for (what, form, status, code) in cases {
         let (got_status, body) = post(&server, form).await;
-        assert_eq!((got_status, body["error"]["code"].as_str().unwrap_or_default()), (status, code), "{what}: {body}");
+        assert_eq!(
+            (got_status, body["error"]["code"].as_str().unwrap_or_default()),
+            (status, code),
+            "{what}: {body}"
+        );
     }
-    let not_multipart = server.http.post(format!("{}/api/generations", server.base)).json(&serde_json::json!({})).send().await.expect("post");
+    let not_multipart = server
+        .http
+        .post(format!("{}/api/generations", server.base))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(not_multipart.status(), 415);
     assert_eq!(server.t.count("jobs").await, 0);
     assert_eq!(server.t.count("holds").await, 0);
@@ -114,8 +184,13 @@ async fn gps_tags_are_gone_from_what_is_stored_and_sent(t: TestDb) {
     let server = Server::start(t, &[]).await;
     server.sign_up("ann@example.com").await;
     let photo = jpeg_with_gps();
-    assert!(contains(&photo, b"Exif\0\0") && contains(&photo, GPS_SECRET), "the test photo carries GPS");
-    let form = Form::new().part("person_image", Part::bytes(photo).file_name("IMG_0001.jpg")).text("prompt", "a coat");
+    assert!(
+        contains(&photo, b"Exif\0\0") && contains(&photo, GPS_SECRET),
+        "the test photo carries GPS"
+    );
+    let form = Form::new()
+        .part("person_image", Part::bytes(photo).file_name("IMG_0001.jpg"))
+        .text("prompt", "a coat");
     let (status, created) = post(&server, form).await;
     assert_eq!(status, 202, "{created}");
     let id = created["id"].as_str().expect("id");
@@ -135,4 +210,7 @@ async fn gps_tags_are_gone_from_what_is_stored_and_sent(t: TestDb) {
     assert_eq!(done["status"], "succeeded");
 }
 
-crate::on_both_databases!(every_bad_upload_gets_its_error_and_writes_nothing, gps_tags_are_gone_from_what_is_stored_and_sent);
+crate::on_both_databases!(
+    every_bad_upload_gets_its_error_and_writes_nothing,
+    gps_tags_are_gone_from_what_is_stored_and_sent
+);

@@ -9,16 +9,18 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use axum::http::HeaderMap;
 use base64::Engine;
+use fitroom_server::Config;
 use fitroom_server::clock::Timestamp;
 use fitroom_server::ids::{JobId, UserId};
-use fitroom_server::jobs::{Created, Job, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport};
+use fitroom_server::jobs::{
+    Created, Job, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport,
+};
 use fitroom_server::ledger::{Credits, Grant, HoldState};
 use fitroom_server::providers::{
     FetchError, Provider, Registry, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent,
 };
 use fitroom_server::signing::Signer;
 use fitroom_server::storage::Storage;
-use fitroom_server::Config;
 
 use crate::common::TestDb;
 use crate::http_server::png;
@@ -79,7 +81,10 @@ impl Provider for Scripted {
 
 /// A small PNG as a `data:` URI: a provider output the mirror can copy without a network.
 fn output() -> String {
-    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png(8, 8, [10, 200, 30])))
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png(8, 8, [10, 200, 30]))
+    )
 }
 
 struct World {
@@ -105,7 +110,10 @@ impl World {
         let config = Config::from_source(&env).expect("config");
         let storage = fitroom_server::storage::from_config(&config).await.expect("storage");
         let providers: Vec<Arc<Scripted>> = names.iter().map(|n| Scripted::new(n)).collect();
-        let registry = Registry::new(providers.iter().map(|p| p.clone() as Arc<dyn Provider>).collect(), names[0]);
+        let registry = Registry::new(
+            providers.iter().map(|p| p.clone() as Arc<dyn Provider>).collect(),
+            names[0],
+        );
         let jobs = Jobs::new(
             t.db.clone(),
             t.ledger(),
@@ -172,21 +180,40 @@ enum Event {
     Delete,
 }
 
-const EVENTS: [Event; 7] =
-    [Event::Webhook, Event::DuplicateWebhook, Event::LateFailure, Event::Poll, Event::Cancel, Event::Timeout, Event::Delete];
+const EVENTS: [Event; 7] = [
+    Event::Webhook,
+    Event::DuplicateWebhook,
+    Event::LateFailure,
+    Event::Poll,
+    Event::Cancel,
+    Event::Timeout,
+    Event::Delete,
+];
 
 async fn happen(w: &World, user: &UserId, job: &Job, event: Event) {
     let task = job.task_key.clone().expect("submitted");
-    let report = |state| TaskReport { provider: w.providers[0].name, task_key: task.clone(), state, source: Source::Webhook };
+    let report = |state| TaskReport {
+        provider: w.providers[0].name,
+        task_key: task.clone(),
+        state,
+        source: Source::Webhook,
+    };
     match event {
         Event::Webhook | Event::DuplicateWebhook => {
-            let reported = w.jobs.report(&report(TaskState::Succeeded { outputs: vec![output()] })).await.expect("report");
+            let reported = w
+                .jobs
+                .report(&report(TaskState::Succeeded { outputs: vec![output()] }))
+                .await
+                .expect("report");
             if let Reported::OutputRecorded(id) = reported {
                 w.jobs.mirror(&id).await.expect("mirror");
             }
         }
         Event::LateFailure => {
-            w.jobs.report(&report(TaskState::Failed { reason: "late".into() })).await.expect("report");
+            w.jobs
+                .report(&report(TaskState::Failed { reason: "late".into() }))
+                .await
+                .expect("report");
         }
         Event::Poll => {
             w.providers[0].answer(&task, TaskState::Succeeded { outputs: vec![output()] });
@@ -209,7 +236,13 @@ async fn happen(w: &World, user: &UserId, job: &Job, event: Event) {
 }
 
 /// What must hold of a job once it has finished.
-async fn assert_one_consistent_end(w: &World, user: &UserId, job: &JobId, first_end: JobStatus, what: &str) {
+async fn assert_one_consistent_end(
+    w: &World,
+    user: &UserId,
+    job: &JobId,
+    first_end: JobStatus,
+    what: &str,
+) {
     let now = w.job(job).await;
     assert_eq!(now.status, first_end, "{what}: a finished job moved again");
     let hold = w.hold_state(&now).await;
@@ -251,7 +284,8 @@ async fn every_pair_of_events_in_every_order_ends_a_job_exactly_once(t: TestDb) 
             let end = first_end.unwrap_or(w.job(&job.id).await.status);
             assert!(end.is_finished(), "{what}");
             assert_one_consistent_end(&w, &user, &job.id, end, &what).await;
-            if [first, second].contains(&Event::Delete) && w.jobs.get(&user, &job.id).await.is_err() {
+            if [first, second].contains(&Event::Delete) && w.jobs.get(&user, &job.id).await.is_err()
+            {
                 let person = job.person_key.clone().expect("inputs");
                 assert!(!w.stored(&person).await, "{what}: a deleted job's photo was kept");
             }
@@ -286,7 +320,8 @@ async fn a_report_is_bound_only_to_the_task_its_job_recorded(t: TestDb) {
         source: Source::Poll,
     };
     assert_eq!(w.jobs.report(&stranger).await.expect("report"), Reported::Unbound);
-    let other_provider = TaskReport { provider: "other", task_key: job.task_key.clone().expect("task"), ..stranger };
+    let other_provider =
+        TaskReport { provider: "other", task_key: job.task_key.clone().expect("task"), ..stranger };
     assert_eq!(w.jobs.report(&other_provider).await.expect("report"), Reported::Unbound);
     assert_eq!(w.job(&job.id).await.status, JobStatus::Processing);
 }
@@ -315,7 +350,8 @@ async fn a_late_failure_from_a_provider_failed_over_from_changes_nothing(t: Test
     w.jobs.report(&done).await.expect("report");
     w.jobs.mirror(&job.id).await.expect("mirror");
     assert_one_consistent_end(&w, &user, &job.id, JobStatus::Succeeded, "failover").await;
-    let kinds: Vec<String> = w.jobs.timeline(&job.id).await.expect("timeline").into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> =
+        w.jobs.timeline(&job.id).await.expect("timeline").into_iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         ["created", "held", "submit_failed", "submitted", "webhook", "stored", "settled"],
@@ -324,7 +360,9 @@ async fn a_late_failure_from_a_provider_failed_over_from_changes_nothing(t: Test
     w.t.assert_verified().await;
 }
 
-async fn a_signed_report_that_outruns_the_submission_is_applied_once_the_task_is_recorded(t: TestDb) {
+async fn a_signed_report_that_outruns_the_submission_is_applied_once_the_task_is_recorded(
+    t: TestDb,
+) {
     let w = World::new(t, &["scripted"]).await;
     // The provider's webhook for the task it is about to hand back arrives first.
     let early = TaskReport {
@@ -345,7 +383,13 @@ async fn the_reconciler_never_submits_a_job_twice_while_it_is_being_submitted(t:
     let w = World::new(t, &["scripted"]).await;
     w.t.faults.arm("submit:after_accepted");
     let user = w.t.user().await;
-    let grant = Grant { user: user.clone(), credits: Credits::new(2).expect("c"), name: "T".into(), expires_at: None, source: None };
+    let grant = Grant {
+        user: user.clone(),
+        credits: Credits::new(2).expect("c"),
+        name: "T".into(),
+        expires_at: None,
+        source: None,
+    };
     w.t.ledger().grant(&grant).await.expect("grant");
     let request = NewGeneration {
         user: user.clone(),
@@ -359,7 +403,8 @@ async fn the_reconciler_never_submits_a_job_twice_while_it_is_being_submitted(t:
     // The crash window: the provider accepted task 1, the process died before recording it.
     assert!(w.jobs.create(request).await.is_err());
     w.t.faults.disarm_all();
-    let (id,): (String,) = sqlx::query_as("SELECT id FROM jobs").fetch_one(w.t.db.pool()).await.expect("job");
+    let (id,): (String,) =
+        sqlx::query_as("SELECT id FROM jobs").fetch_one(w.t.db.pool()).await.expect("job");
     let id = JobId::from_string(id);
     assert_eq!(w.job(&id).await.status, JobStatus::Queued);
 
@@ -409,7 +454,10 @@ async fn a_result_copied_around_a_cancel_is_deleted_with_its_job(t: TestDb) {
     assert!(w.stored(&format!("results/{}.png", job.id)).await, "the copy landed before the crash");
     w.jobs.cancel(&user, &job.id).await.expect("cancel");
     w.jobs.delete(&user, &job.id).await.expect("delete");
-    assert!(!w.stored(&format!("results/{}.png", job.id)).await, "deleting a job deletes every object it had");
+    assert!(
+        !w.stored(&format!("results/{}.png", job.id)).await,
+        "deleting a job deletes every object it had"
+    );
     assert_one_consistent_end(&w, &user, &job.id, JobStatus::Canceled, "canceled").await;
 }
 

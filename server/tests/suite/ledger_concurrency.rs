@@ -15,7 +15,13 @@ async fn sixty_four_concurrent_freezes_against_ten_credits_exactly_ten_succeed(t
     let ledger = t.ledger();
     let user = t.user().await;
     ledger
-        .grant(&Grant { user: user.clone(), credits: credits(10), name: "Ten".into(), expires_at: None, source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(10),
+            name: "Ten".into(),
+            expires_at: None,
+            source: None,
+        })
         .await
         .expect("grant");
     let mut jobs = Vec::new();
@@ -26,7 +32,9 @@ async fn sixty_four_concurrent_freezes_against_ten_credits_exactly_ten_succeed(t
     let mut tasks = Vec::new();
     for (i, job) in jobs.into_iter().enumerate() {
         let (ledger, user) = (ledger.clone(), user.clone());
-        tasks.push(tokio::spawn(async move { freeze(&ledger, &user, &job, 1, &format!("key-{i}")).await }));
+        tasks.push(tokio::spawn(async move {
+            freeze(&ledger, &user, &job, 1, &format!("key-{i}")).await
+        }));
     }
     let mut won = 0;
     for task in tasks {
@@ -46,12 +54,19 @@ async fn concurrent_settle_and_release_of_one_hold_exactly_one_wins(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
     ledger
-        .grant(&Grant { user: user.clone(), credits: credits(50), name: "Fifty".into(), expires_at: None, source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(50),
+            name: "Fifty".into(),
+            expires_at: None,
+            source: None,
+        })
         .await
         .expect("grant");
     for round in 0..8 {
         let job = t.job(&user).await;
-        let hold = freeze(&ledger, &user, &job, 1, &format!("round-{round}")).await.expect("freeze").hold;
+        let hold =
+            freeze(&ledger, &user, &job, 1, &format!("round-{round}")).await.expect("freeze").hold;
         let barrier = Arc::new(tokio::sync::Barrier::new(8));
         let mut tasks = Vec::new();
         for i in 0..8 {
@@ -69,7 +84,11 @@ async fn concurrent_settle_and_release_of_one_hold_exactly_one_wins(t: TestDb) {
             match result {
                 Ok(resolved) => {
                     final_state.get_or_insert(resolved.state);
-                    assert_eq!(Some(resolved.state), final_state, "every success reports the same outcome");
+                    assert_eq!(
+                        Some(resolved.state),
+                        final_state,
+                        "every success reports the same outcome"
+                    );
                     if !resolved.replayed {
                         firsts.push(resolution);
                     }
@@ -80,7 +99,8 @@ async fn concurrent_settle_and_release_of_one_hold_exactly_one_wins(t: TestDb) {
         }
         assert_eq!(firsts.len(), 1, "exactly one resolution wins, got {firsts:?}");
         let state = ledger.hold(&hold.id).await.expect("load").expect("hold").state;
-        t.set_job_status(&job, if state == HoldState::Settled { "succeeded" } else { "failed" }).await;
+        t.set_job_status(&job, if state == HoldState::Settled { "succeeded" } else { "failed" })
+            .await;
     }
     t.assert_verified().await;
 }
@@ -89,7 +109,13 @@ async fn sixteen_callers_with_one_idempotency_key_make_one_hold(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
     ledger
-        .grant(&Grant { user: user.clone(), credits: credits(100), name: "Hundred".into(), expires_at: None, source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(100),
+            name: "Hundred".into(),
+            expires_at: None,
+            source: None,
+        })
         .await
         .expect("grant");
     let job = t.job(&user).await;
@@ -115,7 +141,13 @@ async fn many_users_spend_concurrently_without_touching_each_other(t: TestDb) {
     for _ in 0..8 {
         let user = t.user().await;
         ledger
-            .grant(&Grant { user: user.clone(), credits: credits(4), name: "Four".into(), expires_at: None, source: None })
+            .grant(&Grant {
+                user: user.clone(),
+                credits: credits(4),
+                name: "Four".into(),
+                expires_at: None,
+                source: None,
+            })
             .await
             .expect("grant");
         let mut jobs = Vec::new();
@@ -139,7 +171,10 @@ async fn many_users_spend_concurrently_without_touching_each_other(t: TestDb) {
         assert_eq!(won, 6, "released credits are reusable");
         assert_eq!(ledger.balance(&user).await.expect("balance").available, credits(4));
     }
-    sqlx::query("UPDATE jobs SET status = 'failed'").execute(t.db.pool()).await.expect("finish jobs");
+    sqlx::query("UPDATE jobs SET status = 'failed'")
+        .execute(t.db.pool())
+        .await
+        .expect("finish jobs");
     t.assert_verified().await;
 }
 
@@ -154,7 +189,13 @@ async fn refused_operations_leave_those_committed_with_them_whole(t: TestDb) {
         // Every third shopper has nothing to spend.
         if i % 3 != 0 {
             ledger
-                .grant(&Grant { user: user.clone(), credits: credits(2), name: "Two".into(), expires_at: None, source: None })
+                .grant(&Grant {
+                    user: user.clone(),
+                    credits: credits(2),
+                    name: "Two".into(),
+                    expires_at: None,
+                    source: None,
+                })
                 .await
                 .expect("grant");
         }
@@ -186,11 +227,17 @@ async fn refused_operations_leave_those_committed_with_them_whole(t: TestDb) {
         let (i, user, jobs, outcomes) = task.await.expect("task");
         let balance = ledger.balance(&user).await.expect("balance");
         if i % 3 == 0 {
-            assert!(outcomes.iter().all(|o| matches!(o, Err(LedgerError::InsufficientCredits { .. }))), "{outcomes:?}");
+            assert!(
+                outcomes.iter().all(|o| matches!(o, Err(LedgerError::InsufficientCredits { .. }))),
+                "{outcomes:?}"
+            );
             assert_eq!((balance.available, balance.held), (credits(0), credits(0)));
         } else {
             assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
-            assert!(matches!(outcomes[2], Err(LedgerError::InsufficientCredits { .. })), "{outcomes:?}");
+            assert!(
+                matches!(outcomes[2], Err(LedgerError::InsufficientCredits { .. })),
+                "{outcomes:?}"
+            );
             // One settled, one still held.
             assert_eq!((balance.available, balance.held), (credits(0), credits(1)));
             t.set_job_status(&jobs[0], "succeeded").await;

@@ -19,11 +19,23 @@ async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
         let user = t.user().await;
         // Two packages, one expiring, so that operations touch several rows.
         ledger
-            .grant(&Grant { user: user.clone(), credits: credits(1), name: "Soon".into(), expires_at: Some(t.clock.now().plus_days(400)), source: None })
+            .grant(&Grant {
+                user: user.clone(),
+                credits: credits(1),
+                name: "Soon".into(),
+                expires_at: Some(t.clock.now().plus_days(400)),
+                source: None,
+            })
             .await
             .expect("grant");
         let never = ledger
-            .grant(&Grant { user: user.clone(), credits: credits(3), name: "Never".into(), expires_at: None, source: None })
+            .grant(&Grant {
+                user: user.clone(),
+                credits: credits(3),
+                name: "Never".into(),
+                expires_at: None,
+                source: None,
+            })
             .await
             .expect("grant");
         let job = t.job(&user).await;
@@ -39,7 +51,13 @@ async fn every_fault_point_leaves_no_partial_state(t: TestDb) {
 
         let result: Result<(), LedgerError> = match family {
             "grant" => ledger
-                .grant(&Grant { user: user.clone(), credits: credits(5), name: "More".into(), expires_at: None, source: None })
+                .grant(&Grant {
+                    user: user.clone(),
+                    credits: credits(5),
+                    name: "More".into(),
+                    expires_at: None,
+                    source: None,
+                })
                 .await
                 .map(|_| ()),
             "freeze" => freeze(&ledger, &user, &job, 2, "k").await.map(|_| ()),
@@ -66,7 +84,13 @@ async fn after_a_fault_the_same_operation_completes_normally(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
     ledger
-        .grant(&Grant { user: user.clone(), credits: credits(2), name: "Two".into(), expires_at: None, source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(2),
+            name: "Two".into(),
+            expires_at: None,
+            source: None,
+        })
         .await
         .expect("grant");
     let job = t.job(&user).await;
@@ -85,7 +109,13 @@ async fn operations_abandoned_at_any_point_leave_the_ledger_whole(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
     ledger
-        .grant(&Grant { user: user.clone(), credits: credits(1000), name: "p".into(), expires_at: None, source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(1000),
+            name: "p".into(),
+            expires_at: None,
+            source: None,
+        })
         .await
         .expect("grant");
     for i in 0..60u64 {
@@ -94,7 +124,9 @@ async fn operations_abandoned_at_any_point_leave_the_ledger_whole(t: TestDb) {
         // Cut off after a different delay each time, so that the cut lands between different
         // steps; where exactly does not matter, every outcome must leave the ledger whole.
         let cut = std::time::Duration::from_micros(40 * i);
-        if let Ok(Ok(frozen)) = tokio::time::timeout(cut, freeze(&ledger, &user, &job, 1, &key)).await {
+        if let Ok(Ok(frozen)) =
+            tokio::time::timeout(cut, freeze(&ledger, &user, &job, 1, &key)).await
+        {
             let _ = tokio::time::timeout(cut, ledger.settle(&frozen.hold.id)).await;
         }
     }
@@ -109,7 +141,11 @@ async fn operations_abandoned_at_any_point_leave_the_ledger_whole(t: TestDb) {
     ledger.settle(&hold.id).await.expect("and settles");
     let balance = ledger.balance(&user).await.expect("balance");
     let p = &balance.packages[0];
-    assert_eq!(p.consumed.get() + p.held.get() + balance.available.get(), 1000, "no credit lost or made");
+    assert_eq!(
+        p.consumed.get() + p.held.get() + balance.available.get(),
+        1000,
+        "no credit lost or made"
+    );
 }
 
 crate::on_both_databases!(

@@ -1,7 +1,9 @@
 //! Holds: freeze first-expiring-first, settle or release exactly once, idempotency, deadlines.
 
 use fitroom_server::ids::{JobId, UserId};
-use fitroom_server::ledger::{Credits, FreezeRequest, Frozen, Grant, HoldState, Ledger, LedgerError};
+use fitroom_server::ledger::{
+    Credits, FreezeRequest, Frozen, Grant, HoldState, Ledger, LedgerError,
+};
 
 use crate::common::{START, TestDb};
 
@@ -9,7 +11,13 @@ fn credits(n: i64) -> Credits {
     Credits::new(n).expect("non-negative")
 }
 
-pub async fn freeze(ledger: &Ledger, user: &UserId, job: &JobId, n: i64, key: &str) -> Result<Frozen, LedgerError> {
+pub async fn freeze(
+    ledger: &Ledger,
+    user: &UserId,
+    job: &JobId,
+    n: i64,
+    key: &str,
+) -> Result<Frozen, LedgerError> {
     ledger
         .freeze(&FreezeRequest {
             user: user.clone(),
@@ -21,9 +29,20 @@ pub async fn freeze(ledger: &Ledger, user: &UserId, job: &JobId, n: i64, key: &s
         .await
 }
 
-async fn give(ledger: &Ledger, user: &UserId, n: i64, days: Option<i64>) -> fitroom_server::ids::PackageId {
+async fn give(
+    ledger: &Ledger,
+    user: &UserId,
+    n: i64,
+    days: Option<i64>,
+) -> fitroom_server::ids::PackageId {
     ledger
-        .grant(&Grant { user: user.clone(), credits: credits(n), name: "p".into(), expires_at: days.map(|d| START.plus_days(d)), source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(n),
+            name: "p".into(),
+            expires_at: days.map(|d| START.plus_days(d)),
+            source: None,
+        })
         .await
         .expect("grant")
 }
@@ -37,7 +56,8 @@ async fn a_freeze_takes_from_the_first_expiring_package_first_and_never_expiring
     let job = t.job(&user).await;
 
     let hold = freeze(&ledger, &user, &job, 5, "k1").await.expect("freeze").hold;
-    let mut taken: Vec<_> = hold.allocations.iter().map(|a| (a.package.clone(), a.amount.get())).collect();
+    let mut taken: Vec<_> =
+        hold.allocations.iter().map(|a| (a.package.clone(), a.amount.get())).collect();
     taken.sort();
     let mut expected = vec![(soon, 2), (late, 2), (never, 1)];
     expected.sort();
@@ -53,7 +73,13 @@ async fn equal_expiry_is_consumed_in_grant_order(t: TestDb) {
     let first = give(&ledger, &user, 1, Some(10)).await;
     t.clock.advance_millis(1);
     let _second = ledger
-        .grant(&Grant { user: user.clone(), credits: credits(1), name: "p".into(), expires_at: Some(START.plus_days(10)), source: None })
+        .grant(&Grant {
+            user: user.clone(),
+            credits: credits(1),
+            name: "p".into(),
+            expires_at: Some(START.plus_days(10)),
+            source: None,
+        })
         .await
         .expect("grant");
     let job = t.job(&user).await;
@@ -131,7 +157,10 @@ async fn release_gives_back_what_was_held_and_only_once(t: TestDb) {
     assert!(!ledger.release(&hold.id).await.expect("release").replayed);
     t.set_job_status(&job, "failed").await;
     assert!(ledger.release(&hold.id).await.expect("release again").replayed);
-    assert!(matches!(ledger.settle(&hold.id).await, Err(LedgerError::AlreadyResolved(HoldState::Released))));
+    assert!(matches!(
+        ledger.settle(&hold.id).await,
+        Err(LedgerError::AlreadyResolved(HoldState::Released))
+    ));
 
     let balance = ledger.balance(&user).await.expect("balance");
     assert_eq!((balance.available, balance.held), (credits(3), credits(0)));
@@ -151,7 +180,8 @@ async fn the_same_idempotency_key_answers_the_first_hold(t: TestDb) {
     assert_eq!(ledger.balance(&user).await.expect("balance").held, credits(2));
 
     let other_job = t.job(&user).await;
-    let mismatch = freeze(&ledger, &user, &other_job, 2, "same").await.expect_err("different request");
+    let mismatch =
+        freeze(&ledger, &user, &other_job, 2, "same").await.expect_err("different request");
     assert!(matches!(mismatch, LedgerError::IdempotencyMismatch));
 }
 
@@ -166,7 +196,13 @@ async fn credits_held_in_a_package_that_expires_still_settle(t: TestDb) {
 
     ledger.settle(&hold.id).await.expect("settle after expiry");
     t.set_job_status(&job, "succeeded").await;
-    let p = ledger.packages(&user).await.expect("packages").into_iter().find(|p| p.id == week).expect("package");
+    let p = ledger
+        .packages(&user)
+        .await
+        .expect("packages")
+        .into_iter()
+        .find(|p| p.id == week)
+        .expect("package");
     assert_eq!((p.consumed, p.held, p.expired), (credits(2), credits(0), credits(1)));
     t.assert_verified().await;
 }
@@ -205,7 +241,11 @@ async fn open_holds_past_their_deadline_are_listed_for_the_reconciler(t: TestDb)
     assert_eq!(ledger.hold(&hold.id).await.expect("load").expect("hold").state, HoldState::Open);
 
     ledger.settle(&hold.id).await.expect("settle");
-    assert_eq!(ledger.overdue_holds(10).await.expect("list"), vec![], "resolved holds are not overdue");
+    assert_eq!(
+        ledger.overdue_holds(10).await.expect("list"),
+        vec![],
+        "resolved holds are not overdue"
+    );
 }
 
 /// Two processes on one database: `here` froze `hold` (2 of 5 credits), `elsewhere` froze 2 more
@@ -231,7 +271,9 @@ async fn shared_package_across_processes(t: &TestDb) -> Shared {
 
 /// The process that froze a hold settles it without reading it back; the hold may have been
 /// resolved by another process meanwhile, and then nothing may move twice.
-async fn a_hold_released_by_another_process_is_not_then_settled_by_the_one_that_froze_it(t: TestDb) {
+async fn a_hold_released_by_another_process_is_not_then_settled_by_the_one_that_froze_it(
+    t: TestDb,
+) {
     let Shared { here, elsewhere, user, job, hold } = shared_package_across_processes(&t).await;
 
     assert!(!elsewhere.release(&hold.id).await.expect("released elsewhere").replayed);
@@ -242,7 +284,10 @@ async fn a_hold_released_by_another_process_is_not_then_settled_by_the_one_that_
     assert!(matches!(settle, LedgerError::AlreadyResolved(HoldState::Released)), "{settle:?}");
     assert_eq!(t.count("ledger_entries").await, entries, "the refused settle wrote nothing");
     let balance = here.balance(&user).await.expect("balance");
-    assert_eq!((balance.available, balance.held, balance.packages[0].consumed), (credits(3), credits(2), credits(0)));
+    assert_eq!(
+        (balance.available, balance.held, balance.packages[0].consumed),
+        (credits(3), credits(2), credits(0))
+    );
     t.assert_verified().await;
 }
 
@@ -257,7 +302,10 @@ async fn a_hold_settled_by_another_process_is_answered_as_settled_once(t: TestDb
     assert_eq!((again.state, again.replayed), (HoldState::Settled, true));
     assert_eq!(t.count("ledger_entries").await, entries, "a repeat writes nothing");
     let balance = here.balance(&user).await.expect("balance");
-    assert_eq!((balance.available, balance.held, balance.packages[0].consumed), (credits(1), credits(2), credits(2)));
+    assert_eq!(
+        (balance.available, balance.held, balance.packages[0].consumed),
+        (credits(1), credits(2), credits(2))
+    );
     t.assert_verified().await;
 }
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use fitroom_server::clock::{Clock, Timestamp};
 use fitroom_server::db::Backend;
 use fitroom_server::ids::{HoldId, JobId, PackageId, UserId};
-use fitroom_server::ledger::{Credits, FreezeRequest, Grant, HoldState, Ledger, LedgerError, RefundShare};
+use fitroom_server::ledger::{
+    Credits, FreezeRequest, Grant, HoldState, Ledger, LedgerError, RefundShare,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -93,7 +95,8 @@ impl Model {
 
     /// The greedy allocation the ledger must make: first-expiring-first, never-expiring last.
     fn allocate(&self, amount: i64, now: Timestamp) -> Option<Vec<(PackageId, i64)>> {
-        let mut active: Vec<&ModelPackage> = self.packages.iter().filter(|p| p.active_at(now) && p.free() > 0).collect();
+        let mut active: Vec<&ModelPackage> =
+            self.packages.iter().filter(|p| p.active_at(now) && p.free() > 0).collect();
         active.sort_by_key(|p| (p.expires_at.is_none(), p.expires_at, p.granted_at, p.id.clone()));
         let mut left = amount;
         let mut out = Vec::new();
@@ -132,7 +135,13 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
             Op::Grant { amount, expires_in_hours } => {
                 let expires_at = expires_in_hours.map(|h| now.plus_secs(h * 3600));
                 let id = ledger
-                    .grant(&Grant { user: user.clone(), credits: c(amount), name: format!("p{step}"), expires_at, source: None })
+                    .grant(&Grant {
+                        user: user.clone(),
+                        credits: c(amount),
+                        name: format!("p{step}"),
+                        expires_at,
+                        source: None,
+                    })
                     .await
                     .map_err(|e| TestCaseError::fail(format!("grant: {e}")))?;
                 model.packages.push(ModelPackage {
@@ -151,11 +160,22 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                 let job = t.job(&user).await;
                 let deadline = now.plus_secs(36 * 3600);
                 let result = ledger
-                    .freeze(&FreezeRequest { user: user.clone(), amount: c(amount), job: job.clone(), idempotency_key: format!("k{step}"), deadline })
+                    .freeze(&FreezeRequest {
+                        user: user.clone(),
+                        amount: c(amount),
+                        job: job.clone(),
+                        idempotency_key: format!("k{step}"),
+                        deadline,
+                    })
                     .await;
                 match (model.allocate(amount, now), result) {
                     (Some(expected), Ok(frozen)) => {
-                        let mut got: Vec<_> = frozen.hold.allocations.iter().map(|a| (a.package.clone(), a.amount.get())).collect();
+                        let mut got: Vec<_> = frozen
+                            .hold
+                            .allocations
+                            .iter()
+                            .map(|a| (a.package.clone(), a.amount.get()))
+                            .collect();
                         let mut want = expected.clone();
                         got.sort();
                         want.sort();
@@ -163,13 +183,21 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                         for (package, n) in &expected {
                             model.package(package).held += n;
                         }
-                        model.holds.push(ModelHold { id: frozen.hold.id, job, allocations: expected, state: HoldState::Open, deadline });
+                        model.holds.push(ModelHold {
+                            id: frozen.hold.id,
+                            job,
+                            allocations: expected,
+                            state: HoldState::Open,
+                            deadline,
+                        });
                     }
                     (None, Err(LedgerError::InsufficientCredits { .. })) => {
                         t.set_job_status(&job, "failed").await;
                     }
                     (expected, got) => {
-                        return Err(TestCaseError::fail(format!("step {step}: model says {expected:?}, ledger says {got:?}")));
+                        return Err(TestCaseError::fail(format!(
+                            "step {step}: model says {expected:?}, ledger says {got:?}"
+                        )));
                     }
                 }
             }
@@ -181,17 +209,25 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                 let hold = model.holds[index].clone();
                 let settle = matches!(op, Op::Settle { .. });
                 let target = if settle { HoldState::Settled } else { HoldState::Released };
-                let result = if settle { ledger.settle(&hold.id).await } else { ledger.release(&hold.id).await };
+                let result = if settle {
+                    ledger.settle(&hold.id).await
+                } else {
+                    ledger.release(&hold.id).await
+                };
                 match (hold.state, result) {
                     (HoldState::Open, Ok(r)) => {
                         prop_assert!(!r.replayed);
                         model.resolve(index, target, now);
-                        t.set_job_status(&hold.job, if settle { "succeeded" } else { "failed" }).await;
+                        t.set_job_status(&hold.job, if settle { "succeeded" } else { "failed" })
+                            .await;
                     }
                     (state, Ok(r)) if state == target => prop_assert!(r.replayed),
-                    (state, Err(LedgerError::AlreadyResolved(s))) if state != target && s == state => {}
+                    (state, Err(LedgerError::AlreadyResolved(s)))
+                        if state != target && s == state => {}
                     (state, other) => {
-                        return Err(TestCaseError::fail(format!("step {step}: hold was {state:?}, ledger said {other:?}")));
+                        return Err(TestCaseError::fail(format!(
+                            "step {step}: hold was {state:?}, ledger said {other:?}"
+                        )));
                     }
                 }
             }
@@ -207,7 +243,8 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                     continue;
                 }
                 let index = pick % model.packages.len();
-                let share = RefundShare::new(percent, 100).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let share = RefundShare::new(percent, 100)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let refunded = ledger
                     .refund_package(&model.packages[index].id, share)
                     .await
@@ -217,14 +254,25 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                 p.expire_if_due(now);
                 let taken = p.take_back_owed();
                 prop_assert_eq!(refunded.taken_back.get(), taken, "step {}: taken back", step);
-                prop_assert_eq!(refunded.owed.get(), p.refund_target - p.refunded, "step {}: owed", step);
+                prop_assert_eq!(
+                    refunded.owed.get(),
+                    p.refund_target - p.refunded,
+                    "step {}: owed",
+                    step
+                );
             }
             Op::ReleaseOverdue => {
                 // The reconciler's part, done by hand: the ledger lists the overdue holds, each
                 // is released and its job ends.
-                let overdue = ledger.overdue_holds(1000).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let overdue = ledger
+                    .overdue_holds(1000)
+                    .await
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 for hold in overdue {
-                    ledger.release(&hold.id).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    ledger
+                        .release(&hold.id)
+                        .await
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     t.set_job_status(&hold.job, "failed").await;
                 }
                 for i in 0..model.holds.len() {
@@ -237,20 +285,32 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
 
         // After every step: the database matches the model, and every invariant holds.
         let now = t.clock.now();
-        let balance = ledger.balance(&user).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let balance =
+            ledger.balance(&user).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
         for p in &model.packages {
             let stored = balance.packages.iter().find(|s| s.id == p.id).expect("package listed");
             prop_assert_eq!(
-                (stored.consumed.get(), stored.held.get(), stored.expired.get(), stored.refunded.get()),
+                (
+                    stored.consumed.get(),
+                    stored.held.get(),
+                    stored.expired.get(),
+                    stored.refunded.get()
+                ),
                 (p.consumed, p.held, p.expired, p.refunded),
-                "step {} ({:?}): package {}", step, op, p.id
+                "step {} ({:?}): package {}",
+                step,
+                op,
+                p.id
             );
         }
-        let available: i64 = model.packages.iter().filter(|p| p.active_at(now)).map(|p| p.free()).sum();
+        let available: i64 =
+            model.packages.iter().filter(|p| p.active_at(now)).map(|p| p.free()).sum();
         prop_assert_eq!(balance.available.get(), available, "step {}: available", step);
         let held: i64 = model.packages.iter().map(|p| p.held).sum();
         prop_assert_eq!(balance.held.get(), held, "step {}: held", step);
-        let report = fitroom_server::ledger::verify::verify(&t.db).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let report = fitroom_server::ledger::verify::verify(&t.db)
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(report.is_clean(), "step {} ({:?}): {:#?}", step, op, report.violations);
     }
     Ok(())
@@ -261,11 +321,19 @@ fn c(n: i64) -> Credits {
 }
 
 fn run_model(backend: Backend, default_cases: u32) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let t = rt.block_on(TestDb::new(backend));
     let ledger = Ledger::with_faults(t.db.clone(), Arc::new(t.clock.clone()), t.faults.clone());
-    let cases = std::env::var("FITROOM_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let cases = std::env::var("FITROOM_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let mut runner =
+        TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let strategy = prop::collection::vec(op(), 1..40);
     let result = runner.run(&strategy, |ops| rt.block_on(run_case(&t, &ledger, ops)));
     if let Err(e) = result {

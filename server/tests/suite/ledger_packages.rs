@@ -9,7 +9,13 @@ fn credits(n: i64) -> Credits {
 }
 
 fn grant(user: &fitroom_server::ids::UserId, n: i64, name: &str, days: Option<i64>) -> Grant {
-    Grant { user: user.clone(), credits: credits(n), name: name.into(), expires_at: days.map(|d| START.plus_days(d)), source: None }
+    Grant {
+        user: user.clone(),
+        credits: credits(n),
+        name: name.into(),
+        expires_at: days.map(|d| START.plus_days(d)),
+        source: None,
+    }
 }
 
 async fn a_grant_creates_an_active_package_and_a_grant_entry(t: TestDb) {
@@ -22,7 +28,10 @@ async fn a_grant_creates_an_active_package_and_a_grant_entry(t: TestDb) {
     assert_eq!(balance.held, credits(0));
     assert_eq!(balance.packages.len(), 1);
     let p = &balance.packages[0];
-    assert_eq!((p.id.clone(), p.name.as_str(), p.granted, p.remaining()), (id.clone(), "Starter", credits(5), credits(5)));
+    assert_eq!(
+        (p.id.clone(), p.name.as_str(), p.granted, p.remaining()),
+        (id.clone(), "Starter", credits(5), credits(5))
+    );
     assert_eq!(p.status_at(START), PackageStatus::Active);
 
     let entries = ledger.entries(&user, 50).await.expect("entries");
@@ -41,7 +50,8 @@ async fn packages_are_listed_in_consumption_order_then_finished_ones_newest_firs
     let short = ledger.grant(&grant(&user, 1, "Short", Some(1))).await.expect("grant");
     t.clock.advance_days(2);
 
-    let order: Vec<_> = ledger.packages(&user).await.expect("packages").into_iter().map(|p| p.id).collect();
+    let order: Vec<_> =
+        ledger.packages(&user).await.expect("packages").into_iter().map(|p| p.id).collect();
     assert_eq!(order, vec![soon, late, never, short]);
 }
 
@@ -60,10 +70,19 @@ async fn the_same_grant_source_is_granted_once(t: TestDb) {
 async fn bad_grants_are_refused_and_write_nothing(t: TestDb) {
     let ledger = t.ledger();
     let user = t.user().await;
-    assert!(matches!(ledger.grant(&grant(&user, 0, "Nothing", None)).await, Err(LedgerError::NonPositiveGrant)));
-    assert!(matches!(ledger.grant(&grant(&user, 1, "Past", Some(-1))).await, Err(LedgerError::ExpiresInThePast)));
+    assert!(matches!(
+        ledger.grant(&grant(&user, 0, "Nothing", None)).await,
+        Err(LedgerError::NonPositiveGrant)
+    ));
+    assert!(matches!(
+        ledger.grant(&grant(&user, 1, "Past", Some(-1))).await,
+        Err(LedgerError::ExpiresInThePast)
+    ));
     let stranger = fitroom_server::ids::UserId::generate();
-    assert!(matches!(ledger.grant(&grant(&stranger, 1, "Nobody", None)).await, Err(LedgerError::UnknownUser)));
+    assert!(matches!(
+        ledger.grant(&grant(&stranger, 1, "Nobody", None)).await,
+        Err(LedgerError::UnknownUser)
+    ));
     assert_eq!(t.count("credit_packages").await, 0);
     assert_eq!(t.count("ledger_entries").await, 0);
 }

@@ -11,7 +11,8 @@ use crate::common::{START, TestDb};
 
 /// Runs the migrations up to and including `version`, as an older Fitroom would have.
 async fn migrate_up_to(t: &TestDb, version: i64) {
-    let older: Vec<_> = MIGRATOR.migrations.iter().filter(|m| m.version <= version).cloned().collect();
+    let older: Vec<_> =
+        MIGRATOR.migrations.iter().filter(|m| m.version <= version).cloned().collect();
     let migrator = Migrator { migrations: Cow::Owned(older), ..Migrator::DEFAULT };
     migrator.run(t.db.pool()).await.expect("older migrations");
 }
@@ -38,7 +39,9 @@ async fn ledger_before_refunds(t: &TestDb) -> PackageId {
     PackageId::from_string("pkg_old")
 }
 
-async fn the_refunds_migration_keeps_an_existing_ledger_and_allows_refund_entries(backend: Backend) {
+async fn the_refunds_migration_keeps_an_existing_ledger_and_allows_refund_entries(
+    backend: Backend,
+) {
     let t = TestDb::unmigrated(backend).await;
     migrate_up_to(&t, 2).await;
     let package = ledger_before_refunds(&t).await;
@@ -49,14 +52,28 @@ async fn the_refunds_migration_keeps_an_existing_ledger_and_allows_refund_entrie
     t.assert_verified().await;
     let duplicate = "INSERT INTO ledger_entries (id, user_id, seq, line, at, kind, amount) \
                      SELECT 'ent_dup', user_id, seq, line, at, kind, amount FROM ledger_entries WHERE id = 'ent_1'";
-    assert!(sqlx::query(duplicate).execute(t.db.pool()).await.is_err(), "(user, seq, line) is still unique");
+    assert!(
+        sqlx::query(duplicate).execute(t.db.pool()).await.is_err(),
+        "(user, seq, line) is still unique"
+    );
 
     // The hold's allocation is read back from its freeze entry.
-    let hold = t.ledger().hold(&HoldId::from_string("hold_old")).await.expect("read").expect("the hold survives");
-    assert_eq!(hold.allocations, vec![Allocation { package: package.clone(), amount: Credits::new(2).expect("2") }]);
+    let hold = t
+        .ledger()
+        .hold(&HoldId::from_string("hold_old"))
+        .await
+        .expect("read")
+        .expect("the hold survives");
+    assert_eq!(
+        hold.allocations,
+        vec![Allocation { package: package.clone(), amount: Credits::new(2).expect("2") }]
+    );
 
     let refunded = t.ledger().refund_package(&package, RefundShare::FULL).await.expect("refund");
-    assert_eq!((refunded.taken_back, refunded.owed), (Credits::new(3).expect("3"), Credits::new(2).expect("2")));
+    assert_eq!(
+        (refunded.taken_back, refunded.owed),
+        (Credits::new(3).expect("3"), Credits::new(2).expect("2"))
+    );
     t.assert_verified().await;
 }
 
@@ -68,5 +85,6 @@ async fn the_refunds_migration_upgrades_an_existing_sqlite_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_refunds_migration_upgrades_an_existing_postgres_ledger() {
-    the_refunds_migration_keeps_an_existing_ledger_and_allows_refund_entries(Backend::Postgres).await
+    the_refunds_migration_keeps_an_existing_ledger_and_allows_refund_entries(Backend::Postgres)
+        .await
 }

@@ -35,14 +35,20 @@ async fn generation_succeeds_and_is_charged_once(server: &Server, provider: &str
     assert_eq!(done["provider"], provider);
     let result_url = done["result_url"].as_str().expect("result_url");
     assert!(result_url.starts_with(&server.base), "a Fitroom URL: {result_url}");
-    let bytes = server.http.get(result_url).send().await.expect("result").bytes().await.expect("bytes");
+    let bytes =
+        server.http.get(result_url).send().await.expect("result").bytes().await.expect("bytes");
     let picture = image::load_from_memory(&bytes).expect("the result decodes");
     assert_eq!((picture.width(), picture.height()), (64, 80), "the fake's picture");
 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(server.credits().await, (2, 0));
     let ledger = server.get_json("/api/credits/ledger").await;
-    let settles = ledger["entries"].as_array().expect("entries").iter().filter(|e| e["kind"] == "settle").count();
+    let settles = ledger["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["kind"] == "settle")
+        .count();
     assert_eq!(settles, 1, "three webhooks, one charge");
     let creates = core.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(creates, 1);
@@ -72,7 +78,10 @@ async fn a_fashn_generation_is_finished_through_its_token_and_a_status_query(t: 
     fake.core.complete_tasks_automatically(3);
     let server = start(t, "fashn", fake.env()).await;
     generation_succeeds_and_is_charged_once(&server, "fashn", &fake.core).await;
-    assert!(fake.core.requests().iter().any(|r| r.path.starts_with("/v1/status/")), "the webhook was checked with the API");
+    assert!(
+        fake.core.requests().iter().any(|r| r.path.starts_with("/v1/status/")),
+        "the webhook was checked with the API"
+    );
 }
 
 async fn an_evolink_generation_is_finished_through_its_token_and_a_task_query(t: TestDb) {
@@ -80,7 +89,10 @@ async fn an_evolink_generation_is_finished_through_its_token_and_a_task_query(t:
     fake.core.complete_tasks_automatically(3);
     let server = start(t, "evolink", fake.env()).await;
     generation_succeeds_and_is_charged_once(&server, "evolink", &fake.core).await;
-    assert!(fake.core.requests().iter().any(|r| r.path.starts_with("/v1/tasks/")), "the callback was checked with the API");
+    assert!(
+        fake.core.requests().iter().any(|r| r.path.starts_with("/v1/tasks/")),
+        "the callback was checked with the API"
+    );
 }
 
 async fn a_provider_answering_503_fails_over_to_the_next(t: TestDb) {

@@ -31,7 +31,10 @@ async fn a_generation_sends_both_images_an_instruction_and_the_callback_url() {
     assert_eq!(request.body["callback_url"], task("evolink").callback_url);
     assert_eq!(
         request.body["image_urls"],
-        serde_json::json!(["https://fitroom.example/files/person.png?sig=1", "https://fitroom.example/files/garment.png?sig=2"])
+        serde_json::json!([
+            "https://fitroom.example/files/person.png?sig=1",
+            "https://fitroom.example/files/garment.png?sig=2"
+        ])
     );
     assert_eq!(request.body["size"], "3:4");
     let prompt = request.body["prompt"].as_str().expect("an instruction");
@@ -46,12 +49,19 @@ async fn a_callback_is_believed_only_through_its_token_and_a_fetch() {
     fake.core.succeed(&id, "completed");
 
     let delivery = fake.webhook(&id);
-    let event = provider.parse_webhook(&delivery.headers, delivery.query(), &delivery.body, clock.now()).await.expect("readable");
+    let event = provider
+        .parse_webhook(&delivery.headers, delivery.query(), &delivery.body, clock.now())
+        .await
+        .expect("readable");
 
     assert_eq!(event.task_id, id);
     assert_eq!(event.authenticity, Authenticity::Token(TOKEN.into()));
-    assert_eq!(provider.fetch(&id).await.expect("task"), TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] });
-    let without_token = provider.parse_webhook(&delivery.headers, None, &delivery.body, clock.now()).await;
+    assert_eq!(
+        provider.fetch(&id).await.expect("task"),
+        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+    );
+    let without_token =
+        provider.parse_webhook(&delivery.headers, None, &delivery.body, clock.now()).await;
     assert!(matches!(without_token, Err(WebhookError::BadSignature(_))));
 }
 
@@ -76,11 +86,17 @@ async fn outages_are_unavailable_and_refusals_are_rejected() {
     let mut env = fake.env();
     env.push(("EVOLINK_API_BASE".into(), closed_base().await));
     let unreachable = adapter("evolink", &env, &clock);
-    checks::failures_are_classified(&fake.core, provider.as_ref(), unreachable.as_ref(), "evolink").await;
+    checks::failures_are_classified(&fake.core, provider.as_ref(), unreachable.as_ref(), "evolink")
+        .await;
 }
 
 #[tokio::test]
 async fn a_missing_key_or_model_stops_startup_naming_the_variable() {
     let (clock, _, fake) = setup().await;
-    checks::each_required_setting_is_named("evolink", &fake.env(), &["EVOLINK_API_KEY", "EVOLINK_MODEL"], &clock);
+    checks::each_required_setting_is_named(
+        "evolink",
+        &fake.env(),
+        &["EVOLINK_API_KEY", "EVOLINK_MODEL"],
+        &clock,
+    );
 }

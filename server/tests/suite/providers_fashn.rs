@@ -50,16 +50,25 @@ async fn a_webhook_is_believed_only_through_its_token_and_a_fetch() {
     fake.core.succeed(&id, "completed");
 
     let delivery = fake.webhook(&id);
-    let event = provider.parse_webhook(&delivery.headers, delivery.query(), &delivery.body, clock.now()).await.expect("readable");
+    let event = provider
+        .parse_webhook(&delivery.headers, delivery.query(), &delivery.body, clock.now())
+        .await
+        .expect("readable");
 
     assert_eq!(event.task_id, id);
     assert_eq!(event.authenticity, Authenticity::Token(TOKEN.into()));
     // The body is only a hint; the webhook handler asks the API, which says the same here.
-    assert_eq!(provider.fetch(&id).await.expect("status"), TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] });
+    assert_eq!(
+        provider.fetch(&id).await.expect("status"),
+        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+    );
 
-    let without_token = provider.parse_webhook(&delivery.headers, Some("job=job_0001"), &delivery.body, clock.now()).await;
+    let without_token = provider
+        .parse_webhook(&delivery.headers, Some("job=job_0001"), &delivery.body, clock.now())
+        .await;
     assert!(matches!(without_token, Err(WebhookError::BadSignature(_))));
-    let garbage = provider.parse_webhook(&delivery.headers, delivery.query(), b"<html>", clock.now()).await;
+    let garbage =
+        provider.parse_webhook(&delivery.headers, delivery.query(), b"<html>", clock.now()).await;
     assert!(matches!(garbage, Err(WebhookError::Malformed(_))));
 }
 
@@ -86,7 +95,8 @@ async fn outages_are_unavailable_and_refusals_are_rejected() {
     let mut env = fake.env();
     env.push(("FASHN_API_BASE".into(), format!("{}/v1", closed_base().await)));
     let unreachable = adapter("fashn", &env, &clock);
-    checks::failures_are_classified(&fake.core, provider.as_ref(), unreachable.as_ref(), "fashn").await;
+    checks::failures_are_classified(&fake.core, provider.as_ref(), unreachable.as_ref(), "fashn")
+        .await;
 }
 
 #[tokio::test]

@@ -20,7 +20,8 @@ async fn setup() -> (ManualClock, SharedClock, Arc<FakeReplicate>) {
 }
 
 #[tokio::test]
-async fn a_prediction_is_created_for_the_model_with_the_mapped_inputs_and_a_completed_only_webhook() {
+async fn a_prediction_is_created_for_the_model_with_the_mapped_inputs_and_a_completed_only_webhook()
+{
     let (_, clock, fake) = setup().await;
     let provider = adapter("replicate", &fake.env(), &clock);
 
@@ -50,7 +51,10 @@ async fn a_version_id_and_a_custom_input_mapping_use_the_generic_endpoint() {
     let mut env = fake.env();
     env.retain(|(k, _)| k != "REPLICATE_MODEL");
     env.push(("REPLICATE_MODEL".into(), "cuuupid/idm-vton:c871bb9b0466".into()));
-    env.push(("REPLICATE_INPUTS".into(), "human_img=$person,garm_img=$garment,category=upper_body,crop=false".into()));
+    env.push((
+        "REPLICATE_INPUTS".into(),
+        "human_img=$person,garm_img=$garment,category=upper_body,crop=false".into(),
+    ));
     let provider = adapter("replicate", &env, &clock);
 
     provider.submit(&task("replicate")).await.expect("accepted");
@@ -71,11 +75,17 @@ async fn a_signed_completion_webhook_reads_as_success_with_the_output() {
     fake.core.succeed(&id, "succeeded");
 
     let delivery = fake.webhook(&id);
-    let event = provider.parse_webhook(&delivery.headers, delivery.query(), &delivery.body, clock.now()).await.expect("valid");
+    let event = provider
+        .parse_webhook(&delivery.headers, delivery.query(), &delivery.body, clock.now())
+        .await
+        .expect("valid");
 
     assert_eq!(event.task_id, id);
     assert_eq!(event.authenticity, Authenticity::Signed);
-    assert_eq!(event.state, TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] });
+    assert_eq!(
+        event.state,
+        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+    );
 }
 
 #[tokio::test]
@@ -86,7 +96,10 @@ async fn failed_canceled_and_aborted_predictions_are_failures() {
     for word in ["failed", "canceled", "aborted"] {
         fake.core.fail(&id, word, "CUDA out of memory");
         let delivery = fake.webhook(&id);
-        let event = provider.parse_webhook(&delivery.headers, None, &delivery.body, clock.now()).await.expect("valid");
+        let event = provider
+            .parse_webhook(&delivery.headers, None, &delivery.body, clock.now())
+            .await
+            .expect("valid");
         assert!(matches!(event.state, TaskState::Failed { .. }), "{word}: {:?}", event.state);
     }
 }
@@ -99,10 +112,12 @@ async fn forged_tampered_expired_and_wrongly_keyed_webhooks_are_refused() {
     fake.core.succeed(&id, "succeeded");
     let now = clock.now();
     let secs = now.millis() / 1000;
-    let refused = |result: Result<_, WebhookError>| matches!(result, Err(WebhookError::BadSignature(_)));
+    let refused =
+        |result: Result<_, WebhookError>| matches!(result, Err(WebhookError::BadSignature(_)));
 
     let mut tampered = fake.webhook(&id);
-    tampered.body = String::from_utf8(tampered.body).expect("utf8").replace("succeeded", "failed").into_bytes();
+    tampered.body =
+        String::from_utf8(tampered.body).expect("utf8").replace("succeeded", "failed").into_bytes();
     assert!(refused(provider.parse_webhook(&tampered.headers, None, &tampered.body, now).await));
 
     let wrong_key = fake.webhook_signed_with(&id, "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", secs);
@@ -147,7 +162,13 @@ async fn outages_are_unavailable_and_refusals_are_rejected() {
     let mut env = fake.env();
     env.push(("REPLICATE_API_BASE".into(), format!("{}/v1", closed_base().await)));
     let unreachable = adapter("replicate", &env, &clock);
-    checks::failures_are_classified(&fake.core, provider.as_ref(), unreachable.as_ref(), "replicate").await;
+    checks::failures_are_classified(
+        &fake.core,
+        provider.as_ref(),
+        unreachable.as_ref(),
+        "replicate",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -157,5 +178,8 @@ async fn a_missing_key_secret_or_model_stops_startup_naming_the_variable() {
     checks::each_required_setting_is_named("replicate", &fake.env(), &required, &clock);
     let mut env = fake.env();
     env.push(("REPLICATE_INPUTS".into(), "human_img=$persona".into()));
-    assert!(checks::build("replicate", &env, &clock).is_err(), "an unknown input source is refused at startup");
+    assert!(
+        checks::build("replicate", &env, &clock).is_err(),
+        "an unknown input source is refused at startup"
+    );
 }

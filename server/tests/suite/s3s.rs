@@ -21,7 +21,8 @@ fn binary() -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).map(|dir| dir.join("s3s-fs")).collect::<Vec<_>>())
         .unwrap_or_default();
-    let in_cargo_home = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/s3s-fs"));
+    let in_cargo_home =
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/s3s-fs"));
     on_path
         .into_iter()
         .chain(in_cargo_home)
@@ -34,7 +35,9 @@ impl S3sFs {
     pub async fn start() -> S3sFs {
         let dir = tempfile::tempdir().expect("s3s-fs dir");
         std::fs::create_dir(dir.path().join(BUCKET)).expect("bucket dir");
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port");
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port");
         let mut server = S3sFs { addr, dir, child: None };
         server.resume().await;
         server

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fitroom_server::config::S3Config;
-use fitroom_server::storage::{ByteRange, ByteStream, Read, S3Storage, LocalStorage, Span, Storage, StorageError};
+use fitroom_server::storage::{
+    ByteRange, ByteStream, LocalStorage, Read, S3Storage, Span, Storage, StorageError,
+};
 use futures_util::StreamExt;
 
 async fn local() -> (Arc<dyn Storage>, tempfile::TempDir) {
@@ -15,7 +17,11 @@ async fn local() -> (Arc<dyn Storage>, tempfile::TempDir) {
 }
 
 fn s3_config(secret: &str) -> S3Config {
-    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the suite with scripts/test.sh, which starts s3s-fs"));
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: run the suite with scripts/test.sh, which starts s3s-fs")
+        })
+    };
     S3Config {
         endpoint: Some(var("FITROOM_TEST_S3_ENDPOINT")),
         bucket: var("FITROOM_TEST_S3_BUCKET"),
@@ -72,7 +78,8 @@ async fn a_twenty_mib_object_survives_the_round_trip(store: Arc<dyn Storage>) {
 async fn a_twenty_mib_stream_of_small_chunks_is_stored_whole(store: Arc<dyn Storage>) {
     let k = key("streamed.png");
     let big = twenty_mib();
-    let len = store.put_stream(&k, chunked(&big, 16 * 1024 + 3), "image/png").await.expect("streamed");
+    let len =
+        store.put_stream(&k, chunked(&big, 16 * 1024 + 3), "image/png").await.expect("streamed");
     assert_eq!(len, big.len() as u64);
     let got = store.get(&k).await.expect("get").expect("present");
     assert!(got.bytes[..] == big[..], "same bytes back");
@@ -87,9 +94,18 @@ async fn a_stream_that_breaks_off_leaves_nothing_under_its_key(store: Arc<dyn St
         let body = chunked(&vec![7u8; sent], 64 * 1024)
             .chain(futures_util::stream::once(async { Err("the provider hung up".into()) }))
             .boxed();
-        let err = store.put_stream(&k, body, "image/png").await.expect_err("a broken stream is not stored");
-        assert!(matches!(&err, StorageError::Body(e) if e.to_string() == "the provider hung up"), "{err:?}");
-        assert!(store.get(&k).await.expect("get").is_none(), "nothing under the key after {sent} bytes");
+        let err = store
+            .put_stream(&k, body, "image/png")
+            .await
+            .expect_err("a broken stream is not stored");
+        assert!(
+            matches!(&err, StorageError::Body(e) if e.to_string() == "the provider hung up"),
+            "{err:?}"
+        );
+        assert!(
+            store.get(&k).await.expect("get").is_none(),
+            "nothing under the key after {sent} bytes"
+        );
     }
 }
 
@@ -119,13 +135,23 @@ async fn ranges_read_only_the_asked_for_bytes(store: Arc<dyn Storage>) {
     ];
     for (range, expected) in cases {
         let (span, len, bytes) = body_of(read_range(store.as_ref(), &k, range).await).await;
-        assert_eq!((span.start, span.end, len), (expected.start as u64, expected.end as u64, 100), "{range:?}");
+        assert_eq!(
+            (span.start, span.end, len),
+            (expected.start as u64, expected.end as u64, 100),
+            "{range:?}"
+        );
         assert_eq!(bytes, all[expected].to_vec(), "{range:?}");
     }
     let (span, len, bytes) = body_of(store.read(&k, None).await.expect("read")).await;
     assert_eq!((span, len, bytes), (Span::whole(100), 100, all));
-    assert!(matches!(read_range(store.as_ref(), &k, ByteRange::From { first: 100 }).await, Read::Unsatisfiable { len: 100 }));
-    assert!(matches!(read_range(store.as_ref(), &key("absent.png"), ByteRange::From { first: 0 }).await, Read::Missing));
+    assert!(matches!(
+        read_range(store.as_ref(), &k, ByteRange::From { first: 100 }).await,
+        Read::Unsatisfiable { len: 100 }
+    ));
+    assert!(matches!(
+        read_range(store.as_ref(), &key("absent.png"), ByteRange::From { first: 0 }).await,
+        Read::Missing
+    ));
     store.delete(&k).await.expect("delete");
 }
 
@@ -151,7 +177,11 @@ async fn local_streams_of_small_chunks_are_stored_whole() {
 async fn local_broken_streams_leave_nothing() {
     let (store, dir) = local().await;
     a_stream_that_breaks_off_leaves_nothing_under_its_key(store).await;
-    assert_eq!(std::fs::read_dir(dir.path().join(".tmp")).expect("tmp").count(), 0, "no temporary file left");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".tmp")).expect("tmp").count(),
+        0,
+        "no temporary file left"
+    );
 }
 
 #[tokio::test]
@@ -190,7 +220,11 @@ async fn s3_presigned_urls_are_fetchable_over_http_and_expire() {
     let store = s3().await;
     let k = key("shared.png");
     store.put(&k, Bytes::from_static(b"presigned bytes"), "image/png").await.expect("put");
-    let url = store.presign_get(&k, Duration::from_secs(60)).await.expect("presign").expect("s3 presigns");
+    let url = store
+        .presign_get(&k, Duration::from_secs(60))
+        .await
+        .expect("presign")
+        .expect("s3 presigns");
     let body = reqwest::get(&url).await.expect("fetch").bytes().await.expect("bytes");
     assert_eq!(&body[..], b"presigned bytes");
     let short = store.presign_get(&k, Duration::from_secs(1)).await.expect("presign").expect("url");

@@ -13,8 +13,12 @@ use super::{DownloadError, too_large};
 const TEXT_PER_CHUNK: usize = 64 * 1024;
 
 /// The decoded bytes of `data:<type>;base64,<payload>` as a stream.
-pub(super) fn decode(uri: String, max_bytes: usize) -> Result<BoxStream<'static, Result<Bytes, DownloadError>>, DownloadError> {
-    let comma = uri.find(',').ok_or_else(|| DownloadError::Refused("malformed data: URI".into()))?;
+pub(super) fn decode(
+    uri: String,
+    max_bytes: usize,
+) -> Result<BoxStream<'static, Result<Bytes, DownloadError>>, DownloadError> {
+    let comma =
+        uri.find(',').ok_or_else(|| DownloadError::Refused("malformed data: URI".into()))?;
     if !uri[..comma].ends_with(";base64") {
         return Err(DownloadError::Refused("data: URIs must be base64".into()));
     }
@@ -55,7 +59,11 @@ mod tests {
         let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
         let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
         assert_eq!(decoded(format!("data:image/png;base64,{text}")).await.expect("decodes"), bytes);
-        assert_eq!(decoded(format!("data:image/png;base64, {text}\n")).await.expect("decodes"), bytes, "surrounding blanks");
+        assert_eq!(
+            decoded(format!("data:image/png;base64, {text}\n")).await.expect("decodes"),
+            bytes,
+            "surrounding blanks"
+        );
     }
 
     #[tokio::test]

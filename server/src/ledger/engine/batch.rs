@@ -41,10 +41,10 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use tokio::sync::oneshot;
 
-use crate::db::Db;
-use crate::ids::UserId;
 use super::gate::{Gates, Turn};
 use super::script::{Form, Results, Script, Stop};
+use crate::db::Db;
+use crate::ids::UserId;
 use crate::ledger::LedgerError;
 
 /// Enough to share the commit among a burst of shoppers, few enough shapes to stay compiled.
@@ -73,7 +73,13 @@ impl Batches {
 
     /// Runs `body` (the lock and the writes of one operation, no `BEGIN` or `COMMIT`) in the
     /// next batch, and answers once that batch has committed.
-    pub(crate) async fn commit(&self, gates: &Gates, db: &Db, user: &UserId, body: Script) -> Answer {
+    pub(crate) async fn commit(
+        &self,
+        gates: &Gates,
+        db: &Db,
+        user: &UserId,
+        body: Script,
+    ) -> Answer {
         let shape = body.shape();
         let (answer, mut answered) = oneshot::channel();
         self.lock_queue().push_back(Queued { body, shape, answer });
@@ -142,7 +148,12 @@ impl Batches {
     /// Sends one batch, answers the `previous` committed batch once this one is on its way, and
     /// answers this one's operations unless it committed: those it hands back. False when the
     /// connection was left inside a transaction.
-    async fn send(&self, conn: &mut AnyConnection, batch: Vec<Queued>, previous: Option<Committed>) -> (bool, Option<Committed>) {
+    async fn send(
+        &self,
+        conn: &mut AnyConnection,
+        batch: Vec<Queued>,
+        previous: Option<Committed>,
+    ) -> (bool, Option<Committed>) {
         let mut script = Script::new();
         script.control("BEGIN");
         // Where each operation's statements start and end.
@@ -174,14 +185,23 @@ impl Batches {
             }
         };
         let Some((at, why)) = collected.stop else {
-            return (true, Some(Committed { batch, spans, rows: collected.rows, miscounted: None }));
+            return (
+                true,
+                Some(Committed { batch, spans, rows: collected.rows, miscounted: None }),
+            );
         };
         if collected.ran_to_the_end {
             // Committed with a guarded write that changed another number of rows than it must
             // (see the module's comment on row counts): what is committed is answered as such,
             // the operation with the miscounted write as a conflict, and nothing runs twice.
-            tracing::error!(statement = at, "a batched ledger write changed an unexpected number of rows");
-            return (true, Some(Committed { batch, spans, rows: collected.rows, miscounted: Some(at) }));
+            tracing::error!(
+                statement = at,
+                "a batched ledger write changed an unexpected number of rows"
+            );
+            return (
+                true,
+                Some(Committed { batch, spans, rows: collected.rows, miscounted: Some(at) }),
+            );
         }
         // Nothing of a batch that stopped is kept.
         let ended = end(conn, &["ROLLBACK"]).await;

@@ -62,7 +62,10 @@ impl Default for Gates {
 
 impl Gates {
     fn new(count: usize, keeps_connections: bool) -> Self {
-        Gates { gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(), keeps_connections }
+        Gates {
+            gates: (0..count.max(1)).map(|_| Arc::new(Mutex::new(None))).collect(),
+            keeps_connections,
+        }
     }
 
     /// The gates for a database: one for all of SQLite, keeping the writer's connection, and one
@@ -109,7 +112,9 @@ mod tests {
         let gates = Gates::for_backend(Backend::Sqlite);
         let _held = gates.enter(&UserId::generate()).await;
         for _ in 0..4 {
-            let other = tokio::time::timeout(Duration::from_millis(20), gates.enter(&UserId::generate())).await;
+            let other =
+                tokio::time::timeout(Duration::from_millis(20), gates.enter(&UserId::generate()))
+                    .await;
             assert!(other.is_err(), "another user waits for the one writer");
         }
     }

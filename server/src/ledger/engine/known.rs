@@ -34,7 +34,11 @@ impl Default for KnownHolds {
 impl KnownHolds {
     /// Call only after the transaction that created the hold has committed.
     pub fn remember(&self, hold: &Hold) {
-        let known = KnownHold { user: hold.user.clone(), job: hold.job.clone(), allocations: hold.allocations.clone() };
+        let known = KnownHold {
+            user: hold.user.clone(),
+            job: hold.job.clone(),
+            allocations: hold.allocations.clone(),
+        };
         self.0.put(self.0.epoch(), hold.id.clone(), Arc::new(known));
     }
 

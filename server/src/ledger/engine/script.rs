@@ -20,9 +20,9 @@ use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Either};
 
+use super::statements::Statement as Sql;
 use crate::fault::{FaultPoints, InjectedFault};
 use crate::ledger::LedgerError;
-use super::statements::Statement as Sql;
 
 /// A text value as an SQL string literal.
 pub(crate) struct Text<'a>(pub &'a str);
@@ -194,14 +194,23 @@ impl Script {
     /// behind the user's lock, which already keeps every other ledger transaction of this user
     /// out. Either failure abandons the transaction as a conflict; a refused statement stops the
     /// script before its `COMMIT`, while a row count is only known once the script has run.
-    pub fn push_guarded<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N], rows: u64) -> usize {
+    pub fn push_guarded<const N: usize>(
+        &mut self,
+        sql: &'static Sql,
+        values: [Value; N],
+        rows: u64,
+    ) -> usize {
         self.add(Body::Catalogued(sql, values.into()), Some(rows))
     }
 
     /// Adds a write whose CHECK refusal decides the operation (a freeze that finds too few credits
     /// or a used key): the script stops there, as for a guarded write, but `run_or_refused`
     /// answers `None` instead of a conflict, so the caller can find out why and answer that.
-    pub fn push_decisive<const N: usize>(&mut self, sql: &'static Sql, values: [Value; N]) -> usize {
+    pub fn push_decisive<const N: usize>(
+        &mut self,
+        sql: &'static Sql,
+        values: [Value; N],
+    ) -> usize {
         let index = self.add(Body::Catalogued(sql, values.into()), None);
         if let Some(statement) = self.statements.get_mut(index) {
             statement.decisive = true;
@@ -236,7 +245,10 @@ impl Script {
     /// really run and the transaction must undo them.
     pub fn fault_point(&mut self, faults: &FaultPoints, point: &'static str) {
         if self.fault().is_none() && faults.check(point).is_err() {
-            let index = self.add(Body::Fixed(format!("SELECT missing FROM \"fault injected at {point}\"")), None);
+            let index = self.add(
+                Body::Fixed(format!("SELECT missing FROM \"fault injected at {point}\"")),
+                None,
+            );
             if let Some(statement) = self.statements.get_mut(index) {
                 statement.fault = Some(point);
             }
@@ -262,7 +274,11 @@ impl Script {
 
     /// Like `run`, answering `None` when a decisive write refused (the script stopped there: its
     /// transaction must be rolled back, or on PostgreSQL is already aborted).
-    pub async fn run_or_refused(&self, conn: &mut AnyConnection, form: Form) -> Result<Option<Results>, LedgerError> {
+    pub async fn run_or_refused(
+        &self,
+        conn: &mut AnyConnection,
+        form: Form,
+    ) -> Result<Option<Results>, LedgerError> {
         let collected = self.collect(conn, form).await?;
         match collected.stop {
             None => Ok(Some(Results(collected.rows))),
@@ -279,11 +295,17 @@ impl Script {
         &'a self,
         conn: &'a mut AnyConnection,
         form: Form,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Collected, LedgerError>> + Send + 'a>> {
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Collected, LedgerError>> + Send + 'a>,
+    > {
         Box::pin(self.collect_inner(conn, form))
     }
 
-    async fn collect_inner(&self, conn: &mut AnyConnection, form: Form) -> Result<Collected, LedgerError> {
+    async fn collect_inner(
+        &self,
+        conn: &mut AnyConnection,
+        form: Form,
+    ) -> Result<Collected, LedgerError> {
         let values = self.values();
         if values.iter().any(|v| matches!(v, Value::Text(t) if t.contains('\0'))) {
             return Err(LedgerError::InvalidText);
@@ -318,8 +340,12 @@ impl Script {
                     let failed = self.statements.get(rows.len() - 1);
                     let why = match failed {
                         Some(s) if s.decisive && refused_by_check(&e) => Stop::Refused,
-                        Some(s) if s.expect_rows.is_some() && refused_by_check(&e) => Stop::Conflict,
-                        Some(Statement { fault: Some(point), .. }) => Stop::Failed(InjectedFault(point).into()),
+                        Some(s) if s.expect_rows.is_some() && refused_by_check(&e) => {
+                            Stop::Conflict
+                        }
+                        Some(Statement { fault: Some(point), .. }) => {
+                            Stop::Failed(InjectedFault(point).into())
+                        }
                         _ => Stop::Failed(LedgerError::Database(e)),
                     };
                     break Some((rows.len() - 1, why));
@@ -346,7 +372,12 @@ impl Script {
         let ran_to_the_end = failed.is_none() && rows.len() == self.statements.len();
         let stop = miscounted.or(failed).or_else(|| {
             // Every statement reports its end: fewer reports mean the script stopped early.
-            (!ran_to_the_end).then(|| (rows.len(), self.fault().map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into()))))
+            (!ran_to_the_end).then(|| {
+                (
+                    rows.len(),
+                    self.fault().map_or(Stop::Conflict, |p| Stop::Failed(InjectedFault(p).into())),
+                )
+            })
         });
         Ok(Collected { rows, stop, ran_to_the_end })
     }
@@ -372,15 +403,18 @@ impl Script {
                     sql.push_str("EXECUTE ");
                     sql.push_str(s.name);
                     if !values.is_empty() {
-                        let list = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                        let list =
+                            values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
                         let _ = write!(sql, "({list})");
                     }
                 }
-                (Body::Catalogued(s, values), Some(Form::Text)) => substitute(&mut sql, s.text, |out, n| {
-                    if let Some(v) = n.checked_sub(1).and_then(|i| values.get(i)) {
-                        let _ = write!(out, "{v}");
-                    }
-                }),
+                (Body::Catalogued(s, values), Some(Form::Text)) => {
+                    substitute(&mut sql, s.text, |out, n| {
+                        if let Some(v) = n.checked_sub(1).and_then(|i| values.get(i)) {
+                            let _ = write!(out, "{v}");
+                        }
+                    })
+                }
             }
         }
         sql
@@ -423,8 +457,10 @@ mod tests {
         assert_eq!(Value::from(-3).to_string(), "(-3)");
     }
 
-    static ONE: Sql = Sql { name: "fitroom_ledger_one", text: "UPDATE t SET n = n - $2 WHERE id = $1" };
-    static TWO: Sql = Sql { name: "fitroom_ledger_two", text: "SELECT a FROM t WHERE b = $1 AND c = $1" };
+    static ONE: Sql =
+        Sql { name: "fitroom_ledger_one", text: "UPDATE t SET n = n - $2 WHERE id = $1" };
+    static TWO: Sql =
+        Sql { name: "fitroom_ledger_two", text: "SELECT a FROM t WHERE b = $1 AND c = $1" };
 
     fn script() -> Script {
         let mut script = Script::new();
@@ -438,7 +474,8 @@ mod tests {
         name: "fitroom_ledger_spend",
         text: "UPDATE wallet SET n = CASE WHEN n >= $2 THEN n - $2 ELSE -1 END WHERE id = $1",
     };
-    static NOTE: Sql = Sql { name: "fitroom_ledger_note", text: "INSERT INTO notes (text) VALUES ($1)" };
+    static NOTE: Sql =
+        Sql { name: "fitroom_ledger_note", text: "INSERT INTO notes (text) VALUES ($1)" };
 
     #[tokio::test]
     async fn a_refused_guard_stops_the_script_before_its_commit() {
@@ -459,11 +496,16 @@ mod tests {
         script.push(&NOTE, ["spent".into()]);
         script.control("COMMIT");
         let refused = script.run(&mut conn, Form::Prepared).await;
-        assert!(matches!(refused, Err(LedgerError::Conflict)), "a guard that does not hold is a conflict");
+        assert!(
+            matches!(refused, Err(LedgerError::Conflict)),
+            "a guard that does not hold is a conflict"
+        );
         sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("the transaction is still open");
 
-        let (n,): (i64,) = sqlx::query_as("SELECT n FROM wallet").fetch_one(&mut conn).await.expect("wallet");
-        let (notes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM notes").fetch_one(&mut conn).await.expect("notes");
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT n FROM wallet").fetch_one(&mut conn).await.expect("wallet");
+        let (notes,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM notes").fetch_one(&mut conn).await.expect("notes");
         assert_eq!((n, notes), (1, 0), "nothing after the refused write was committed");
     }
 

@@ -27,8 +27,16 @@ macro_rules! free {
 macro_rules! active {
     ($user:literal, $now:literal) => {
         concat!(
-            "(SELECT id, ", free!(), " AS free, expires_at, granted_at FROM credit_packages \
-             WHERE user_id = ", $user, " AND ", free!(), " > 0 AND (expires_at IS NULL OR expires_at > ", $now, "))"
+            "(SELECT id, ",
+            free!(),
+            " AS free, expires_at, granted_at FROM credit_packages \
+             WHERE user_id = ",
+            $user,
+            " AND ",
+            free!(),
+            " > 0 AND (expires_at IS NULL OR expires_at > ",
+            $now,
+            "))"
         )
     };
 }
@@ -205,7 +213,8 @@ mod tests {
             let quoted: Vec<_> = s.text.split('\'').skip(1).step_by(2).collect();
             for literal in quoted {
                 assert!(
-                    ["open", "not open", "failed", "queued", "processing", "freeze"].contains(&literal),
+                    ["open", "not open", "failed", "queued", "processing", "freeze"]
+                        .contains(&literal),
                     "{}: literal {literal:?}",
                     s.name
                 );

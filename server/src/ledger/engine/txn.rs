@@ -6,14 +6,16 @@ use std::sync::Arc;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Transaction};
 
-use crate::clock::Timestamp;
-use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
-use crate::db::Db;
 use super::batch::Batches;
 use super::gate::{Gates, Turn};
 use super::known::KnownHolds;
 use super::script::{Form, Results, Script, Value};
-use super::statements::{self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY};
+use super::statements::{
+    self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY,
+};
+use crate::clock::Timestamp;
+use crate::db::Db;
+use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::ledger::{Credits, EntryKind, Hold, Ledger, LedgerError};
 
 /// Whose ledger a transaction locks: a user's, or the owner's of a hold.
@@ -106,14 +108,18 @@ impl LedgerTx {
 
     /// Like `begin`, for operations that know only the hold. Its owner is read first (a hold
     /// never changes owner) to queue on the right gate; the lock statement checks it again.
-    pub(crate) async fn begin_for_hold(ledger: &Ledger, hold: &HoldId) -> Result<Self, LedgerError> {
+    pub(crate) async fn begin_for_hold(
+        ledger: &Ledger,
+        hold: &HoldId,
+    ) -> Result<Self, LedgerError> {
         let owner = match ledger.known.owner_of(hold) {
             Some(owner) => owner,
             None => {
-                let row: Option<(String,)> = sqlx::query_as("SELECT user_id FROM holds WHERE id = $1")
-                    .bind(hold.as_str())
-                    .fetch_optional(ledger.db.pool())
-                    .await?;
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT user_id FROM holds WHERE id = $1")
+                        .bind(hold.as_str())
+                        .fetch_optional(ledger.db.pool())
+                        .await?;
                 UserId::from_string(row.ok_or(LedgerError::UnknownHold)?.0)
             }
         };
@@ -128,7 +134,11 @@ impl LedgerTx {
     /// Continues a caller's transaction as a ledger transaction of `user`, and takes the lock.
     /// No gate: the caller may already hold database locks (a new account's row), and waiting
     /// on a gate while holding them could stall whoever holds the gate.
-    pub async fn begin_in(ledger: &Ledger, tx: Transaction<'static, Any>, user: &UserId) -> Result<Self, LedgerError> {
+    pub async fn begin_in(
+        ledger: &Ledger,
+        tx: Transaction<'static, Any>,
+        user: &UserId,
+    ) -> Result<Self, LedgerError> {
         let mut this = Self::new(ledger, user, Lock::User(user.clone()), Conn::Borrowed(tx));
         this.read(Script::new()).await?;
         Ok(this)
@@ -162,7 +172,9 @@ impl LedgerTx {
         let mut turn = self.gates.enter(&self.owner).await;
         let conn = match turn.take_kept() {
             Some(kept) => Lease::Kept(kept),
-            None if self.gates.keeps_connections() => Lease::Kept(self.db.pool().acquire().await?.detach()),
+            None if self.gates.keeps_connections() => {
+                Lease::Kept(self.db.pool().acquire().await?.detach())
+            }
             None => Lease::Pooled(self.db.pool().acquire().await?),
         };
         self.turn = Some(turn);
@@ -183,7 +195,9 @@ impl LedgerTx {
         match &mut self.conn {
             Conn::Pending => Err(LedgerError::NotLocked),
             Conn::Own { conn: Some(conn), .. } => Ok(&mut **conn),
-            Conn::Own { conn: None, .. } | Conn::Batched => Err(LedgerError::Database(sqlx::Error::PoolClosed)),
+            Conn::Own { conn: None, .. } | Conn::Batched => {
+                Err(LedgerError::Database(sqlx::Error::PoolClosed))
+            }
             Conn::Borrowed(tx) => Ok(&mut **tx),
         }
     }
@@ -252,14 +266,19 @@ impl LedgerTx {
     }
 
     /// Runs the transaction's first script; `None` when a decisive write refused.
-    async fn run_opening_or_refused(&mut self, script: Script) -> Result<Option<Results>, LedgerError> {
+    async fn run_opening_or_refused(
+        &mut self,
+        script: Script,
+    ) -> Result<Option<Results>, LedgerError> {
         let form = self.form();
         let conn = self.connection()?;
         match script.run_or_refused(conn, form).await {
             // A connection that has not prepared the ledger's statements yet (PostgreSQL): the
             // failed `EXECUTE` aborted only this transaction's first script, which nothing but
             // this `BEGIN` preceded, so prepare them and send it again.
-            Err(LedgerError::Database(e)) if form == Form::Prepared && statements::is_unprepared(&e) => {
+            Err(LedgerError::Database(e))
+                if form == Form::Prepared && statements::is_unprepared(&e) =>
+            {
                 statements::prepare_all(conn).await?;
                 script.run_or_refused(conn, form).await
             }
@@ -274,13 +293,17 @@ impl LedgerTx {
     /// script takes the lock again and can read why. The writes must also refuse when the lock
     /// finds no user (a freeze finds no credits then): the lock's own row count is only known
     /// once the whole script has run.
-    pub(crate) async fn commit_in_one_round_trip(&mut self, writes: Script) -> Result<Option<Results>, LedgerError> {
+    pub(crate) async fn commit_in_one_round_trip(
+        &mut self,
+        writes: Script,
+    ) -> Result<Option<Results>, LedgerError> {
         if !self.is_locked() || self.lock_taken() || !self.writes.is_empty() {
             return Err(LedgerError::NotLocked);
         }
         if let Some(batches) = self.batches() {
             let (body, first) = self.batch_body(writes);
-            let Some(results) = batches.commit(&self.gates, &self.db, &self.owner, body).await? else {
+            let Some(results) = batches.commit(&self.gates, &self.db, &self.owner, body).await?
+            else {
                 self.start_over();
                 return Ok(None);
             };
@@ -336,7 +359,8 @@ impl LedgerTx {
     fn lock_committed(&mut self, results: &Results, lock: usize) -> Result<(), LedgerError> {
         if let Some(locked) = &mut self.locked {
             use sqlx::Row;
-            locked.seq = Some(results.rows(lock).first().ok_or(LedgerError::UnknownUser)?.try_get(1)?);
+            locked.seq =
+                Some(results.rows(lock).first().ok_or(LedgerError::UnknownUser)?.try_get(1)?);
         }
         for hold in std::mem::take(&mut self.frozen) {
             self.known.remember(&hold);
@@ -373,7 +397,9 @@ impl LedgerTx {
     /// what it depends on cannot have changed or is checked by guarded writes (`known`), on a
     /// transaction of our own that has sent nothing yet.
     pub(crate) fn assume_locked(&mut self, user: &UserId) -> Result<(), LedgerError> {
-        if self.locked.is_some() || !matches!(self.conn, Conn::Own { begun: false, .. } | Conn::Pending) {
+        if self.locked.is_some()
+            || !matches!(self.conn, Conn::Own { begun: false, .. } | Conn::Pending)
+        {
             return Err(LedgerError::NotLocked);
         }
         self.lock = Lock::User(user.clone());
@@ -445,7 +471,8 @@ impl LedgerTx {
         let locked = self.locked()?.clone();
         self.line += 1;
         let id = EntryId::generate();
-        let (user, line, at) = (locked.user.as_str().into(), self.line.into(), locked.now.millis().into());
+        let (user, line, at) =
+            (locked.user.as_str().into(), self.line.into(), locked.now.millis().into());
         let (kind, amount) = (kind.as_str().into(), amount.get().into());
         let package = package.map(PackageId::as_str).into();
         let hold = hold.map(HoldId::as_str).into();
@@ -454,11 +481,24 @@ impl LedgerTx {
         match locked.seq {
             Some(seq) => self.writes.push(
                 &INSERT_ENTRY,
-                [id.as_str().into(), user, seq.into(), line, at, kind, amount, package, hold, job, reference],
+                [
+                    id.as_str().into(),
+                    user,
+                    seq.into(),
+                    line,
+                    at,
+                    kind,
+                    amount,
+                    package,
+                    hold,
+                    job,
+                    reference,
+                ],
             ),
-            None => self
-                .writes
-                .push(&INSERT_ENTRY_UNDER_LOCK, [id.as_str().into(), user, line, at, kind, amount, package, hold, job, reference]),
+            None => self.writes.push(
+                &INSERT_ENTRY_UNDER_LOCK,
+                [id.as_str().into(), user, line, at, kind, amount, package, hold, job, reference],
+            ),
         };
         Ok(())
     }
@@ -483,7 +523,10 @@ impl LedgerTx {
             if let Some(batches) = self.batches() {
                 // Its writes refuse what the lock's row count would (see `batch`).
                 let (body, _) = self.batch_body(writes);
-                batches.commit(&self.gates, &self.db, &self.owner, body).await?.ok_or(LedgerError::Conflict)?;
+                batches
+                    .commit(&self.gates, &self.db, &self.owner, body)
+                    .await?
+                    .ok_or(LedgerError::Conflict)?;
                 return Ok(());
             }
             self.attach().await?;

@@ -28,7 +28,8 @@ struct Jwk {
 
 /// The usable Ed25519 keys of a JWKS document; keys of other types are skipped.
 pub fn parse(document: &[u8]) -> Result<Vec<VerifyingKey>, String> {
-    let set: JwkSet = serde_json::from_slice(document).map_err(|e| format!("unreadable JWKS: {e}"))?;
+    let set: JwkSet =
+        serde_json::from_slice(document).map_err(|e| format!("unreadable JWKS: {e}"))?;
     Ok(set
         .keys
         .iter()
@@ -58,7 +59,12 @@ impl KeyCache {
     }
 
     /// Starts with known keys (tests and fuzzing, which must not reach the network).
-    pub fn with_keys(url: String, http: reqwest::Client, keys: Vec<VerifyingKey>, now: Timestamp) -> Self {
+    pub fn with_keys(
+        url: String,
+        http: reqwest::Client,
+        keys: Vec<VerifyingKey>,
+        now: Timestamp,
+    ) -> Self {
         KeyCache { url, http, cached: Mutex::new(Some(Cached { keys, fetched_at: now })) }
     }
 
@@ -82,12 +88,20 @@ impl KeyCache {
     /// Fresh keys after a signature no cached key verifies; `None` when the last fetch was too
     /// recent to try again.
     pub async fn refetch(&self, now: Timestamp) -> Option<Result<Vec<VerifyingKey>, String>> {
-        let recent = self.lock().as_ref().is_some_and(|c| now.millis().saturating_sub(c.fetched_at.millis()) < MIN_REFETCH_MS);
+        let recent = self
+            .lock()
+            .as_ref()
+            .is_some_and(|c| now.millis().saturating_sub(c.fetched_at.millis()) < MIN_REFETCH_MS);
         if recent { None } else { Some(self.fetch(now).await) }
     }
 
     async fn fetch(&self, now: Timestamp) -> Result<Vec<VerifyingKey>, String> {
-        let response = self.http.get(&self.url).send().await.map_err(|e| format!("fetching fal's JWKS: {e}"))?;
+        let response = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| format!("fetching fal's JWKS: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("fal's JWKS answered {}", response.status()));
         }

@@ -19,7 +19,8 @@ use crate::providers::http::{classify, error_text, fetch_json, send_json};
 use crate::providers::input_map::InputMap;
 use crate::providers::settings::Settings;
 use crate::providers::{
-    Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent,
+    Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState,
+    WebhookError, WebhookEvent,
 };
 
 pub use jwks::KeyCache;
@@ -46,7 +47,11 @@ struct Handle<'a> {
 impl<'a> Handle<'a> {
     fn parse(stored: &'a str) -> Option<Self> {
         let mut parts = stored.split(' ');
-        let handle = Handle { request_id: parts.next()?, status_url: parts.next()?, response_url: parts.next()? };
+        let handle = Handle {
+            request_id: parts.next()?,
+            status_url: parts.next()?,
+            response_url: parts.next()?,
+        };
         parts.next().is_none().then_some(handle)
     }
 
@@ -88,7 +93,11 @@ pub struct Fal {
 /// The pictures of a result payload: `images[].url`, or `image.url` for single-image models
 /// (fal's docs do not confirm the output key, so both shapes are read: docs/providers.md).
 fn image_urls(payload: &Value) -> Vec<String> {
-    let images = payload["images"].as_array().into_iter().flatten().chain(std::iter::once(&payload["image"]));
+    let images = payload["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(&payload["image"]));
     images.filter_map(|image| image["url"].as_str()).map(str::to_owned).collect()
 }
 
@@ -108,8 +117,23 @@ impl Fal {
     }
 
     /// With a key cache of the caller's (fuzzing starts with known keys and no network).
-    pub fn new(key: String, user_id: String, model: String, queue_base: String, inputs: InputMap, keys: KeyCache) -> Self {
-        Fal { key, user_id, model, queue_base, inputs, keys, http: crate::providers::http::client() }
+    pub fn new(
+        key: String,
+        user_id: String,
+        model: String,
+        queue_base: String,
+        inputs: InputMap,
+        keys: KeyCache,
+    ) -> Self {
+        Fal {
+            key,
+            user_id,
+            model,
+            queue_base,
+            inputs,
+            keys,
+            http: crate::providers::http::client(),
+        }
     }
 
     fn auth(&self) -> String {
@@ -117,7 +141,8 @@ impl Fal {
     }
 
     async fn verify(&self, claims: &Claims, now: Timestamp) -> Result<(), WebhookError> {
-        let unavailable = |e: String| WebhookError::BadSignature(format!("fal's keys are unavailable: {e}"));
+        let unavailable =
+            |e: String| WebhookError::BadSignature(format!("fal's keys are unavailable: {e}"));
         if claims.signed_by_any(&self.keys.keys(now).await.map_err(unavailable)?) {
             return Ok(());
         }
@@ -130,17 +155,30 @@ impl Fal {
 
     /// A completed request's result: its pictures, or why it failed.
     async fn result(&self, response_url: &str) -> Result<TaskState, FetchError> {
-        let response = self.http.get(response_url).header("authorization", self.auth()).send().await.map_err(|e| FetchError(e.to_string()))?;
+        let response = self
+            .http
+            .get(response_url)
+            .header("authorization", self.auth())
+            .send()
+            .await
+            .map_err(|e| FetchError(e.to_string()))?;
         let status = response.status();
-        let error_type = response.headers().get(ERROR_TYPE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let error_type = response
+            .headers()
+            .get(ERROR_TYPE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.map_err(|e| FetchError(e.to_string()))?;
         if status.is_success() {
-            let payload: Value = serde_json::from_str(&text).map_err(|e| FetchError(format!("unreadable result: {e}")))?;
+            let payload: Value = serde_json::from_str(&text)
+                .map_err(|e| FetchError(format!("unreadable result: {e}")))?;
             return Ok(TaskState::Succeeded { outputs: image_urls(&payload) });
         }
         match classify(status, &text) {
             // fal answers a failed request's result with a 4xx naming the error.
-            SubmitError::Rejected(message) => Ok(TaskState::Failed { reason: error_type.unwrap_or(message) }),
+            SubmitError::Rejected(message) => {
+                Ok(TaskState::Failed { reason: error_type.unwrap_or(message) })
+            }
             SubmitError::Unavailable(message) => Err(FetchError(message)),
         }
     }
@@ -153,28 +191,49 @@ impl Provider for Fal {
     }
 
     async fn submit(&self, task: &TaskInput) -> Result<String, SubmitError> {
-        let url = reqwest::Url::parse_with_params(&format!("{}/{}", self.queue_base, self.model), [("fal_webhook", &task.callback_url)])
-            .map_err(|e| SubmitError::Rejected(format!("bad queue URL: {e}")))?;
-        let request = self.http.post(url).header("authorization", self.auth()).json(&self.inputs.build(task));
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/{}", self.queue_base, self.model),
+            [("fal_webhook", &task.callback_url)],
+        )
+        .map_err(|e| SubmitError::Rejected(format!("bad queue URL: {e}")))?;
+        let request =
+            self.http.post(url).header("authorization", self.auth()).json(&self.inputs.build(task));
         let queued: Queued = serde_json::from_value(send_json(request).await?)
             .map_err(|e| SubmitError::Unavailable(format!("unreadable queue answer: {e}")))?;
-        let handle = Handle { request_id: &queued.request_id, status_url: &queued.status_url, response_url: &queued.response_url };
+        let handle = Handle {
+            request_id: &queued.request_id,
+            status_url: &queued.status_url,
+            response_url: &queued.response_url,
+        };
         if Handle::parse(&handle.encode()).as_ref() != Some(&handle) {
-            return Err(SubmitError::Unavailable("the queue answer has ids or URLs with spaces".into()));
+            return Err(SubmitError::Unavailable(
+                "the queue answer has ids or URLs with spaces".into(),
+            ));
         }
         Ok(handle.encode())
     }
 
-    async fn parse_webhook(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8], now: Timestamp) -> Result<WebhookEvent, WebhookError> {
+    async fn parse_webhook(
+        &self,
+        headers: &HeaderMap,
+        _query: Option<&str>,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
         let claims = Claims::read(headers, body, &self.user_id, now)?;
         self.verify(&claims, now).await?;
-        let callback: Callback = serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        let callback: Callback =
+            serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
         if callback.request_id != claims.request_id {
-            return Err(WebhookError::Malformed("the body is about another request than the signature".into()));
+            return Err(WebhookError::Malformed(
+                "the body is about another request than the signature".into(),
+            ));
         }
         let state = match callback.status.as_str() {
             "OK" => match error_text(&callback.payload_error) {
-                Some(reason) => TaskState::Failed { reason: format!("the result could not be delivered: {reason}") },
+                Some(reason) => TaskState::Failed {
+                    reason: format!("the result could not be delivered: {reason}"),
+                },
                 None => TaskState::Succeeded { outputs: image_urls(&callback.payload) },
             },
             "ERROR" => TaskState::Failed {
@@ -188,8 +247,11 @@ impl Provider for Fal {
     }
 
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
-        let handle = Handle::parse(task_id).ok_or_else(|| FetchError(format!("{task_id:?} is not a fal task handle")))?;
-        let status = fetch_json(self.http.get(handle.status_url).header("authorization", self.auth())).await?;
+        let handle = Handle::parse(task_id)
+            .ok_or_else(|| FetchError(format!("{task_id:?} is not a fal task handle")))?;
+        let status =
+            fetch_json(self.http.get(handle.status_url).header("authorization", self.auth()))
+                .await?;
         match status["status"].as_str() {
             Some("IN_QUEUE" | "IN_PROGRESS") => Ok(TaskState::Pending),
             Some("COMPLETED") => match error_text(&status["error"]) {

@@ -26,7 +26,12 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn read(headers: &HeaderMap, body: &[u8], user_id: &str, now: Timestamp) -> Result<Self, WebhookError> {
+    pub fn read(
+        headers: &HeaderMap,
+        body: &[u8],
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Self, WebhookError> {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -37,19 +42,27 @@ impl Claims {
         let request_id = header(REQUEST_ID_HEADER)?;
         let sender = header(USER_ID_HEADER)?;
         let timestamp_text = header(TIMESTAMP_HEADER)?;
-        let timestamp: i64 = timestamp_text.parse().map_err(|_| WebhookError::BadSignature("timestamp is not a number".into()))?;
+        let timestamp: i64 = timestamp_text
+            .parse()
+            .map_err(|_| WebhookError::BadSignature("timestamp is not a number".into()))?;
         if !timestamp_is_fresh(now, timestamp) {
             return Err(WebhookError::BadSignature("timestamp outside the tolerance".into()));
         }
         // Any fal customer's webhook is validly signed by fal: only ours may act on our jobs.
         if sender != user_id {
-            return Err(WebhookError::BadSignature("the webhook is for another fal account".into()));
+            return Err(WebhookError::BadSignature(
+                "the webhook is for another fal account".into(),
+            ));
         }
         let signature = decode_hex(header(SIGNATURE_HEADER)?)
             .and_then(|bytes| <[u8; 64]>::try_from(bytes.as_slice()).ok())
             .map(|bytes| Signature::from_bytes(&bytes))
-            .ok_or_else(|| WebhookError::BadSignature("the signature is not 64 hex-encoded bytes".into()))?;
-        let message = format!("{request_id}\n{sender}\n{timestamp_text}\n{}", hex(&Sha256::digest(body))).into_bytes();
+            .ok_or_else(|| {
+                WebhookError::BadSignature("the signature is not 64 hex-encoded bytes".into())
+            })?;
+        let message =
+            format!("{request_id}\n{sender}\n{timestamp_text}\n{}", hex(&Sha256::digest(body)))
+                .into_bytes();
         Ok(Claims { request_id: request_id.to_owned(), message, signature })
     }
 
@@ -79,7 +92,10 @@ mod tests {
         h.insert(REQUEST_ID_HEADER, "req_1".parse().expect("header"));
         h.insert(USER_ID_HEADER, user.parse().expect("header"));
         h.insert(TIMESTAMP_HEADER, timestamp.to_string().parse().expect("header"));
-        h.insert(SIGNATURE_HEADER, hex(&key.sign(message.as_bytes()).to_bytes()).parse().expect("header"));
+        h.insert(
+            SIGNATURE_HEADER,
+            hex(&key.sign(message.as_bytes()).to_bytes()).parse().expect("header"),
+        );
         h
     }
 
@@ -100,8 +116,14 @@ mod tests {
     fn another_account_stale_times_and_bad_hex_are_refused_before_any_key_is_needed() {
         let key = SigningKey::from_bytes(&[1; 32]);
         let now = Timestamp::from_millis(NOW * 1000);
-        assert!(Claims::read(&signed_headers(&key, "someone_else", NOW, b"{}"), b"{}", "user_1", now).is_err());
-        assert!(Claims::read(&signed_headers(&key, "user_1", NOW - 301, b"{}"), b"{}", "user_1", now).is_err());
+        assert!(
+            Claims::read(&signed_headers(&key, "someone_else", NOW, b"{}"), b"{}", "user_1", now)
+                .is_err()
+        );
+        assert!(
+            Claims::read(&signed_headers(&key, "user_1", NOW - 301, b"{}"), b"{}", "user_1", now)
+                .is_err()
+        );
         let mut h = signed_headers(&key, "user_1", NOW, b"{}");
         h.insert(TIMESTAMP_HEADER, "-9223372036854775808".parse().expect("header"));
         assert!(Claims::read(&h, b"{}", "user_1", now).is_err());

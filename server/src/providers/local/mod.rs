@@ -20,7 +20,8 @@ pub use routes::router;
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::LocalProviderConfig;
 use crate::providers::{
-    Authenticity, FetchError, Provider, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent, timestamp_is_fresh,
+    Authenticity, FetchError, Provider, SubmitError, TaskInput, TaskState, WebhookError,
+    WebhookEvent, timestamp_is_fresh,
 };
 use crate::signing::{Signer, hex};
 
@@ -71,13 +72,25 @@ pub struct Inner {
 }
 
 impl LocalProvider {
-    pub fn new(config: LocalProviderConfig, public_url: &str, dir: PathBuf, signer: Signer, clock: SharedClock) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
+    pub fn new(
+        config: LocalProviderConfig,
+        public_url: &str,
+        dir: PathBuf,
+        signer: Signer,
+        clock: SharedClock,
+    ) -> Self {
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
         LocalProvider {
-            inner: Arc::new(Inner { tasks: Mutex::default(), dir, config, public_url: public_url.to_owned(), signer, http, clock }),
+            inner: Arc::new(Inner {
+                tasks: Mutex::default(),
+                dir,
+                config,
+                public_url: public_url.to_owned(),
+                signer,
+                http,
+                clock,
+            }),
         }
     }
 
@@ -99,7 +112,8 @@ impl Inner {
 
     fn output_path(&self, task_id: &str) -> Option<PathBuf> {
         // Task ids are ours (`local_<hex>`); anything else never names a file.
-        let valid = task_id.starts_with("local_") && task_id[6..].bytes().all(|b| b.is_ascii_hexdigit());
+        let valid =
+            task_id.starts_with("local_") && task_id[6..].bytes().all(|b| b.is_ascii_hexdigit());
         valid.then(|| self.dir.join(format!("{task_id}.png")))
     }
 
@@ -146,7 +160,8 @@ impl Inner {
     }
 
     async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
-        let response = self.http.get(url).send().await.map_err(|e| format!("fetching {url}: {e}"))?;
+        let response =
+            self.http.get(url).send().await.map_err(|e| format!("fetching {url}: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("fetching an input answered {}", response.status()));
         }
@@ -159,7 +174,10 @@ impl Inner {
         tokio::time::sleep(Duration::from_millis(self.config.delay_ms)).await;
         let outcome = async {
             if rand::random::<f64>() < self.config.failure_rate {
-                return Err("the local provider failed this task on purpose (FITROOM_LOCAL_FAILURE_RATE)".to_owned());
+                return Err(
+                    "the local provider failed this task on purpose (FITROOM_LOCAL_FAILURE_RATE)"
+                        .to_owned(),
+                );
             }
             let person = self.download(&task.person_image_url).await?;
             let garment = match &task.garment_image_url {
@@ -167,9 +185,11 @@ impl Inner {
                 None => None,
             };
             let (prompt, aspect) = (task.prompt.clone(), task.aspect_ratio.clone());
-            tokio::task::spawn_blocking(move || render::render(&person, garment.as_deref(), prompt.as_deref(), aspect.as_deref()))
-                .await
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || {
+                render::render(&person, garment.as_deref(), prompt.as_deref(), aspect.as_deref())
+            })
+            .await
+            .map_err(|e| e.to_string())?
         }
         .await;
 
@@ -180,12 +200,22 @@ impl Inner {
         let callback = match outcome {
             Ok(()) => {
                 self.set_state(&task_id, LocalState::Succeeded);
-                Callback { output_url: Some(self.output_url(&task_id)), task_id: task_id.clone(), status: "succeeded".into(), error: None }
+                Callback {
+                    output_url: Some(self.output_url(&task_id)),
+                    task_id: task_id.clone(),
+                    status: "succeeded".into(),
+                    error: None,
+                }
             }
             Err(reason) => {
                 tracing::info!(task = %task_id, %reason, "local task failed");
                 self.set_state(&task_id, LocalState::Failed(reason.clone()));
-                Callback { task_id: task_id.clone(), status: "failed".into(), output_url: None, error: Some(reason) }
+                Callback {
+                    task_id: task_id.clone(),
+                    status: "failed".into(),
+                    output_url: None,
+                    error: Some(reason),
+                }
             }
         };
         if rand::random::<f64>() < self.config.drop_rate {
@@ -206,8 +236,12 @@ impl Inner {
                 .await;
             match result {
                 Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(task = %task_id, copy, status = %r.status(), "local webhook refused"),
-                Err(e) => tracing::warn!(task = %task_id, copy, error = %e, "local webhook not delivered"),
+                Ok(r) => {
+                    tracing::warn!(task = %task_id, copy, status = %r.status(), "local webhook refused")
+                }
+                Err(e) => {
+                    tracing::warn!(task = %task_id, copy, error = %e, "local webhook not delivered")
+                }
             }
         }
     }
@@ -231,14 +265,21 @@ impl Provider for LocalProvider {
         {
             let mut tasks = self.inner.lock();
             tasks.retain(|_, t| now.millis() - t.created_at.millis() < KEEP_TASKS_MS);
-            tasks.insert(task_id.clone(), LocalTask { state: LocalState::Running, created_at: now });
+            tasks
+                .insert(task_id.clone(), LocalTask { state: LocalState::Running, created_at: now });
         }
         self.inner.prune_outputs();
         tokio::spawn(self.inner.clone().run(task_id.clone(), task.clone()));
         Ok(task_id)
     }
 
-    async fn parse_webhook(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8], now: Timestamp) -> Result<WebhookEvent, WebhookError> {
+    async fn parse_webhook(
+        &self,
+        headers: &HeaderMap,
+        _query: Option<&str>,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let timestamp: i64 = header(TIMESTAMP_HEADER)
             .and_then(|t| t.parse().ok())
@@ -246,7 +287,8 @@ impl Provider for LocalProvider {
         if !timestamp_is_fresh(now, timestamp) {
             return Err(WebhookError::BadSignature("timestamp outside the tolerance".into()));
         }
-        let signature = header(SIGNATURE_HEADER).ok_or_else(|| WebhookError::BadSignature("missing signature".into()))?;
+        let signature = header(SIGNATURE_HEADER)
+            .ok_or_else(|| WebhookError::BadSignature("missing signature".into()))?;
         let mut message = format!("{timestamp}.").into_bytes();
         message.extend_from_slice(body);
         let valid = signature
@@ -256,10 +298,15 @@ impl Provider for LocalProvider {
         if !valid {
             return Err(WebhookError::BadSignature("signature mismatch".into()));
         }
-        let callback: Callback = serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        let callback: Callback =
+            serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
         let state = match callback.status.as_str() {
-            "succeeded" => TaskState::Succeeded { outputs: callback.output_url.into_iter().collect() },
-            "failed" => TaskState::Failed { reason: callback.error.unwrap_or_else(|| "failed".into()) },
+            "succeeded" => {
+                TaskState::Succeeded { outputs: callback.output_url.into_iter().collect() }
+            }
+            "failed" => {
+                TaskState::Failed { reason: callback.error.unwrap_or_else(|| "failed".into()) }
+            }
             "running" => TaskState::Pending,
             other => return Err(WebhookError::Malformed(format!("unknown status {other:?}"))),
         };
@@ -270,12 +317,16 @@ impl Provider for LocalProvider {
         let state = self.inner.lock().get(task_id).map(|t| t.state.clone());
         Ok(match state {
             Some(LocalState::Running) => TaskState::Pending,
-            Some(LocalState::Succeeded) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
+            Some(LocalState::Succeeded) => {
+                TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] }
+            }
             Some(LocalState::Failed(reason)) => TaskState::Failed { reason },
             // Not in memory (Fitroom restarted): a finished output is still on disk.
             None => match self.inner.output_path(task_id).filter(|p| p.exists()) {
                 Some(_) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
-                None => TaskState::Failed { reason: "the local provider has no such task (was it restarted?)".into() },
+                None => TaskState::Failed {
+                    reason: "the local provider has no such task (was it restarted?)".into(),
+                },
             },
         })
     }
@@ -291,8 +342,19 @@ mod tests {
     use crate::clock::{Clock, ManualClock};
 
     fn provider(clock: &ManualClock) -> LocalProvider {
-        let config = LocalProviderConfig { delay_ms: 0, failure_rate: 0.0, webhook_copies: 1, drop_rate: 0.0 };
-        LocalProvider::new(config, "http://127.0.0.1:9", std::env::temp_dir(), Signer::from_key([7; 32]), Arc::new(clock.clone()))
+        let config = LocalProviderConfig {
+            delay_ms: 0,
+            failure_rate: 0.0,
+            webhook_copies: 1,
+            drop_rate: 0.0,
+        };
+        LocalProvider::new(
+            config,
+            "http://127.0.0.1:9",
+            std::env::temp_dir(),
+            Signer::from_key([7; 32]),
+            Arc::new(clock.clone()),
+        )
     }
 
     fn headers(timestamp: &str, signature: &str) -> HeaderMap {
@@ -308,7 +370,10 @@ mod tests {
         let clock = ManualClock::at(Timestamp::from_millis(1_700_000_000_000));
         let p = provider(&clock);
         for t in ["-9223372036854775808", "9223372036854775807", "-1"] {
-            let err = p.parse_webhook(&headers(t, "v1=00"), None, b"{}", clock.now()).await.expect_err("refused");
+            let err = p
+                .parse_webhook(&headers(t, "v1=00"), None, b"{}", clock.now())
+                .await
+                .expect_err("refused");
             assert!(matches!(err, WebhookError::BadSignature(_)), "{t}");
         }
     }
@@ -320,9 +385,17 @@ mod tests {
         let t = clock.now().millis() / 1000;
         let body = br#"{"task_id":"local_1","status":"failed","output_url":null,"error":"boom"}"#;
         let sig = p.inner.sign_body(t, body);
-        let event = p.parse_webhook(&headers(&t.to_string(), &sig), None, body, clock.now()).await.expect("valid");
+        let event = p
+            .parse_webhook(&headers(&t.to_string(), &sig), None, body, clock.now())
+            .await
+            .expect("valid");
         assert_eq!(event.state, TaskState::Failed { reason: "boom".into() });
-        let tampered = br#"{"task_id":"local_2","status":"failed","output_url":null,"error":"boom"}"#;
-        assert!(p.parse_webhook(&headers(&t.to_string(), &sig), None, tampered, clock.now()).await.is_err());
+        let tampered =
+            br#"{"task_id":"local_2","status":"failed","output_url":null,"error":"boom"}"#;
+        assert!(
+            p.parse_webhook(&headers(&t.to_string(), &sig), None, tampered, clock.now())
+                .await
+                .is_err()
+        );
     }
 }

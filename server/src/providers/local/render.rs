@@ -11,7 +11,12 @@ use crate::media::normalize::decode;
 
 const MAX_SIDE: u32 = 1024;
 
-pub fn render(person: &[u8], garment: Option<&[u8]>, prompt: Option<&str>, aspect: Option<&str>) -> Result<Vec<u8>, String> {
+pub fn render(
+    person: &[u8],
+    garment: Option<&[u8]>,
+    prompt: Option<&str>,
+    aspect: Option<&str>,
+) -> Result<Vec<u8>, String> {
     let person = decode(person).map_err(|e| format!("person image: {e}"))?;
     let cropped = crop_to_aspect(person, aspect);
     // Large photos are scaled down; small ones keep their size.
@@ -31,7 +36,9 @@ pub fn render(person: &[u8], garment: Option<&[u8]>, prompt: Option<&str>, aspec
     }
     stamp_preview_banner(&mut canvas);
     let mut out = Cursor::new(Vec::new());
-    DynamicImage::ImageRgba8(canvas).write_to(&mut out, ImageFormat::Png).map_err(|e| e.to_string())?;
+    DynamicImage::ImageRgba8(canvas)
+        .write_to(&mut out, ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
     Ok(out.into_inner())
 }
 
@@ -54,8 +61,11 @@ fn crop_to_aspect(image: DynamicImage, aspect: Option<&str>) -> DynamicImage {
 /// Places the garment over the upper body; a white studio background around it is keyed out.
 fn overlay_garment(canvas: &mut RgbaImage, garment: DynamicImage) {
     let width = (canvas.width() * 45 / 100).max(1);
-    let height = (u64::from(garment.height()) * u64::from(width) / u64::from(garment.width().max(1))) as u32;
-    let mut garment = garment.resize_exact(width, height.clamp(1, canvas.height()), FilterType::Triangle).to_rgba8();
+    let height =
+        (u64::from(garment.height()) * u64::from(width) / u64::from(garment.width().max(1))) as u32;
+    let mut garment = garment
+        .resize_exact(width, height.clamp(1, canvas.height()), FilterType::Triangle)
+        .to_rgba8();
     for pixel in garment.pixels_mut() {
         let Rgba([r, g, b, a]) = *pixel;
         let near_white = r > 235 && g > 235 && b > 235;
@@ -68,7 +78,9 @@ fn overlay_garment(canvas: &mut RgbaImage, garment: DynamicImage) {
 
 fn colour_for(prompt: &str) -> [u8; 3] {
     // A stable colour per description, so the same words give the same preview.
-    let hash = prompt.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    let hash = prompt
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
     [(hash >> 16) as u8 | 0x30, (hash >> 8) as u8 | 0x20, hash as u8 | 0x40]
 }
 
@@ -156,7 +168,9 @@ mod tests {
     fn the_garment_lands_on_the_person_and_the_preview_is_marked() {
         let person = solid(300, 400, [200, 180, 160]);
         let garment = solid(100, 100, [200, 0, 0]);
-        let out = decode(&render(&person, Some(&garment), None, Some("3:4")).expect("render")).expect("decodes").to_rgba8();
+        let out = decode(&render(&person, Some(&garment), None, Some("3:4")).expect("render"))
+            .expect("decodes")
+            .to_rgba8();
         assert_eq!(out.dimensions(), (300, 400));
         let centre = out.get_pixel(150, 160);
         assert!(centre[0] > 150 && centre[1] < 60, "garment colour at the chest: {centre:?}");
@@ -167,7 +181,10 @@ mod tests {
     #[test]
     fn a_description_recolours_the_torso() {
         let person = solid(200, 200, [128, 128, 128]);
-        let out = decode(&render(&person, None, Some("a green linen shirt"), None).expect("render")).expect("decodes").to_rgba8();
+        let out =
+            decode(&render(&person, None, Some("a green linen shirt"), None).expect("render"))
+                .expect("decodes")
+                .to_rgba8();
         assert_ne!(out.get_pixel(100, 100), &Rgba([128, 128, 128, 255]));
         assert_eq!(out.get_pixel(5, 5), &Rgba([128, 128, 128, 255]), "outside the torso unchanged");
     }

@@ -18,7 +18,11 @@ pub fn router(provider: LocalProvider) -> Router {
     Router::new().route("/providers/local/outputs/{task}", get(output)).with_state(provider)
 }
 
-async fn output(State(provider): State<LocalProvider>, Path(task): Path<String>, query: Result<Query<Signed>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn output(
+    State(provider): State<LocalProvider>,
+    Path(task): Path<String>,
+    query: Result<Query<Signed>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let inner = provider.inner();
     let path = format!("/providers/local/outputs/{task}");
     let Ok(Query(signed)) = query else { return StatusCode::FORBIDDEN.into_response() };

@@ -97,7 +97,10 @@ impl Upload<'_> {
             .send()
             .await
             .map_err(remote)?;
-        let upload_id = created.upload_id().ok_or_else(|| StorageError::Remote("no upload id".into()))?.to_owned();
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| StorageError::Remote("no upload id".into()))?
+            .to_owned();
         let uploaded = async {
             let mut completed = Vec::new();
             let mut len = 0u64;
@@ -105,7 +108,8 @@ impl Upload<'_> {
             // One part in memory at a time: the next is read only once this one is stored.
             while !part.is_empty() {
                 len += part.len() as u64;
-                let number = i32::try_from(completed.len() + 1).map_err(|_| StorageError::Remote("too many parts".into()))?;
+                let number = i32::try_from(completed.len() + 1)
+                    .map_err(|_| StorageError::Remote("too many parts".into()))?;
                 completed.push(self.upload_part(&upload_id, number, part).await?);
                 part = if parts.ended { Bytes::new() } else { parts.next_part().await? };
             }
@@ -114,7 +118,9 @@ impl Upload<'_> {
                 .bucket(self.bucket)
                 .key(self.key)
                 .upload_id(&upload_id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder().set_parts(Some(completed)).build(),
+                )
                 .send()
                 .await
                 .map_err(remote)?;
@@ -123,12 +129,24 @@ impl Upload<'_> {
         .await;
         if uploaded.is_err() {
             // Parts of an abandoned upload are billed until aborted.
-            let _ = self.client.abort_multipart_upload().bucket(self.bucket).key(self.key).upload_id(&upload_id).send().await;
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(self.bucket)
+                .key(self.key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
         }
         uploaded
     }
 
-    async fn upload_part(&self, upload_id: &str, number: i32, part: Bytes) -> Result<CompletedPart, StorageError> {
+    async fn upload_part(
+        &self,
+        upload_id: &str,
+        number: i32,
+        part: Bytes,
+    ) -> Result<CompletedPart, StorageError> {
         let sent = self
             .client
             .upload_part()
@@ -153,7 +171,9 @@ mod tests {
     use super::*;
 
     fn parts_of(chunks: Vec<usize>) -> Parts {
-        let body = futures_util::stream::iter(chunks.into_iter().map(|n| Ok(Bytes::from(vec![7u8; n])))).boxed();
+        let body =
+            futures_util::stream::iter(chunks.into_iter().map(|n| Ok(Bytes::from(vec![7u8; n]))))
+                .boxed();
         Parts { body, carry: Bytes::new(), ended: false }
     }
 
@@ -189,6 +209,9 @@ mod tests {
 
     #[tokio::test]
     async fn chunks_that_straddle_a_boundary_are_split_across_parts() {
-        assert_eq!(sizes(parts_of(vec![PART_SIZE - 1, 2, PART_SIZE])).await, vec![PART_SIZE, PART_SIZE, 1]);
+        assert_eq!(
+            sizes(parts_of(vec![PART_SIZE - 1, 2, PART_SIZE])).await,
+            vec![PART_SIZE, PART_SIZE, 1]
+        );
     }
 }

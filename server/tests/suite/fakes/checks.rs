@@ -7,7 +7,9 @@ use std::sync::Arc;
 use fitroom_server::Config;
 use fitroom_server::clock::SharedClock;
 use fitroom_server::ids::JobId;
-use fitroom_server::providers::{Provider, Registry, RegistryError, SubmitError, TaskInput, TaskState};
+use fitroom_server::providers::{
+    Provider, Registry, RegistryError, SubmitError, TaskInput, TaskState,
+};
 use fitroom_server::signing::Signer;
 
 use super::Core;
@@ -16,7 +18,11 @@ pub const JOB: &str = "job_0001";
 pub const TOKEN: &str = "5ecret0token";
 
 /// The adapter `name`, built by the registry from `settings` exactly as at startup.
-pub fn build(name: &str, settings: &[(String, String)], clock: &SharedClock) -> Result<Arc<dyn Provider>, RegistryError> {
+pub fn build(
+    name: &str,
+    settings: &[(String, String)],
+    clock: &SharedClock,
+) -> Result<Arc<dyn Provider>, RegistryError> {
     let mut env: HashMap<String, String> = settings.iter().cloned().collect();
     env.insert("FITROOM_PROVIDERS".into(), name.into());
     let config = Config::from_source(&env).expect("config");
@@ -24,7 +30,11 @@ pub fn build(name: &str, settings: &[(String, String)], clock: &SharedClock) -> 
     Ok(registry.get(name).expect("enabled").clone())
 }
 
-pub fn adapter(name: &str, settings: &[(String, String)], clock: &SharedClock) -> Arc<dyn Provider> {
+pub fn adapter(
+    name: &str,
+    settings: &[(String, String)],
+    clock: &SharedClock,
+) -> Arc<dyn Provider> {
     build(name, settings, clock).expect("adapter builds")
 }
 
@@ -36,12 +46,19 @@ pub fn task(provider: &str) -> TaskInput {
         garment_image_url: Some("https://fitroom.example/files/garment.png?sig=2".into()),
         prompt: Some("a blue linen shirt".into()),
         aspect_ratio: Some("3:4".into()),
-        callback_url: format!("https://fitroom.example/webhooks/{provider}?job={JOB}&token={TOKEN}"),
+        callback_url: format!(
+            "https://fitroom.example/webhooks/{provider}?job={JOB}&token={TOKEN}"
+        ),
     }
 }
 
 /// 5xx, 429 and an unreachable host are outages (failover moves on); other 4xx are refusals.
-pub async fn failures_are_classified(core: &Core, provider: &dyn Provider, unreachable: &dyn Provider, name: &str) {
+pub async fn failures_are_classified(
+    core: &Core,
+    provider: &dyn Provider,
+    unreachable: &dyn Provider,
+    name: &str,
+) {
     for status in [500, 502, 503, 429] {
         core.fail_with(status);
         let result = provider.submit(&task(name)).await;
@@ -64,7 +81,13 @@ pub enum Expect {
 }
 
 /// Puts the task in each status word the provider uses and checks what `fetch` makes of it.
-pub async fn fetch_maps_every_word(core: &Core, provider: &dyn Provider, stored_id: &str, task_id: &str, words: &[(&str, Expect)]) {
+pub async fn fetch_maps_every_word(
+    core: &Core,
+    provider: &dyn Provider,
+    stored_id: &str,
+    task_id: &str,
+    words: &[(&str, Expect)],
+) {
     for &(word, expect) in words {
         match expect {
             Expect::Succeeded => core.succeed(task_id, word),
@@ -75,7 +98,11 @@ pub async fn fetch_maps_every_word(core: &Core, provider: &dyn Provider, stored_
         match (expect, &state) {
             (Expect::Pending, TaskState::Pending) | (Expect::Failed, TaskState::Failed { .. }) => {}
             (Expect::Succeeded, TaskState::Succeeded { outputs }) => {
-                assert_eq!(outputs, &vec![format!("{}/outputs/{task_id}.png", core.base)], "{word}");
+                assert_eq!(
+                    outputs,
+                    &vec![format!("{}/outputs/{task_id}.png", core.base)],
+                    "{word}"
+                );
             }
             _ => panic!("{word}: expected {expect:?}, got {state:?}"),
         }
@@ -83,11 +110,18 @@ pub async fn fetch_maps_every_word(core: &Core, provider: &dyn Provider, stored_
 }
 
 /// Without a required setting the adapter does not start, and the error names the variable.
-pub fn each_required_setting_is_named(name: &str, settings: &[(String, String)], required: &[&str], clock: &SharedClock) {
+pub fn each_required_setting_is_named(
+    name: &str,
+    settings: &[(String, String)],
+    required: &[&str],
+    clock: &SharedClock,
+) {
     for variable in required {
         let without: Vec<_> = settings.iter().filter(|(k, _)| k != variable).cloned().collect();
         match build(name, &without, clock) {
-            Err(RegistryError::MissingSetting { variable: missing, .. }) => assert_eq!(&missing, variable),
+            Err(RegistryError::MissingSetting { variable: missing, .. }) => {
+                assert_eq!(&missing, variable)
+            }
             Err(other) => panic!("without {variable}: {other}"),
             Ok(_) => panic!("started without {variable}"),
         }

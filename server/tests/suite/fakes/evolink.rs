@@ -70,17 +70,30 @@ impl Protocol for FakeEvolink {
 
     fn webhook(&self, id: &str) -> Delivery {
         let task = self.core.task(id).expect("known task");
-        Delivery { url: task.callback, headers: HeaderMap::new(), body: serde_json::to_vec(&self.task_of(id)).expect("json") }
+        Delivery {
+            url: task.callback,
+            headers: HeaderMap::new(),
+            body: serde_json::to_vec(&self.task_of(id)).expect("json"),
+        }
     }
 }
 
-async fn create(State(fake): State<Arc<FakeEvolink>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn create(
+    State(fake): State<Arc<FakeEvolink>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request = match fake.core.accept(&format!("Bearer {KEY}"), "POST", &uri, &headers, &body) {
         Ok(request) => request,
         Err(failure) => return failure,
     };
     let Some(callback) = request["callback_url"].as_str() else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "callback_url missing"}}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"message": "callback_url missing"}})),
+        )
+            .into_response();
     };
     let id = format!("task-evo-{}", fake.next.fetch_add(1, Ordering::SeqCst));
     fake.core.add_task(&id, callback, "pending");
@@ -88,12 +101,20 @@ async fn create(State(fake): State<Arc<FakeEvolink>>, uri: Uri, headers: HeaderM
     axum::Json(fake.task_of(&id)).into_response()
 }
 
-async fn task(State(fake): State<Arc<FakeEvolink>>, Path(id): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+async fn task(
+    State(fake): State<Arc<FakeEvolink>>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(failure) = fake.core.accept(&format!("Bearer {KEY}"), "GET", &uri, &headers, b"") {
         return failure;
     }
     match fake.core.task(&id) {
         Some(_) => axum::Json(fake.task_of(&id)).into_response(),
-        None => (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": "task not found"}}))).into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": "task not found"}})))
+                .into_response()
+        }
     }
 }

@@ -81,7 +81,13 @@ impl FakeFal {
     }
 
     /// The webhook for a request, signed by `key` for `user` at `timestamp`.
-    pub fn webhook_signed_by(&self, id: &str, key: &SigningKey, user: &str, timestamp: i64) -> Delivery {
+    pub fn webhook_signed_by(
+        &self,
+        id: &str,
+        key: &SigningKey,
+        user: &str,
+        timestamp: i64,
+    ) -> Delivery {
         let task = self.core.task(id).expect("known request");
         let body = self.webhook_body(id);
         let message = format!("{id}\n{user}\n{timestamp}\n{}", hex(&Sha256::digest(&body)));
@@ -89,7 +95,10 @@ impl FakeFal {
         headers.insert("x-fal-webhook-request-id", id.parse().expect("header"));
         headers.insert("x-fal-webhook-user-id", user.parse().expect("header"));
         headers.insert("x-fal-webhook-timestamp", timestamp.to_string().parse().expect("header"));
-        headers.insert("x-fal-webhook-signature", hex(&key.sign(message.as_bytes()).to_bytes()).parse().expect("header"));
+        headers.insert(
+            "x-fal-webhook-signature",
+            hex(&key.sign(message.as_bytes()).to_bytes()).parse().expect("header"),
+        );
         Delivery { url: task.callback, headers, body }
     }
 
@@ -112,7 +121,11 @@ impl FakeFal {
 
     fn submit(self: &Arc<Self>, uri: &Uri, request: &Recorded) -> Response {
         let Some(callback) = request.query_param("fal_webhook") else {
-            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"detail": "fal_webhook missing"}))).into_response();
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"detail": "fal_webhook missing"})),
+            )
+                .into_response();
         };
         let id = format!("req-{}", self.next.fetch_add(1, Ordering::SeqCst));
         let app = Self::app(uri.path().trim_start_matches('/'));
@@ -131,8 +144,12 @@ impl FakeFal {
 
     fn status(&self, id: &str) -> Response {
         match self.core.task(id) {
-            Some(task) => axum::Json(json!({"status": task.status, "request_id": id, "queue_position": 0})).into_response(),
-            None => (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Request not found"}))).into_response(),
+            Some(task) => {
+                axum::Json(json!({"status": task.status, "request_id": id, "queue_position": 0}))
+                    .into_response()
+            }
+            None => (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Request not found"})))
+                .into_response(),
         }
     }
 
@@ -167,12 +184,20 @@ impl Protocol for FakeFal {
 }
 
 /// One handler for the whole queue: model paths have any depth, so routes are matched by hand.
-async fn dispatch(State(fake): State<Arc<FakeFal>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn dispatch(
+    State(fake): State<Arc<FakeFal>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if method == Method::GET && uri.path() == "/.well-known/jwks.json" {
         fake.jwks_requests.fetch_add(1, Ordering::SeqCst);
         return axum::Json(fake.jwks()).into_response();
     }
-    if let Err(failure) = fake.core.accept(&format!("Key {KEY}"), method.as_str(), &uri, &headers, &body) {
+    if let Err(failure) =
+        fake.core.accept(&format!("Key {KEY}"), method.as_str(), &uri, &headers, &body)
+    {
         return failure;
     }
     let request = fake.core.last_request();

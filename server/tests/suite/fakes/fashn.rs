@@ -27,13 +27,19 @@ impl FakeFashn {
     pub async fn start(clock: SharedClock) -> Arc<Self> {
         let (listener, base) = bind().await;
         let fake = Arc::new(FakeFashn { core: new_core(&base, clock), next: AtomicU32::new(1) });
-        let router = Router::new().route("/v1/run", post(run)).route("/v1/status/{id}", get(status)).with_state(fake.clone());
+        let router = Router::new()
+            .route("/v1/run", post(run))
+            .route("/v1/status/{id}", get(status))
+            .with_state(fake.clone());
         serve(listener, router);
         fake
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![("FASHN_API_KEY".into(), KEY.into()), ("FASHN_API_BASE".into(), format!("{}/v1", self.core.base))]
+        vec![
+            ("FASHN_API_KEY".into(), KEY.into()),
+            ("FASHN_API_BASE".into(), format!("{}/v1", self.core.base)),
+        ]
     }
 
     pub fn status_of(&self, id: &str) -> Value {
@@ -58,16 +64,30 @@ impl Protocol for FakeFashn {
 
     fn webhook(&self, id: &str) -> Delivery {
         let task = self.core.task(id).expect("known prediction");
-        Delivery { url: task.callback, headers: HeaderMap::new(), body: serde_json::to_vec(&self.status_of(id)).expect("json") }
+        Delivery {
+            url: task.callback,
+            headers: HeaderMap::new(),
+            body: serde_json::to_vec(&self.status_of(id)).expect("json"),
+        }
     }
 }
 
-async fn run(State(fake): State<Arc<FakeFashn>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(failure) = fake.core.accept(&format!("Bearer {KEY}"), "POST", &uri, &headers, &body) {
+async fn run(
+    State(fake): State<Arc<FakeFashn>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(failure) = fake.core.accept(&format!("Bearer {KEY}"), "POST", &uri, &headers, &body)
+    {
         return failure;
     }
     let Some(callback) = fake.core.last_request().query_param("webhook_url") else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"id": null, "error": "webhook_url missing"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"id": null, "error": "webhook_url missing"})),
+        )
+            .into_response();
     };
     let id = format!("fashn-{}", fake.next.fetch_add(1, Ordering::SeqCst));
     fake.core.add_task(&id, &callback, "starting");
@@ -75,7 +95,12 @@ async fn run(State(fake): State<Arc<FakeFashn>>, uri: Uri, headers: HeaderMap, b
     axum::Json(json!({"id": id, "error": null})).into_response()
 }
 
-async fn status(State(fake): State<Arc<FakeFashn>>, Path(id): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+async fn status(
+    State(fake): State<Arc<FakeFashn>>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(failure) = fake.core.accept(&format!("Bearer {KEY}"), "GET", &uri, &headers, b"") {
         return failure;
     }

@@ -117,7 +117,13 @@ impl Core {
     }
 
     /// Records an API request; answers the configured failure, if any, instead of serving it.
-    pub fn receive(&self, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
+    pub fn receive(
+        &self,
+        method: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Value, Response> {
         let body = serde_json::from_slice(body).unwrap_or(Value::Null);
         lock(&self.requests).push(Recorded {
             method: method.to_owned(),
@@ -127,10 +133,15 @@ impl Core {
             body: body.clone(),
         });
         match *lock(&self.failure) {
-            Some(429) => Err((StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], axum::Json(json!({"detail": "Request was throttled."})))
+            Some(429) => Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                axum::Json(json!({"detail": "Request was throttled."})),
+            )
                 .into_response()),
             Some(code) => {
-                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 Err((status, axum::Json(json!({"detail": format!("fake failure {code}"), "error": {"message": "fake failure"}}))).into_response())
             }
             None => Ok(body),
@@ -141,18 +152,31 @@ impl Core {
     pub fn check_auth(&self, headers: &HeaderMap, expected: &str) -> Result<(), Response> {
         match headers.get("authorization").and_then(|v| v.to_str().ok()) {
             Some(value) if value == expected => Ok(()),
-            _ => Err((StatusCode::UNAUTHORIZED, axum::Json(json!({"detail": "Invalid token."}))).into_response()),
+            _ => Err((StatusCode::UNAUTHORIZED, axum::Json(json!({"detail": "Invalid token."})))
+                .into_response()),
         }
     }
 
     /// Checks the auth header, then records the request (or answers the configured failure).
-    pub fn accept(&self, auth: &str, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
+    pub fn accept(
+        &self,
+        auth: &str,
+        method: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Value, Response> {
         self.check_auth(headers, auth)?;
         self.receive(method, uri, headers, body)
     }
 
     pub fn add_task(&self, id: &str, callback: &str, status: &str) {
-        let task = FakeTask { callback: callback.to_owned(), status: status.to_owned(), output: None, error: None };
+        let task = FakeTask {
+            callback: callback.to_owned(),
+            status: status.to_owned(),
+            output: None,
+            error: None,
+        };
         lock(&self.tasks).insert(id.to_owned(), task);
     }
 
@@ -240,7 +264,8 @@ pub fn serve(listener: tokio::net::TcpListener, router: Router) {
 }
 
 async fn output(Path(_file): Path<String>) -> Response {
-    ([("content-type", "image/png")], crate::http_server::png(64, 80, [30, 120, 60])).into_response()
+    ([("content-type", "image/png")], crate::http_server::png(64, 80, [30, 120, 60]))
+        .into_response()
 }
 
 /// A base URL where nothing listens: connection refused.

@@ -41,7 +41,8 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
 impl FakeReplicate {
     pub async fn start(clock: SharedClock) -> Arc<Self> {
         let (listener, base) = bind().await;
-        let fake = Arc::new(FakeReplicate { core: new_core(&base, clock), next: AtomicU32::new(1) });
+        let fake =
+            Arc::new(FakeReplicate { core: new_core(&base, clock), next: AtomicU32::new(1) });
         let router = Router::new()
             .route("/v1/models/{owner}/{name}/predictions", post(create))
             .route("/v1/predictions", post(create))
@@ -91,17 +92,25 @@ impl FakeReplicate {
         let mut headers = HeaderMap::new();
         headers.insert("webhook-id", message_id.parse().expect("header"));
         headers.insert("webhook-timestamp", timestamp.to_string().parse().expect("header"));
-        headers.insert("webhook-signature", sign(secret, &message_id, timestamp, &body).parse().expect("header"));
+        headers.insert(
+            "webhook-signature",
+            sign(secret, &message_id, timestamp, &body).parse().expect("header"),
+        );
         Delivery { url: task.callback, headers, body }
     }
 
     async fn create(self: Arc<Self>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-        let request = match self.core.accept(&format!("Bearer {TOKEN}"), "POST", &uri, &headers, &body) {
-            Ok(request) => request,
-            Err(failure) => return failure,
-        };
+        let request =
+            match self.core.accept(&format!("Bearer {TOKEN}"), "POST", &uri, &headers, &body) {
+                Ok(request) => request,
+                Err(failure) => return failure,
+            };
         let Some(callback) = request["webhook"].as_str() else {
-            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"detail": "webhook is required here"}))).into_response();
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"detail": "webhook is required here"})),
+            )
+                .into_response();
         };
         let id = format!("pred{}", self.next.fetch_add(1, Ordering::SeqCst));
         self.core.add_task(&id, callback, "starting");
@@ -125,16 +134,28 @@ impl Protocol for FakeReplicate {
 }
 
 /// Both creation endpoints answer alike; the test reads which one was called from the record.
-async fn create(State(fake): State<Arc<FakeReplicate>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn create(
+    State(fake): State<Arc<FakeReplicate>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     fake.create(uri, headers, body).await
 }
 
-async fn show(State(fake): State<Arc<FakeReplicate>>, Path(id): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+async fn show(
+    State(fake): State<Arc<FakeReplicate>>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(failure) = fake.core.accept(&format!("Bearer {TOKEN}"), "GET", &uri, &headers, b"") {
         return failure;
     }
     match fake.core.task(&id) {
         Some(_) => axum::Json(fake.prediction(&id)).into_response(),
-        None => (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not found."}))).into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not found."}))).into_response()
+        }
     }
 }

@@ -60,6 +60,10 @@ s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$FITROOM_TEST_S3_ACCESS_
 S3_PID=$!
 note "s3s-fs on $FITROOM_TEST_S3_ENDPOINT"
 
+step "Formatting and lints (cargo fmt --check, clippy with warnings as errors)"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --features ssr -- -D warnings
+
 step "Unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace --features ssr --no-fail-fast
 

@@ -69,13 +69,11 @@ impl AppState {
         let (registry, local_provider) = Registry::build(&config, &signer, &clock)?;
         let config = Arc::new(config);
         let jobs = Jobs::new(
-            db.clone(),
             ledger.clone(),
             storage.clone(),
             registry,
             signer.clone(),
             config.clone(),
-            clock.clone(),
             faults,
         );
         let catalog = Arc::new(Catalog::load(config.var("FITROOM_CATALOG"))?);

@@ -7,11 +7,14 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Default)]
 pub struct Metrics(Arc<Mutex<Inner>>);
 
+/// A metric's name and its labels.
+type Series = (&'static str, Vec<(&'static str, String)>);
+
 #[derive(Default)]
 struct Inner {
-    counters: BTreeMap<(&'static str, Vec<(&'static str, String)>), u64>,
+    counters: BTreeMap<Series, u64>,
     /// name + labels → (sum of seconds, count)
-    durations: BTreeMap<(&'static str, Vec<(&'static str, String)>), (f64, u64)>,
+    durations: BTreeMap<Series, (f64, u64)>,
 }
 
 impl Metrics {

@@ -42,10 +42,10 @@ impl Signer {
             return Ok(Signer { key });
         }
         let path = data_dir.join("secret.key");
-        if let Ok(bytes) = std::fs::read(&path) {
-            if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
-                return Ok(Signer { key });
-            }
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+        {
+            return Ok(Signer { key });
         }
         std::fs::create_dir_all(data_dir)?;
         let mut key = [0u8; 32];

@@ -162,11 +162,12 @@ fn sqlite_url_creating_dir(url: &str) -> Result<String, DbError> {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    if path != ":memory:" && !path.is_empty() {
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| DbError::CreateDir { path: dir.display().to_string(), source })?;
-        }
+    if path != ":memory:"
+        && !path.is_empty()
+        && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| DbError::CreateDir { path: dir.display().to_string(), source })?;
     }
     let query = match query {
         Some(q) if q.contains("mode=") => q.to_owned(),

@@ -161,15 +161,15 @@ pub async fn create(
     if upload.prompt.as_ref().is_some_and(|p| p.chars().count() > MAX_PROMPT_CHARS) {
         return Err(ApiError::invalid("The description may be at most 1000 characters."));
     }
-    if let Some(ratio) = &upload.aspect_ratio {
-        if !valid_aspect_ratio(ratio) {
-            return Err(ApiError::invalid("aspect_ratio must look like 3:4."));
-        }
+    if let Some(ratio) = &upload.aspect_ratio
+        && !valid_aspect_ratio(ratio)
+    {
+        return Err(ApiError::invalid("aspect_ratio must look like 3:4."));
     }
-    if let Some(provider) = &upload.provider {
-        if state.jobs.registry().get(provider).is_none() {
-            return Err(JobError::UnknownProvider(provider.clone()).into());
-        }
+    if let Some(provider) = &upload.provider
+        && state.jobs.registry().get(provider).is_none()
+    {
+        return Err(JobError::UnknownProvider(provider.clone()).into());
     }
     // Decoding is CPU work: keep it off the async workers.
     let garment = upload.garment;

@@ -23,14 +23,13 @@ pub async fn serve(
     caching: &Caching,
 ) -> Result<Option<Response>, StorageError> {
     let etag = caching.etag.as_deref();
-    if let Some(etag) = etag {
-        if header_text(request, header::IF_NONE_MATCH)
+    if let Some(etag) = etag
+        && header_text(request, header::IF_NONE_MATCH)
             .is_some_and(|list| none_match_fails(list, etag))
-        {
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            add_caching(response.headers_mut(), caching);
-            return Ok(Some(response));
-        }
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        add_caching(response.headers_mut(), caching);
+        return Ok(Some(response));
     }
     let range = requested_range(request, etag);
     let object = match storage.read(key, range).await? {

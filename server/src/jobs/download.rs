@@ -176,13 +176,13 @@ async fn get_http(
         if addrs.is_empty() {
             return Err(DownloadError::Transient(format!("{host} has no address")));
         }
-        if !policy.allow_private {
-            if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
-                return Err(DownloadError::Refused(format!(
-                    "{host} resolves to the private address {}",
-                    bad.ip()
-                )));
-            }
+        if !policy.allow_private
+            && let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip()))
+        {
+            return Err(DownloadError::Refused(format!(
+                "{host} resolves to the private address {}",
+                bad.ip()
+            )));
         }
         // Connect to the address we checked, not to whatever a second lookup would say.
         let pinned = reqwest::Client::builder()

@@ -123,16 +123,17 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// The database and the clock are the ledger's: a job and its hold are written together.
     pub fn new(
-        db: Db,
         ledger: Ledger,
         storage: Arc<dyn Storage>,
         registry: Registry,
         signer: Signer,
         config: Arc<Config>,
-        clock: SharedClock,
         faults: FaultPoints,
     ) -> Self {
+        let db = ledger.db().clone();
+        let clock = ledger.clock().clone();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())

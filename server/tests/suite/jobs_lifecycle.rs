@@ -115,13 +115,11 @@ impl World {
             names[0],
         );
         let jobs = Jobs::new(
-            t.db.clone(),
             t.ledger(),
             storage.clone(),
             registry,
             Signer::from_key([7; 32]),
             Arc::new(config.clone()),
-            Arc::new(t.clock.clone()),
             t.faults.clone(),
         );
         World { t, jobs, storage, providers, config, _data: data }

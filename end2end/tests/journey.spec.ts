@@ -65,5 +65,6 @@ test("wrong credentials are explained on the sign-in form", async ({ page }) => 
   await page.getByLabel("Email").fill("nobody@example.com");
   await page.getByLabel("Password").fill("whatever123");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("alert")).toContainText("wrong email or password");
+  // The same plain words as the REST answer (`invalid_credentials`).
+  await expect(page.getByRole("alert")).toContainText("Wrong email or password.");
 });

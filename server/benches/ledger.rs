@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use fitroom_server::clock::SystemClock;
 use fitroom_server::db::{Backend, Db};
-use fitroom_server::ids::{JobId, UserId};
+use fitroom_server::ids::{HoldId, JobId, UserId};
 use fitroom_server::ledger::{Credits, FreezeRequest, Grant, Ledger};
 
 const CLIENTS: [usize; 3] = [1, 8, 64];
@@ -110,6 +110,7 @@ async fn pairs_per_second(
             for job in js {
                 let frozen = ledger
                     .freeze(&FreezeRequest {
+                        id: HoldId::generate(),
                         user: u.clone(),
                         amount: Credits::new(1).expect("1"),
                         job: job.clone(),

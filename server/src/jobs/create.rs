@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rand::RngCore;
 
 use crate::db::with_retry;
-use crate::ids::{JobId, UserId};
+use crate::ids::{HoldId, JobId, UserId};
 use crate::jobs::events::{self, EventKind};
 use crate::jobs::transition::Step;
 use crate::jobs::{FailureCode, Job, JobError, Jobs, status::UNFINISHED};
@@ -47,6 +47,7 @@ impl Jobs {
         }
         let cost = self.config.generation_cost;
         let id = JobId::generate();
+        let hold = HoldId::generate();
         let person_key = format!("inputs/{id}/person.{}", request.person.kind.extension());
         let garment_key =
             request.garment.as_ref().map(|g| format!("inputs/{id}/garment.{}", g.kind.extension()));
@@ -86,8 +87,8 @@ impl Jobs {
                 // when a crash lets the lease run out.
                 sqlx::query(
                     "INSERT INTO jobs (id, user_id, status, cost, provider, idempotency_key, created_at, updated_at, \
-                     prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at, lease_until) \
-                     VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at, lease_until, \
+                     hold_id) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(id.as_str())
                 .bind(request.user.as_str())
@@ -102,16 +103,17 @@ impl Jobs {
                 .bind(&callback_token)
                 .bind(now.plus_secs(30).millis())
                 .bind(now.plus_secs(self.submit_lease_secs()).millis())
+                .bind(hold.as_str())
                 .execute(tx.conn().await?)
                 .await?;
                 events::append(tx.conn().await?, &id, now, EventKind::Created, Some(&provider)).await?;
                 self.faults.check("create:after_job")?;
                 let deadline = now.plus_secs(self.config.job_timeout_secs as i64 + 300);
-                let frozen = self
-                    .ledger
+                self.ledger
                     .freeze_in(
                         &mut tx,
                         &FreezeRequest {
+                            id: hold.clone(),
                             user: request.user.clone(),
                             amount: cost,
                             job: id.clone(),
@@ -119,11 +121,6 @@ impl Jobs {
                             deadline,
                         },
                     )
-                    .await?;
-                sqlx::query("UPDATE jobs SET hold_id = $1 WHERE id = $2")
-                    .bind(frozen.hold.id.as_str())
-                    .bind(id.as_str())
-                    .execute(tx.conn().await?)
                     .await?;
                 let detail = format!("{cost} credits");
                 events::append(tx.conn().await?, &id, now, EventKind::Held, Some(&detail)).await?;

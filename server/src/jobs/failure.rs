@@ -28,6 +28,18 @@ pub enum FailureCode {
 }
 
 impl FailureCode {
+    pub const ALL: [FailureCode; 9] = [
+        FailureCode::ProviderFailed,
+        FailureCode::NoOutput,
+        FailureCode::OutputRefused,
+        FailureCode::NoProviderAvailable,
+        FailureCode::ProviderDisabled,
+        FailureCode::InputsMissing,
+        FailureCode::TimedOut,
+        FailureCode::HoldOverdue,
+        FailureCode::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureCode::ProviderFailed => "provider_failed",
@@ -43,20 +55,7 @@ impl FailureCode {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        use FailureCode::*;
-        [
-            ProviderFailed,
-            NoOutput,
-            OutputRefused,
-            NoProviderAvailable,
-            ProviderDisabled,
-            InputsMissing,
-            TimedOut,
-            HoldOverdue,
-            Canceled,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == text)
+        FailureCode::ALL.into_iter().find(|c| c.as_str() == text)
     }
 
     /// What the shopper reads. Every failure is free, and says so.
@@ -90,17 +89,7 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_tells_the_shopper_they_were_not_charged() {
-        for code in [
-            FailureCode::ProviderFailed,
-            FailureCode::NoOutput,
-            FailureCode::OutputRefused,
-            FailureCode::NoProviderAvailable,
-            FailureCode::ProviderDisabled,
-            FailureCode::InputsMissing,
-            FailureCode::TimedOut,
-            FailureCode::HoldOverdue,
-            FailureCode::Canceled,
-        ] {
+        for code in FailureCode::ALL {
             assert_eq!(FailureCode::parse(code.as_str()), Some(code));
             assert!(code.message().contains("not charged"), "{code:?}");
         }

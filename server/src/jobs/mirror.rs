@@ -5,13 +5,12 @@
 
 use crate::ids::JobId;
 use crate::jobs::download::{self, DownloadError, DownloadPolicy, MirrorError};
+use crate::jobs::lease::Lease;
 use crate::jobs::transition::Step;
 use crate::jobs::{FailureCode, Job, JobError, Jobs};
 
 /// The largest output we copy.
 pub const MAX_OUTPUT_BYTES: usize = 25 * 1024 * 1024;
-/// How long one process may spend on a copy before another may take it over.
-const MIRROR_LEASE_SECS: i64 = 120;
 
 /// Retries back off from 2 s to 5 minutes while storage is down.
 fn mirror_backoff_secs(attempts: i64) -> i64 {
@@ -29,17 +28,7 @@ impl Jobs {
     /// holds its lease.
     #[tracing::instrument(skip(self), fields(job = %id))]
     pub async fn mirror(&self, id: &JobId) -> Result<(), JobError> {
-        let now = self.clock.now();
-        let claimed = sqlx::query(
-            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = 'processing' AND output_url IS NOT NULL \
-             AND (lease_until IS NULL OR lease_until < $3)",
-        )
-        .bind(now.plus_secs(MIRROR_LEASE_SECS).millis())
-        .bind(id.as_str())
-        .bind(now.millis())
-        .execute(self.db.pool())
-        .await?;
-        if claimed.rows_affected() != 1 {
+        if !self.claim(id, Lease::Mirror).await? {
             return Ok(());
         }
         let Some(job) = self.load(id).await? else { return Ok(()) };

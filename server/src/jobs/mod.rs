@@ -8,6 +8,7 @@
 //! | the output is copied into our storage | `mirror.rs` |
 //! | the job ends and its hold is settled or released | `finish.rs` |
 //! | the only writer of a job's status | `transition.rs` (rules in `status.rs`) |
+//! | one process at a time on a job (submission, copy, poll) | `lease.rs` |
 //! | overdue jobs and holds are finished | `reconciler.rs` |
 //! | the shopper cancels or deletes | `cancel.rs`, `delete.rs` |
 //! | the timeline of every step | `events.rs` |
@@ -20,6 +21,7 @@ pub mod download;
 mod events;
 mod failure;
 mod finish;
+mod lease;
 mod mirror;
 mod reconciler;
 mod record;

@@ -10,14 +10,11 @@
 use std::time::Duration;
 
 use crate::ids::JobId;
+use crate::jobs::lease::Lease;
 use crate::jobs::report::{Reported, Source, TaskReport};
 use crate::jobs::transition::Step;
 use crate::jobs::{FailureCode, JobError, JobStatus, Jobs};
 
-/// How long one process may poll a job before another may take it over.
-const POLL_LEASE_SECS: i64 = 120;
-/// How often a provider is asked again about a task that is still running.
-const POLL_AGAIN_SECS: i64 = 30;
 const BATCH: i64 = 100;
 /// Kept reports about tasks that no job recorded are forgotten after this long.
 const EARLY_REPORT_TTL_SECS: i64 = 86_400;
@@ -178,7 +175,7 @@ impl Jobs {
         }
         match job.status {
             JobStatus::Queued => {
-                if !self.claim_submission(id).await? {
+                if !self.claim(id, Lease::Submission).await? {
                     return Ok(()); // being submitted, or moved on
                 }
                 let inputs_present = match &job.person_key {
@@ -199,25 +196,11 @@ impl Jobs {
     /// Asks the provider about a processing job's task and hands the answer to `report`, like a
     /// webhook's.
     async fn poll(&self, id: &JobId) -> Result<(), JobError> {
-        let now = self.clock.now();
-        let claimed = sqlx::query(
-            "UPDATE jobs SET lease_until = $1, next_check_at = $2 WHERE id = $3 AND status = 'processing' \
-             AND (lease_until IS NULL OR lease_until < $4)",
-        )
-        .bind(now.plus_secs(POLL_LEASE_SECS).millis())
-        .bind(now.plus_secs(POLL_AGAIN_SECS).millis())
-        .bind(id.as_str())
-        .bind(now.millis())
-        .execute(self.db.pool())
-        .await?;
-        if claimed.rows_affected() != 1 {
+        if !self.claim(id, Lease::Poll).await? {
             return Ok(());
         }
         let result = self.poll_claimed(id).await;
-        sqlx::query("UPDATE jobs SET lease_until = NULL WHERE id = $1 AND status = 'processing'")
-            .bind(id.as_str())
-            .execute(self.db.pool())
-            .await?;
+        self.release_lease(id).await?;
         if let Reported::OutputRecorded(id) = result? {
             self.mirror(&id).await?;
         }

@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use crate::ids::JobId;
 use crate::jobs::events::{self, EventKind};
 use crate::jobs::transition::{Step, transition};
 use crate::jobs::{FailureCode, Job, JobError, Jobs};
@@ -21,12 +20,6 @@ use crate::providers::{CALL_TIMEOUT, SubmitError, TaskInput, callback};
 const INPUT_URL_TTL_SECS: i64 = 3600;
 
 impl Jobs {
-    /// How long a submission may hold a job: every enabled provider timing out once, and a margin.
-    pub(crate) fn submit_lease_secs(&self) -> i64 {
-        let providers = self.registry.names().len().max(1) as u64;
-        (CALL_TIMEOUT.as_secs() * providers + 30) as i64
-    }
-
     /// A short-lived URL a provider can fetch an input from: presigned by S3, or Fitroom's own
     /// signed route for local storage. Never a permanent public link.
     pub(crate) async fn input_url(&self, key: &str) -> Result<String, JobError> {
@@ -40,22 +33,6 @@ impl Jobs {
             self.config.public_url,
             self.signer.sign_path(&format!("/files/{key}"), expires)
         ))
-    }
-
-    /// Takes the submission lease of a queued job. False when the job is not queued any more or
-    /// another submission holds it.
-    pub(crate) async fn claim_submission(&self, id: &JobId) -> Result<bool, JobError> {
-        let now = self.clock.now();
-        let claimed = sqlx::query(
-            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = 'queued' \
-             AND (lease_until IS NULL OR lease_until < $3)",
-        )
-        .bind(now.plus_secs(self.submit_lease_secs()).millis())
-        .bind(id.as_str())
-        .bind(now.millis())
-        .execute(self.db.pool())
-        .await?;
-        Ok(claimed.rows_affected() == 1)
     }
 
     /// Submits a job whose lease the caller holds. Connection errors, timeouts, 5xx and 429 move

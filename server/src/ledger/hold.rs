@@ -85,12 +85,15 @@ impl Resolution {
 
 #[derive(Clone, Debug)]
 pub struct FreezeRequest {
+    /// The new hold's id, chosen by the caller so that a job can name its hold in the same
+    /// transaction. A replayed key answers the first hold, whatever id this one names.
+    pub id: HoldId,
     pub user: UserId,
     pub amount: Credits,
     pub job: JobId,
     /// The same key from the same user answers the first hold and never reserves twice.
     pub idempotency_key: String,
-    /// After this the reconciler releases the hold (and fails its job).
+    /// After this the reconciler fails the hold's job, which releases the hold.
     pub deadline: Timestamp,
 }
 
@@ -209,7 +212,7 @@ impl Ledger {
     ) -> Result<(Hold, Script, usize), LedgerError> {
         let now = tx.now()?;
         let hold = Hold {
-            id: HoldId::generate(),
+            id: request.id.clone(),
             user: request.user.clone(),
             job: request.job.clone(),
             amount: request.amount,

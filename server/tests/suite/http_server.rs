@@ -399,18 +399,11 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     assert_eq!(status_of("create:after_freeze"), None);
     // Inputs never stored: the job cannot run, and the shopper is not charged.
     assert_eq!(status_of("create:after_commit"), Some("failed"));
-    // Everything else had what it needed: the new process submits a job left queued, and copies
-    // and charges a result whose output was recorded.
-    // A crash after the provider accepted but before the task was recorded: the job is submitted
-    // again, and only the recorded task is charged.
-    for point in [
-        "create:after_inputs",
-        "submit:after_accepted",
-        "report:after_output_recorded",
-        "mirror:after_download",
-        "mirror:after_store",
-        "finish:after_transition",
-    ] {
+    // Everything else had what it needed: the new process submits a job left queued (after a
+    // crash between "the provider accepted" and "the task was recorded", again: only the recorded
+    // task is charged), and copies and charges a result whose output was recorded.
+    let before_inputs = ["create:after_job", "create:after_freeze", "create:after_commit"];
+    for &point in CRASH_POINTS.iter().filter(|p| !before_inputs.contains(p)) {
         assert_eq!(status_of(point), Some("succeeded"), "{point}: {statuses:?}");
     }
     let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE state = 'open'")

@@ -125,8 +125,8 @@ impl World {
         World { t, jobs, storage, providers, config, _data: data }
     }
 
-    /// A shopper with `credits` and one generation, submitted to the first provider.
-    async fn shopper_with_a_job(&self, credits: i64) -> (UserId, Job) {
+    /// A shopper with `credits` and no generation yet.
+    async fn shopper(&self, credits: i64) -> UserId {
         let user = self.t.user().await;
         let grant = Grant {
             user: user.clone(),
@@ -136,7 +136,12 @@ impl World {
             source: None,
         };
         self.t.ledger().grant(&grant).await.expect("grant");
-        let request = NewGeneration {
+        user
+    }
+
+    /// A generation request for the first provider.
+    fn request(&self, user: &UserId) -> NewGeneration {
+        NewGeneration {
             user: user.clone(),
             person: fitroom_server::media::normalize(&png(40, 60, [200, 170, 150])).expect("photo"),
             garment: None,
@@ -144,8 +149,13 @@ impl World {
             aspect_ratio: None,
             provider: Some(self.providers[0].name.to_owned()),
             idempotency_key: None,
-        };
-        let job = match self.jobs.create(request).await.expect("create") {
+        }
+    }
+
+    /// A shopper with `credits` and one generation, submitted to the first provider.
+    async fn shopper_with_a_job(&self, credits: i64) -> (UserId, Job) {
+        let user = self.shopper(credits).await;
+        let job = match self.jobs.create(self.request(&user)).await.expect("create") {
             Created::New(job) => job,
             Created::Existing(_) => panic!("a new request"),
         };
@@ -380,26 +390,9 @@ async fn a_signed_report_that_outruns_the_submission_is_applied_once_the_task_is
 async fn the_reconciler_never_submits_a_job_twice_while_it_is_being_submitted(t: TestDb) {
     let w = World::new(t, &["scripted"]).await;
     w.t.faults.arm("submit:after_accepted");
-    let user = w.t.user().await;
-    let grant = Grant {
-        user: user.clone(),
-        credits: Credits::new(2).expect("c"),
-        name: "T".into(),
-        expires_at: None,
-        source: None,
-    };
-    w.t.ledger().grant(&grant).await.expect("grant");
-    let request = NewGeneration {
-        user: user.clone(),
-        person: fitroom_server::media::normalize(&png(40, 60, [200, 170, 150])).expect("photo"),
-        garment: None,
-        prompt: Some("a coat".into()),
-        aspect_ratio: None,
-        provider: Some("scripted".into()),
-        idempotency_key: None,
-    };
+    let user = w.shopper(2).await;
     // The crash window: the provider accepted task 1, the process died before recording it.
-    assert!(w.jobs.create(request).await.is_err());
+    assert!(w.jobs.create(w.request(&user)).await.is_err());
     w.t.faults.disarm_all();
     let (id,): (String,) =
         sqlx::query_as("SELECT id FROM jobs").fetch_one(w.t.db.pool()).await.expect("job");

@@ -1,6 +1,6 @@
 //! Holds: freeze first-expiring-first, settle or release exactly once, idempotency, deadlines.
 
-use fitroom_server::ids::{JobId, UserId};
+use fitroom_server::ids::{HoldId, JobId, UserId};
 use fitroom_server::ledger::{
     Credits, FreezeRequest, Frozen, Grant, HoldState, Ledger, LedgerError,
 };
@@ -20,6 +20,7 @@ pub async fn freeze(
 ) -> Result<Frozen, LedgerError> {
     ledger
         .freeze(&FreezeRequest {
+            id: HoldId::generate(),
             user: user.clone(),
             amount: credits(n),
             job: job.clone(),

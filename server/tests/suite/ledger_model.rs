@@ -161,6 +161,7 @@ async fn run_case(t: &TestDb, ledger: &Ledger, ops: Vec<Op>) -> Result<(), TestC
                 let deadline = now.plus_secs(36 * 3600);
                 let result = ledger
                     .freeze(&FreezeRequest {
+                        id: HoldId::generate(),
                         user: user.clone(),
                         amount: c(amount),
                         job: job.clone(),

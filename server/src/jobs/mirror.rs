@@ -51,9 +51,16 @@ impl Jobs {
         self.faults.check("mirror:after_store")?;
         if !self.finish(&job.id, Step::Stored { key: &key, content_type }).await? {
             // Canceled or timed out while the copy was on its way: a result nobody pays for is
-            // not kept.
-            tracing::info!(job = %job.id, "the job ended before its result was stored; deleting the copy");
-            self.storage.delete(&key).await?;
+            // not kept. Unless another process, whose lease this copy outlived, stored the same
+            // key and the job succeeded with it.
+            let succeeded_with_it = self
+                .load(&job.id)
+                .await?
+                .is_some_and(|j| j.result_key.as_deref() == Some(key.as_str()));
+            if !succeeded_with_it {
+                tracing::info!(job = %job.id, "the job ended before its result was stored; deleting the copy");
+                self.storage.delete(&key).await?;
+            }
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = AppState::build(config).await.context("starting Fitroom")?;
 
     let reconciler = fitroom_server::jobs::spawn_reconciler(state.jobs.clone());
+    let housekeeping = state.spawn_housekeeping();
 
     let routes = generate_route_list(App);
     let pages = Router::new()
@@ -49,6 +50,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             fitroom_server::http::origin::same_origin_only,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            fitroom_server::http::client::layer,
         ));
     let app = fitroom_server::http::with_request_tracing(
         fitroom_server::http::router(state.clone()).merge(pages),
@@ -62,6 +67,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
     reconciler.abort();
+    housekeeping.abort();
     tracing::info!("in-flight requests finished; closing the database");
     state.db.close().await;
     Ok(())

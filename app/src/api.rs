@@ -1,6 +1,7 @@
 //! Server functions for the pages' data. They call the same domain code as the REST handlers
 //! (`fitroom_server`), so no rule exists twice.
 
+use fitroom_types::Generation;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -39,15 +40,6 @@ pub struct AccountView {
     pub held: i64,
     pub packages: Vec<PackageView>,
     pub entries: Vec<EntryView>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GenerationView {
-    pub id: String,
-    pub status: String,
-    pub created_at: String,
-    pub result_url: Option<String>,
-    pub error: Option<String>,
 }
 
 /// What a shopper reads of a failed server function: its message, without the transport's
@@ -90,6 +82,12 @@ mod server {
         state.accounts.session_user(&token).await.map_err(failure)
     }
 
+    /// The client's address, as `http::client` resolved it for this request.
+    pub async fn client() -> Result<Option<std::net::IpAddr>, ServerFnError> {
+        let fitroom_server::http::client::ClientAddr(addr) = leptos_axum::extract().await?;
+        Ok(addr)
+    }
+
     pub async fn require_user() -> Result<UserId, ServerFnError> {
         user().await?.ok_or_else(|| failure(ApiError::unauthenticated()))
     }
@@ -99,15 +97,6 @@ mod server {
             (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(value))
         {
             response.append_header(http::header::SET_COOKIE, value);
-        }
-    }
-
-    /// Only paths on this site: `next` must not send a shopper elsewhere.
-    pub fn safe_next(next: &str) -> String {
-        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-            next.to_owned()
-        } else {
-            "/".to_owned()
         }
     }
 }
@@ -131,18 +120,22 @@ pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
 #[server(prefix = "/_fn")]
 pub async fn sign_in(email: String, password: String, next: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
-    let (_, token) = state.accounts.login(&email, &password).await.map_err(server::failure)?;
+    let client = server::client().await?;
+    let (_, token) =
+        state.accounts.login(&email, &password, client).await.map_err(server::failure)?;
     server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
-    leptos_axum::redirect(&server::safe_next(&next));
+    leptos_axum::redirect(&fitroom_server::http::next::same_site_path(&next));
     Ok(())
 }
 
 #[server(prefix = "/_fn")]
 pub async fn sign_up(email: String, password: String, next: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
-    let (_, token) = state.accounts.register(&email, password).await.map_err(server::failure)?;
+    let client = server::client().await?;
+    let (_, token) =
+        state.accounts.register(&email, password, client).await.map_err(server::failure)?;
     server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
-    leptos_axum::redirect(&server::safe_next(&next));
+    leptos_axum::redirect(&fitroom_server::http::next::same_site_path(&next));
     Ok(())
 }
 
@@ -200,23 +193,13 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
     })
 }
 
+/// The shopper's generations, newest first: the same `Generation` as `GET /api/generations`.
 #[server(prefix = "/_fn")]
-pub async fn history() -> Result<Vec<GenerationView>, ServerFnError> {
+pub async fn history() -> Result<Vec<Generation>, ServerFnError> {
     let state = server::state()?;
     let user = server::require_user().await?;
     let jobs = state.jobs.list(&user, 100).await.map_err(server::failure)?;
-    Ok(jobs
-        .into_iter()
-        .map(|j| GenerationView {
-            result_url: (j.status == fitroom_server::jobs::JobStatus::Succeeded
-                && j.result_key.is_some())
-            .then(|| format!("/api/generations/{}/result", j.id)),
-            id: j.id.to_string(),
-            status: j.status.as_str().to_owned(),
-            created_at: j.created_at.to_rfc3339()[..16].replace('T', " "),
-            error: j.error,
-        })
-        .collect())
+    Ok(jobs.iter().map(|j| j.generation(&state.config.public_url)).collect())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +248,9 @@ pub async fn catalog() -> Result<CatalogView, ServerFnError> {
 pub async fn buy(package_id: String) -> Result<(), ServerFnError> {
     let state = server::state()?;
     let user = server::require_user().await?;
+    if !state.stripe.enabled() {
+        return Err(server::failure(fitroom_server::billing::StripeError::Disabled));
+    }
     let item = state
         .catalog
         .get(&package_id)

@@ -1,6 +1,7 @@
 //! Fitroom's pages: rendered on the server, hydrated in the browser.
 
 pub mod api;
+mod client;
 mod layout;
 mod pages;
 

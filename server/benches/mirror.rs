@@ -43,9 +43,9 @@ async fn store(backend: &str, dir: &std::path::Path) -> Arc<dyn Storage> {
 }
 
 /// One mirror, exactly as a job does it: open (address checks, type sniffing), then stream.
-async fn mirror(client: &reqwest::Client, storage: &dyn Storage, url: &str) -> u64 {
+async fn mirror(storage: &dyn Storage, url: &str) -> u64 {
     let policy = DownloadPolicy { max_bytes: 25 * 1024 * 1024, allow_private: true };
-    let download = download::open(client, url.to_owned(), &policy).await.expect("open the source");
+    let download = download::open(url.to_owned(), &policy).await.expect("open the source");
     let key = format!("bench/{}.{}", uuid::Uuid::new_v4().simple(), download.kind.extension());
     let stored = download::store(storage, &key, download).await.expect("store");
     storage.delete(&key).await.expect("delete");
@@ -72,18 +72,17 @@ fn child(spec: &str) {
     runtime.block_on(async {
         let dir = tempfile::tempdir_in(var("FITROOM_BENCH_DIR")).expect("dir");
         let storage = store(backend, dir.path()).await;
-        let client = reqwest::Client::new();
-        // Warm up connection pools, the SDK and the runtime on a small object, so that only the
+        // Warm up the SDK and the runtime on a small object, so that only the
         // 20 MiB mirrors are measured.
-        mirror(&client, storage.as_ref(), &var("FITROOM_BENCH_SMALL_URL")).await;
+        mirror(storage.as_ref(), &var("FITROOM_BENCH_SMALL_URL")).await;
         let url = var("FITROOM_BENCH_SOURCE_URL");
         let before = status_kib("VmRSS:");
         // Resets VmHWM to the current RSS (Linux ≥ 4.0).
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let started = Instant::now();
         let mirrors = (0..n).map(|_| {
-            let (client, storage, url) = (client.clone(), storage.clone(), url.clone());
-            tokio::spawn(async move { mirror(&client, storage.as_ref(), &url).await })
+            let (storage, url) = (storage.clone(), url.clone());
+            tokio::spawn(async move { mirror(storage.as_ref(), &url).await })
         });
         let mut bytes = 0;
         for m in mirrors.collect::<Vec<_>>() {

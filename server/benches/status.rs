@@ -150,6 +150,8 @@ struct Row {
     wrong_password_ms: f64,
     ceiling: Wrk,
     status: Wrk,
+    status_beside_sign_ins: Wrk,
+    sign_ins_done: usize,
     jobs_per_sec: f64,
     cpu_ms_per_job: f64,
 }
@@ -210,7 +212,34 @@ async fn run(database: &'static str, url: String) -> Row {
     assert_eq!(wait_finished(&http, &base, &id).await, "succeeded");
 
     let ceiling = wrk(format!("{base}/bench/bare"), None).await;
-    let status = wrk(format!("{base}/api/generations/{id}"), Some(cookie)).await;
+    let status = wrk(format!("{base}/api/generations/{id}"), Some(cookie.clone())).await;
+
+    // 16 successful sign-ins per second, each on its own task so that a slow one delays none.
+    let signing_in = {
+        let (http, base) = (reqwest::Client::new(), base.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_micros(62_500));
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let stop_at = Instant::now() + Duration::from_secs(SECONDS + 1);
+            while Instant::now() < stop_at {
+                every.tick().await;
+                let (http, base, done) = (http.clone(), base.clone(), done.clone());
+                tokio::spawn(async move {
+                    let r = http
+                        .post(format!("{base}/api/auth/login"))
+                        .json(&json!({"email": "bench@example.com", "password": "correct horse battery"}))
+                        .send()
+                        .await;
+                    if r.is_ok_and(|r| r.status() == 200) {
+                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
+            done.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    };
+    let status_beside_sign_ins = wrk(format!("{base}/api/generations/{id}"), Some(cookie)).await;
+    let sign_ins_done = signing_in.await.expect("sign-ins");
 
     // Whole jobs: JOB_CONCURRENCY shoppers' worth of requests in flight at once.
     let cpu_before = cpu_seconds();
@@ -254,6 +283,8 @@ async fn run(database: &'static str, url: String) -> Row {
         wrong_password_ms: wrong[2],
         ceiling,
         status,
+        status_beside_sign_ins,
+        sign_ins_done,
         jobs_per_sec: jobs as f64 / elapsed,
         cpu_ms_per_job: 1000.0 * cpu / jobs as f64,
     }
@@ -282,6 +313,20 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     let failed: Vec<(&str, f64, f64)> =
         rows.iter().map(|r| (r.database, r.unknown_email_ms, r.wrong_password_ms)).collect();
+    let beside: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "| {} | {:.2} ms | {:.2} ms | {:.0} | {:.0} | {} |",
+                r.database,
+                r.status.p99_ms,
+                r.status_beside_sign_ins.p99_ms,
+                r.status.requests_per_sec,
+                r.status_beside_sign_ins.requests_per_sec,
+                r.sign_ins_done
+            )
+        })
+        .collect();
     for r in rows {
         println!(
             "| {} | {:.0} | {:.2} ms | {:.0} | {:.2} ms | {:.0} % | {:.1} | {:.1} |",
@@ -302,5 +347,13 @@ async fn main() {
     println!("|---|---|---|");
     for r in &failed {
         println!("| {} | {:.1} | {:.1} |", r.0, r.1, r.2);
+    }
+    println!();
+    println!(
+        "| database | status p99 alone | status p99 beside 16 sign-ins/s | req/s alone | req/s beside | sign-ins done |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for line in beside {
+        println!("{line}");
     }
 }

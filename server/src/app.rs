@@ -8,9 +8,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::fault::FaultPoints;
-use crate::http::limits::RateLimits;
 use crate::jobs::Jobs;
 use crate::ledger::Ledger;
+use crate::limits::Limits;
 use crate::providers::Registry;
 use crate::providers::local::LocalProvider;
 use crate::signing::Signer;
@@ -36,7 +36,7 @@ pub struct Services {
     pub storage: Arc<dyn Storage>,
     pub clock: SharedClock,
     pub accounts: Accounts,
-    pub limits: RateLimits,
+    pub limits: Limits,
     pub signer: Signer,
     pub jobs: Jobs,
     /// The `local` provider when enabled: its output URLs are served by this process.
@@ -83,7 +83,9 @@ impl AppState {
             config.var("STRIPE_API_BASE").map(str::to_owned),
         );
         let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
-        let accounts = Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift);
+        let limits = Limits::new(&config, clock.clone());
+        let accounts =
+            Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift, limits.clone());
         Ok(AppState(Arc::new(Services {
             config,
             db,
@@ -91,12 +93,30 @@ impl AppState {
             storage,
             clock,
             accounts,
-            limits: RateLimits::default(),
+            limits,
             signer,
             jobs,
             local_provider,
             catalog,
             stripe,
         })))
+    }
+}
+
+impl AppState {
+    /// Upkeep no request should pay for: recorded durations folded into their histograms every
+    /// ten seconds, limits forgotten once their budget is whole again every minute.
+    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+            for tick in 0u64.. {
+                every.tick().await;
+                state.jobs.metrics.upkeep();
+                if tick % 6 == 0 {
+                    state.limits.prune();
+                }
+            }
+        })
     }
 }

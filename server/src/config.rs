@@ -23,6 +23,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use ipnet::IpNet;
+
 use crate::ledger::Credits;
 
 /// Where environment values come from: the process environment in production, a map in tests.
@@ -102,6 +104,13 @@ pub struct Config {
     pub max_active_jobs: u32,
     pub submits_per_minute: u32,
     pub logins_per_minute: u32,
+    /// `FITROOM_SIGNUPS_PER_HOUR` per client address (0: no limit).
+    pub signups_per_hour: u32,
+    /// `FITROOM_TRUSTED_PROXIES`: only from these is `X-Forwarded-For` believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `FITROOM_METRICS_TOKEN`: `/metrics` asks for it as a bearer token; without it, `/metrics`
+    /// answers loopback clients only.
+    pub metrics_token: Option<String>,
     pub reconcile_every_secs: u64,
     pub poll_after_secs: u64,
     pub job_timeout_secs: u64,
@@ -151,6 +160,24 @@ impl Reader<'_> {
                 reason: "must be between 0 and 1".into(),
             })
         }
+    }
+
+    /// Comma-separated addresses or CIDR blocks (`10.0.0.0/8,192.0.2.1`).
+    fn networks(&self, key: &'static str) -> Result<Vec<IpNet>, ConfigError> {
+        let Some(list) = self.string(key) else { return Ok(Vec::new()) };
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| ConfigError {
+                        key,
+                        value: item.to_owned(),
+                        reason: "expected an IP address or a CIDR block".into(),
+                    })
+            })
+            .collect()
     }
 
     fn bool(&self, key: &'static str) -> Result<bool, ConfigError> {
@@ -268,6 +295,9 @@ impl Config {
             max_active_jobs: r.parsed("FITROOM_MAX_ACTIVE_JOBS", 4)?,
             submits_per_minute: r.parsed("FITROOM_SUBMITS_PER_MINUTE", 30)?,
             logins_per_minute: r.parsed("FITROOM_LOGINS_PER_MINUTE", 10)?,
+            signups_per_hour: r.parsed("FITROOM_SIGNUPS_PER_HOUR", 20)?,
+            trusted_proxies: r.networks("FITROOM_TRUSTED_PROXIES")?,
+            metrics_token: r.string("FITROOM_METRICS_TOKEN").filter(|t| !t.is_empty()),
             reconcile_every_secs: r.parsed("FITROOM_RECONCILE_EVERY_SECS", 5)?,
             poll_after_secs: r.parsed("FITROOM_POLL_AFTER_SECS", 60)?,
             job_timeout_secs: r.parsed("FITROOM_JOB_TIMEOUT_SECS", 900)?,

@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod ledger;
+pub mod limits;
 pub mod media;
 pub mod metrics;
 pub mod providers;

@@ -23,10 +23,6 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Signer {
     pub fn from_key(key: [u8; 32]) -> Self {
         Signer { key }
@@ -69,13 +65,13 @@ impl Signer {
     }
 
     pub fn verify(&self, message: &[u8], signature_hex: &str) -> bool {
-        let expected = hex(&self.mac(message));
+        let expected = hex::encode(self.mac(message));
         expected.as_bytes().ct_eq(signature_hex.as_bytes()).into()
     }
 
     /// `?expires=<ms>&sig=<hex>` for `path`, valid until `expires`.
     pub fn sign_path(&self, path: &str, expires: Timestamp) -> String {
-        let sig = hex(&self.mac(format!("{path}\n{}", expires.millis()).as_bytes()));
+        let sig = hex::encode(self.mac(format!("{path}\n{}", expires.millis()).as_bytes()));
         format!("{path}?expires={}&sig={sig}", expires.millis())
     }
 

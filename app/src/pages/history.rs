@@ -1,8 +1,10 @@
 //! `/history`: the shopper's generations, newest first.
 
+use fitroom_types::{Generation, GenerationStatus};
 use leptos::prelude::*;
 
-use crate::api::{GenerationView, history};
+use crate::api::history;
+use crate::client;
 use crate::layout::SignedIn;
 
 #[component]
@@ -31,7 +33,7 @@ fn History() -> impl IntoView {
 
 /// The one island of the page: unfinished cards follow their status, finished ones can be deleted.
 #[island]
-fn Grid(list: Vec<GenerationView>) -> impl IntoView {
+fn Grid(list: Vec<Generation>) -> impl IntoView {
     view! {
         <ul class="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-4">
             {list.into_iter().map(|g| view! { <Card g /> }).collect_view()}
@@ -39,21 +41,20 @@ fn Grid(list: Vec<GenerationView>) -> impl IntoView {
     }
 }
 
-pub fn status_label(status: &str) -> (&'static str, &'static str) {
+pub fn status_label(status: GenerationStatus) -> (&'static str, &'static str) {
     match status {
-        "queued" => ("Queued", "bg-stone-200 text-stone-900"),
-        "processing" => ("In progress", "bg-amber-100 text-amber-900"),
-        "succeeded" => ("Done", "bg-emerald-100 text-emerald-900"),
-        "failed" => ("Failed, not charged", "bg-red-100 text-red-900"),
-        "canceled" => ("Canceled", "bg-stone-200 text-stone-900"),
-        _ => ("Unknown", "bg-stone-200 text-stone-900"),
+        GenerationStatus::Queued => ("Queued", "bg-stone-200 text-stone-900"),
+        GenerationStatus::Processing => ("In progress", "bg-amber-100 text-amber-900"),
+        GenerationStatus::Succeeded => ("Done", "bg-emerald-100 text-emerald-900"),
+        GenerationStatus::Failed => ("Failed, not charged", "bg-red-100 text-red-900"),
+        GenerationStatus::Canceled => ("Canceled", "bg-stone-200 text-stone-900"),
     }
 }
 
 /// Unfinished generations follow their status live, polling with backoff until they finish.
 fn follow_live(
     id: String,
-    status: RwSignal<String>,
+    status: RwSignal<GenerationStatus>,
     result: RwSignal<Option<String>>,
     error: RwSignal<Option<String>>,
 ) {
@@ -61,15 +62,11 @@ fn follow_live(
         let id = id.clone();
         leptos::task::spawn_local(async move {
             let mut wait: f64 = 1000.0;
-            while matches!(status.get_untracked().as_str(), "queued" | "processing") {
-                crate::pages::tryon::browser::sleep(wait as i32).await;
+            while !status.get_untracked().is_finished() {
+                client::sleep(wait as i32).await;
                 wait = (wait * 1.5).min(5000.0);
-                let url = format!("/api/generations/{id}");
-                if let Ok(g) =
-                    crate::pages::tryon::browser::get_json::<crate::pages::tryon::Generation>(&url)
-                        .await
-                {
-                    result.set(g.result_url.map(|_| format!("/api/generations/{id}/result")));
+                if let Ok(g) = client::generation(&id).await {
+                    result.set(g.result_url);
                     error.set(g.error);
                     status.set(g.status);
                 }
@@ -79,20 +76,20 @@ fn follow_live(
 }
 
 #[component]
-fn Card(g: GenerationView) -> impl IntoView {
-    let status = RwSignal::new(g.status.clone());
+fn Card(g: Generation) -> impl IntoView {
+    let status = RwSignal::new(g.status);
     let result = RwSignal::new(g.result_url.clone());
     let error = RwSignal::new(g.error.clone());
-    if matches!(g.status.as_str(), "queued" | "processing") {
+    if !g.status.is_finished() {
         follow_live(g.id.clone(), status, result, error);
     }
-    let created_at = g.created_at.clone();
+    let created_at = g.created_minute();
     let deleted = RwSignal::new(false);
     let id = g.id.clone();
     let delete = move |_| {
-        let url = format!("/api/generations/{id}");
+        let id = id.clone();
         leptos::task::spawn_local(async move {
-            if crate::pages::tryon::browser::delete(&url).await {
+            if client::delete_generation(&id).await.is_ok() {
                 deleted.set(true);
             }
         });
@@ -112,10 +109,10 @@ fn Card(g: GenerationView) -> impl IntoView {
                 None => view! { <div class="flex aspect-[3/4] w-full items-center justify-center bg-stone-100 p-2 text-center text-sm text-stone-700">{error.get().unwrap_or_else(|| "No picture yet".into())}</div> }.into_any(),
             }}
             <div class="flex items-center justify-between gap-2 p-2 text-xs">
-                {move || { let (label, badge) = status_label(&status.get()); view! { <span class=format!("rounded px-2 py-0.5 font-medium {badge}")>{label}</span> } }}
-                <span class="text-stone-700">{g.created_at.clone()}</span>
+                {move || { let (label, badge) = status_label(status.get()); view! { <span class=format!("rounded px-2 py-0.5 font-medium {badge}")>{label}</span> } }}
+                <span class="text-stone-700">{g.created_minute()}</span>
             </div>
-            <div class="px-2 pb-2" hidden=move || !matches!(status.get().as_str(), "succeeded" | "failed" | "canceled")>
+            <div class="px-2 pb-2" hidden=move || !status.get().is_finished()>
                 <button type="button" on:click=delete
                     class="text-sm text-red-800 underline hover:text-red-900 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700">
                     "Delete"

@@ -1,39 +1,19 @@
 //! `/`: the try-on page. Upload a photo and a garment (or describe an outfit), then watch the
 //! generation progress by polling the cheap status endpoint, with backoff, until it finishes.
 
+use fitroom_types::upload::{ACCEPTED_IMAGE_TYPES, MAX_PROMPT_CHARS, check_image};
+use fitroom_types::{Generation, GenerationStatus};
 use leptos::prelude::*;
-use serde::Deserialize;
 
 use crate::api::Viewer;
+use crate::client;
 use crate::layout::{Credits, SignedIn, shared_credits};
-
-const MAX_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
-const ACCEPTED: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
-
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Generation {
-    pub id: String,
-    pub status: String,
-    pub result_url: Option<String>,
-    pub error: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct ApiErrorBody {
-    error: ApiErrorDetail,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct ApiErrorDetail {
-    code: String,
-    message: String,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     Idle,
     Uploading,
-    Running { id: String, status: String, started_ms: f64 },
+    Running { status: GenerationStatus, started_ms: f64 },
     Done { result_url: String },
     Failed { message: String, code: String },
 }
@@ -87,17 +67,15 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
         };
         phase.set(Phase::Uploading);
         leptos::task::spawn_local(async move {
-            match browser::submit(&form).await {
+            match client::create_generation(&form).await {
                 Ok(g) => {
                     let started_ms = js_sys::Date::now();
-                    phase.set(Phase::Running {
-                        id: g.id.clone(),
-                        status: g.status.clone(),
-                        started_ms,
-                    });
+                    phase.set(Phase::Running { status: g.status, started_ms });
                     follow(g, phase, now_ms).await;
                 }
-                Err((code, message)) => phase.set(Phase::Failed { message, code }),
+                Err(client::Failure { code, message }) => {
+                    phase.set(Phase::Failed { message, code })
+                }
             }
             refresh_balance(credits).await;
         });
@@ -110,23 +88,19 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
                 .target()
                 .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok());
             let file = input.as_ref().and_then(|i| i.files()).and_then(|f| f.get(0));
-            match file {
-                Some(file) if !ACCEPTED.contains(&file.type_().as_str()) => {
-                    file_error.set(Some("Choose a JPEG, PNG or WebP image.".into()));
+            let Some(file) = file else {
+                slot.set(None);
+                return;
+            };
+            match check_image(&file.type_(), file.size() as u64) {
+                Ok(()) => slot.set(web_sys::Url::create_object_url_with_blob(&file).ok()),
+                Err(e) => {
+                    file_error.set(Some(e.to_string()));
                     if let Some(i) = &input {
                         i.set_value("")
                     }
                     slot.set(None);
                 }
-                Some(file) if file.size() > MAX_BYTES => {
-                    file_error.set(Some("That image is larger than 25 MB.".into()));
-                    if let Some(i) = &input {
-                        i.set_value("")
-                    }
-                    slot.set(None);
-                }
-                Some(file) => slot.set(web_sys::Url::create_object_url_with_blob(&file).ok()),
-                None => slot.set(None),
             }
         }
     };
@@ -136,17 +110,17 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
         <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit>
             <div>
                 <label class="block font-medium" for="person_image">"Your photo"</label>
-                <input class=field id="person_image" name="person_image" type="file" accept="image/jpeg,image/png,image/webp" required on:change=preview(person_preview) />
+                <input class=field id="person_image" name="person_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") required on:change=preview(person_preview) />
                 {move || person_preview.get().map(|src| view! { <img src=src alt="Preview of your photo" class="mt-2 max-h-48 rounded-lg" /> })}
             </div>
             <div>
                 <label class="block font-medium" for="garment_image">"Garment photo"</label>
-                <input class=field id="garment_image" name="garment_image" type="file" accept="image/jpeg,image/png,image/webp" on:change=preview(garment_preview) />
+                <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") on:change=preview(garment_preview) />
                 {move || garment_preview.get().map(|src| view! { <img src=src alt="Preview of the garment" class="mt-2 max-h-48 rounded-lg" /> })}
             </div>
             <div class="md:col-span-2">
                 <label class="block font-medium" for="prompt">"Describe the outfit"</label>
-                <textarea class=field id="prompt" name="prompt" rows="2" maxlength="1000" placeholder="Optional when you add a garment photo, e.g. a green linen shirt"></textarea>
+                <textarea class=field id="prompt" name="prompt" rows="2" maxlength=MAX_PROMPT_CHARS.to_string() placeholder="Optional when you add a garment photo, e.g. a green linen shirt"></textarea>
             </div>
             <div>
                 <label class="block font-medium" for="aspect_ratio">"Picture shape"</label>
@@ -173,7 +147,7 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
                 Phase::Uploading => view! { <p role="status">"Uploading…"</p> }.into_any(),
                 Phase::Running { status, started_ms, .. } => {
                     let seconds = ((now_ms.get() - started_ms) / 1000.0).max(0.0) as u64;
-                    let step = if status == "queued" { "Queued" } else { "Processing" };
+                    let step = if status == GenerationStatus::Queued { "Queued" } else { "Processing" };
                     view! { <p role="status">{format!("{step}… {seconds} s")}</p> }.into_any()
                 }
                 Phase::Done { result_url } => view! {
@@ -201,20 +175,9 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
     }
 }
 
-#[derive(Deserialize)]
-struct Me {
-    credits: MeCredits,
-}
-
-#[derive(Deserialize)]
-struct MeCredits {
-    available: i64,
-    held: i64,
-}
-
 /// After a generation ends, the header shows what it now costs or gave back.
 async fn refresh_balance(credits: RwSignal<Credits>) {
-    if let Ok(me) = browser::get_json::<Me>("/api/me").await {
+    if let Ok(me) = client::me().await {
         credits.set(Credits { available: me.credits.available, held: me.credits.held });
     }
 }
@@ -225,14 +188,14 @@ async fn follow(first: Generation, phase: RwSignal<Phase>, now_ms: RwSignal<f64>
     let mut wait_ms: f64 = 500.0;
     loop {
         now_ms.set(js_sys::Date::now());
-        match g.status.as_str() {
-            "succeeded" => {
+        match g.status {
+            GenerationStatus::Succeeded => {
                 if let Some(url) = g.result_url.clone() {
                     phase.set(Phase::Done { result_url: url });
                     return;
                 }
             }
-            "failed" | "canceled" => {
+            GenerationStatus::Failed | GenerationStatus::Canceled => {
                 let message = g.error.clone().unwrap_or_else(|| {
                     "The generation did not finish. You were not charged.".into()
                 });
@@ -241,93 +204,15 @@ async fn follow(first: Generation, phase: RwSignal<Phase>, now_ms: RwSignal<f64>
             }
             status => phase.update(|p| {
                 if let Phase::Running { status: s, .. } = p {
-                    *s = status.to_owned();
+                    *s = status;
                 }
             }),
         }
-        browser::sleep(wait_ms as i32).await;
+        client::sleep(wait_ms as i32).await;
         wait_ms = (wait_ms * 1.5).min(3000.0);
-        match browser::get_json::<Generation>(&format!("/api/generations/{}", g.id)).await {
+        match client::generation(&g.id).await {
             Ok(next) => g = next,
             Err(_) => continue, // a dropped poll is retried after the next wait
         }
-    }
-}
-
-pub(crate) mod browser {
-    use serde::de::DeserializeOwned;
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
-
-    use super::{ApiErrorBody, Generation};
-
-    type Failure = (String, String);
-
-    fn failure(message: &str) -> Failure {
-        ("network".into(), message.into())
-    }
-
-    async fn send(request: web_sys::Request) -> Result<(u16, String), Failure> {
-        let window = web_sys::window().ok_or_else(|| failure("No browser window."))?;
-        let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-            .await
-            .map_err(|_| failure("Could not reach Fitroom. Check your connection and try again."))?
-            .dyn_into()
-            .map_err(|_| failure("Unexpected answer."))?;
-        let text = JsFuture::from(response.text().map_err(|_| failure("Unexpected answer."))?)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default();
-        Ok((response.status(), text))
-    }
-
-    pub async fn submit(form: &web_sys::HtmlFormElement) -> Result<Generation, Failure> {
-        let data = web_sys::FormData::new_with_form(form)
-            .map_err(|_| failure("Could not read the form."))?;
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&JsValue::from(data));
-        let key = format!("tryon-{}", js_sys::Math::random().to_bits());
-        let request = web_sys::Request::new_with_str_and_init("/api/generations", &init)
-            .map_err(|_| failure("Could not send."))?;
-        let _ = request.headers().set("Idempotency-Key", &key);
-        let (status, text) = send(request).await?;
-        if (200..300).contains(&status) {
-            serde_json::from_str(&text).map_err(|_| failure("Unexpected answer."))
-        } else {
-            let body: Option<ApiErrorBody> = serde_json::from_str(&text).ok();
-            Err(body.map_or_else(
-                || failure("Something went wrong. Please try again."),
-                |b| (b.error.code, b.error.message),
-            ))
-        }
-    }
-
-    /// `DELETE url`; true when the server answered 2xx.
-    pub async fn delete(url: &str) -> bool {
-        let init = web_sys::RequestInit::new();
-        init.set_method("DELETE");
-        let Ok(request) = web_sys::Request::new_with_str_and_init(url, &init) else { return false };
-        matches!(send(request).await, Ok((status, _)) if (200..300).contains(&status))
-    }
-
-    pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
-        let request =
-            web_sys::Request::new_with_str(url).map_err(|_| failure("Could not send."))?;
-        let (status, text) = send(request).await?;
-        if status != 200 {
-            return Err(failure("Unexpected answer."));
-        }
-        serde_json::from_str(&text).map_err(|_| failure("Unexpected answer."))
-    }
-
-    pub async fn sleep(ms: i32) {
-        let promise = js_sys::Promise::new(&mut |resolve, _| {
-            if let Some(window) = web_sys::window() {
-                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-            }
-        });
-        let _ = JsFuture::from(promise).await;
     }
 }

@@ -1,5 +1,12 @@
-/// An email address as Fitroom stores it: trimmed, with the domain lower-cased (the local part
-/// is case-sensitive by the standard, so it is kept as typed).
+//! An email address as Fitroom keeps it. The syntax is RFC 5322's addr-spec as the
+//! `email_address` crate checks it, plus a rule of ours: the domain has a dot (a shopper's
+//! mailbox is never `ann@localhost`), no display name and no `[domain literal]`.
+
+use email_address::{EmailAddress, Options};
+
+/// Trimmed, with the domain lower-cased; the local part is kept as typed, because that is how
+/// mail is addressed. The database compares addresses lower-cased (a unique index on
+/// `lower(email)`): one mailbox, one account, whatever the case (docs/api.md, Conventions).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -7,23 +14,21 @@ pub struct Email(String);
 #[error("that does not look like an email address")]
 pub struct InvalidEmail;
 
+const SYNTAX: Options = Options {
+    minimum_sub_domains: 2,
+    allow_domain_literal: false,
+    allow_display_text: false,
+    allow_long_local_parts: false,
+};
+
 impl Email {
     pub fn parse(input: &str) -> Result<Self, InvalidEmail> {
         let trimmed = input.trim();
-        let (local, domain) = trimmed.rsplit_once('@').ok_or(InvalidEmail)?;
-        let valid_local = !local.is_empty()
-            && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
-        let valid_domain = domain.len() <= 253
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-        if !(valid_local && valid_domain) || trimmed.len() > 254 {
+        let parsed = EmailAddress::parse_with_options(trimmed, SYNTAX).map_err(|_| InvalidEmail)?;
+        if trimmed.len() > 254 {
             return Err(InvalidEmail);
         }
-        Ok(Email(format!("{local}@{}", domain.to_lowercase())))
+        Ok(Email(format!("{}@{}", parsed.local_part(), parsed.domain().to_lowercase())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -55,6 +60,9 @@ mod tests {
             "ann@exa mple.com",
             "ann@.com",
             "ann@example..com",
+            "Ann <ann@example.com>",
+            "ann@[192.168.0.1]",
+            "ann@@example.com",
         ] {
             assert_eq!(Email::parse(bad), Err(InvalidEmail), "{bad:?}");
         }

@@ -1,3 +1,7 @@
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier, Version};
@@ -31,12 +35,18 @@ impl Password {
 }
 
 /// Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
+///
+/// Each hash or verification is ~20 ms of CPU and 19 MiB: the async methods run it on the
+/// blocking pool, at most one per core at a time, so that a burst of sign-ins never stalls the
+/// async threads that answer webhooks and status polls, and never holds more than
+/// cores × 19 MiB.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     /// A hash of a random password, verified against when the email is unknown so that a
     /// failed sign-in takes the same time whatever the reason.
     dummy_hash: String,
+    cores: Arc<Semaphore>,
 }
 
 impl Default for PasswordHasher {
@@ -48,7 +58,12 @@ impl Default for PasswordHasher {
 impl PasswordHasher {
     pub fn new() -> Self {
         let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-        let mut hasher = PasswordHasher { params, dummy_hash: String::new() };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut hasher = PasswordHasher {
+            params,
+            dummy_hash: String::new(),
+            cores: Arc::new(Semaphore::new(cores)),
+        };
         let random = SaltString::generate(&mut OsRng);
         hasher.dummy_hash = hasher.hash_raw(random.as_str()).unwrap_or_default();
         hasher
@@ -67,6 +82,28 @@ impl PasswordHasher {
         self.hash_raw(password.expose())
     }
 
+    /// `hash`, on the blocking pool, one per core at a time.
+    pub async fn hash_off_thread(&self, password: Password) -> Result<String, String> {
+        let hasher = self.clone();
+        self.off_thread(move || hasher.hash(&password).map_err(|e| e.to_string()))
+            .await
+            .and_then(|hashed| hashed)
+    }
+
+    /// `verify`, on the blocking pool, one per core at a time.
+    pub async fn verify_off_thread(&self, password: String, stored: Option<String>) -> bool {
+        let hasher = self.clone();
+        self.off_thread(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false)
+    }
+
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _permit = self.cores.acquire().await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())
+    }
+
     /// Checks `password` against `stored`, or against the dummy hash when there is no account,
     /// so both failures cost one Argon2 verification.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
@@ -83,6 +120,18 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn hashing_off_the_async_threads_gives_the_same_answers() {
+        let hasher = PasswordHasher::new();
+        let hash = hasher
+            .hash_off_thread(Password::parse("correct horse".into()).expect("strong"))
+            .await
+            .expect("hash");
+        assert!(hasher.verify_off_thread("correct horse".into(), Some(hash.clone())).await);
+        assert!(!hasher.verify_off_thread("wrong horse".into(), Some(hash)).await);
+        assert!(!hasher.verify_off_thread("correct horse".into(), None).await);
+    }
 
     #[test]
     fn passwords_under_eight_characters_are_weak() {

@@ -1,3 +1,4 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::accounts::session::{self, SessionCache, SessionPolicy, SessionToken};
@@ -6,6 +7,7 @@ use crate::clock::SharedClock;
 use crate::db::Db;
 use crate::ids::UserId;
 use crate::ledger::{Credits, Grant, Ledger, LedgerError, LedgerTx};
+use crate::limits::Limits;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -23,6 +25,10 @@ pub enum AccountsError {
     EmailTaken,
     #[error("wrong email or password")]
     InvalidCredentials,
+    #[error("too many sign-in attempts")]
+    TooManySignIns,
+    #[error("too many sign-ups from this address")]
+    TooManySignUps,
     #[error("password hashing failed: {0}")]
     Hashing(String),
     #[error(transparent)]
@@ -46,11 +52,20 @@ pub struct Accounts {
     hasher: PasswordHasher,
     gift: SignupGift,
     sessions: Arc<SessionCache>,
+    limits: Limits,
     pub policy: SessionPolicy,
 }
 
 impl Accounts {
-    pub fn new(db: Db, ledger: Ledger, clock: SharedClock, gift: SignupGift) -> Self {
+    /// Every way in (the REST API, the pages' forms, server functions) goes through `login` and
+    /// `register`, so the limits in `limits` count them all.
+    pub fn new(
+        db: Db,
+        ledger: Ledger,
+        clock: SharedClock,
+        gift: SignupGift,
+        limits: Limits,
+    ) -> Self {
         Accounts {
             db,
             ledger,
@@ -58,27 +73,35 @@ impl Accounts {
             hasher: PasswordHasher::new(),
             gift,
             sessions: Default::default(),
+            limits,
             policy: SessionPolicy::default(),
         }
     }
 
-    /// Creates the account, its sign-up package and a session, all in one transaction.
+    /// Creates the account, its sign-up package and a session, all in one transaction. Sign-ups
+    /// are limited per client address: the sign-up gift must not be farmed.
     pub async fn register(
         &self,
         email: &str,
         password: String,
+        client: Option<IpAddr>,
     ) -> Result<(User, SessionToken), AccountsError> {
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
-        let hash =
-            self.hasher.hash(&password).map_err(|e| AccountsError::Hashing(e.to_string()))?;
+        if let Some(ip) = client
+            && !self.limits.signup_by_client.allow(&ip.to_string())
+        {
+            return Err(AccountsError::TooManySignUps);
+        }
+        let hash = self.hasher.hash_off_thread(password).await.map_err(AccountsError::Hashing)?;
         let id = UserId::generate();
         let now = self.clock.now();
 
         let mut tx = self.db.pool().begin().await?;
+        // The unique index is on lower(email): one mailbox, one account, whatever the case.
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (email) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
         .bind(id.as_str())
         .bind(email.as_str())
@@ -107,22 +130,33 @@ impl Accounts {
         Ok((User { id, email: email.as_str().to_owned() }, token))
     }
 
-    /// Unknown email and wrong password fail alike, after the same Argon2 work.
+    /// Unknown email and wrong password fail alike, after the same Argon2 work. Attempts are
+    /// limited per client address and per email address; an attempt the client's limit refuses
+    /// does not spend the address's budget, so one abuser cannot lock a shopper out as easily.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
+        client: Option<IpAddr>,
     ) -> Result<(User, SessionToken), AccountsError> {
+        let allowed = client.is_none_or(|ip| self.limits.login_by_client.allow(&ip.to_string()))
+            && self.limits.login_by_email.allow(&email.trim().to_lowercase());
+        if !allowed {
+            return Err(AccountsError::TooManySignIns);
+        }
         let row: Option<(String, String, String)> = match Email::parse(email) {
             Ok(email) => {
-                sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
-                    .bind(email.as_str())
-                    .fetch_optional(self.db.pool())
-                    .await?
+                sqlx::query_as(
+                    "SELECT id, email, password_hash FROM users WHERE lower(email) = lower($1)",
+                )
+                .bind(email.as_str())
+                .fetch_optional(self.db.pool())
+                .await?
             }
             Err(_) => None,
         };
-        if !self.hasher.verify(password, row.as_ref().map(|(_, _, h)| h.as_str())) {
+        let stored = row.as_ref().map(|(_, _, h)| h.clone());
+        if !self.hasher.verify_off_thread(password.to_owned(), stored).await {
             return Err(AccountsError::InvalidCredentials);
         }
         let Some((id, email, _)) = row else { return Err(AccountsError::InvalidCredentials) };
@@ -157,7 +191,7 @@ impl Accounts {
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AccountsError> {
         let Ok(email) = Email::parse(email) else { return Ok(None) };
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, email FROM users WHERE email = $1")
+            sqlx::query_as("SELECT id, email FROM users WHERE lower(email) = lower($1)")
                 .bind(email.as_str())
                 .fetch_optional(self.db.pool())
                 .await?;

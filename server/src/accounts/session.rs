@@ -48,7 +48,7 @@ impl SessionToken {
     }
 
     fn hash(&self) -> String {
-        crate::signing::hex(&self.digest())
+        hex::encode(self.digest())
     }
 }
 

@@ -10,14 +10,13 @@ use subtle::ConstantTimeEq;
 use crate::billing::CatalogItem;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
-use crate::signing::hex;
 
 /// Stripe's own default: a signed event older than five minutes is refused (replays).
 pub const TOLERANCE_SECS: i64 = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
-    #[error("payments are not set up (STRIPE_SECRET_KEY is missing)")]
+    #[error("payments are not set up (STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is missing)")]
     Disabled,
     #[error("invalid Stripe signature: {0}")]
     BadSignature(&'static str),
@@ -73,7 +72,7 @@ pub fn verify_signature(
         .map_err(|_| StripeError::BadSignature("bad secret"))?;
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
-    let expected = hex(&mac.finalize().into_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
     if !signatures.iter().any(|s| bool::from(expected.as_bytes().ct_eq(s.as_bytes()))) {
         return Err(StripeError::BadSignature("signature mismatch"));
     }
@@ -85,17 +84,9 @@ pub fn verify_signature(
 }
 
 fn form_encode(pairs: &[(&str, String)]) -> String {
-    fn enc(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
 }
 
 impl Stripe {
@@ -117,8 +108,19 @@ impl Stripe {
         }
     }
 
+    /// Checkout is offered only when a paid session can also be granted: without the webhook
+    /// secret no payment would ever be believed, and a shopper would pay for nothing.
     pub fn enabled(&self) -> bool {
-        self.secret_key.is_some()
+        self.secret_key.is_some() && self.webhook_secret.is_some()
+    }
+
+    /// Why buying is off, for `/readyz` and the log; `None` when it is on.
+    pub fn disabled_reason(&self) -> Option<&'static str> {
+        match (&self.secret_key, &self.webhook_secret) {
+            (None, _) => Some("STRIPE_SECRET_KEY is not set"),
+            (_, None) => Some("STRIPE_WEBHOOK_SECRET is not set"),
+            _ => None,
+        }
     }
 
     /// Creates a Checkout Session for one package; answers the URL to send the shopper to.
@@ -128,6 +130,9 @@ impl Stripe {
         item: &CatalogItem,
         public_url: &str,
     ) -> Result<String, StripeError> {
+        if !self.enabled() {
+            return Err(StripeError::Disabled);
+        }
         let key = self.secret_key.as_ref().ok_or(StripeError::Disabled)?;
         let body = form_encode(&[
             ("mode", "payment".into()),
@@ -193,7 +198,7 @@ mod tests {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
         mac.update(format!("{t}.").as_bytes());
         mac.update(body);
-        format!("t={t},v1={}", hex(&mac.finalize().into_bytes()))
+        format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
     }
 
     #[test]
@@ -227,7 +232,7 @@ mod tests {
     fn form_fields_are_percent_encoded() {
         assert_eq!(
             form_encode(&[("metadata[package_id]", "a b".into())]),
-            "metadata%5Bpackage_id%5D=a%20b"
+            "metadata%5Bpackage_id%5D=a+b"
         );
     }
 }

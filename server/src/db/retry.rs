@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
+
 /// PostgreSQL serialization failures and deadlocks, SQLite's busy and locked states.
 pub fn is_retryable(err: &sqlx::Error) -> bool {
     let sqlx::Error::Database(db) = err else {
@@ -20,27 +22,24 @@ pub fn is_retryable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// Runs `op` again while it fails with a retryable conflict, with a short randomised backoff.
-pub async fn with_retry<T, E, F, Fut>(mut op: F) -> Result<T, E>
+/// Runs `op` again while it fails with a retryable conflict: exponential backoff from 1 ms to
+/// 128 ms with jitter (`backon`), so that contending transactions spread out, for at most 50 tries.
+pub async fn with_retry<T, E, F, Fut>(op: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: AsRetryable,
 {
-    const ATTEMPTS: u32 = 50;
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Err(err) if attempt + 1 < ATTEMPTS && err.is_retryable() => {
-                attempt += 1;
-                let cap_ms = 2u64.saturating_pow(attempt.min(7));
-                let wait = rand::random_range(1..=cap_ms.max(2));
-                tracing::debug!(attempt, wait_ms = wait, "retrying a conflicting transaction");
-                tokio::time::sleep(Duration::from_millis(wait)).await;
-            }
-            other => return other,
-        }
-    }
+    let backoff = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(128))
+        .with_jitter()
+        .with_max_times(49);
+    op.retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|e: &E| e.is_retryable())
+        .notify(|_, wait| tracing::debug!(?wait, "retrying a conflicting transaction"))
+        .await
 }
 
 /// Errors that can say whether they came from a transient conflict.

@@ -1,10 +1,7 @@
 //! `/api/auth/*` and `/api/me` (docs/api.md, Accounts).
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -12,9 +9,10 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::accounts::User;
+use crate::http::ApiError;
+use crate::http::client::ClientAddr;
 use crate::http::json::ApiJson;
 use crate::http::session::{CurrentUser, SessionCookie, session_token};
-use crate::http::{ApiError, ErrorCode};
 
 #[derive(Deserialize)]
 pub struct Credentials {
@@ -28,9 +26,10 @@ fn user_json(user: &User) -> serde_json::Value {
 
 pub async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (user, token) = state.accounts.register(&body.email, body.password).await?;
+    let (user, token) = state.accounts.register(&body.email, body.password, client).await?;
     Ok((
         StatusCode::CREATED,
         SessionCookie::set(&state, &token),
@@ -38,35 +37,12 @@ pub async fn register(
     ))
 }
 
-/// The client's address as the socket saw it (no proxy headers are trusted).
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
-    }
-}
-
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = state.config.logins_per_minute;
-    let email_key = format!("login:email:{}", body.email.trim().to_lowercase());
-    let ip_key = ip.map(|ip| format!("login:ip:{ip}"));
-    let now = state.clock.now();
-    let allowed = state.limits.hit(&email_key, limit, now)
-        & ip_key.as_ref().is_none_or(|k| state.limits.hit(k, limit, now));
-    if !allowed {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            "Too many sign-in attempts. Wait a minute and try again.",
-        ));
-    }
-    let (user, token) = state.accounts.login(&body.email, &body.password).await?;
+    let (user, token) = state.accounts.login(&body.email, &body.password, client).await?;
     Ok((SessionCookie::set(&state, &token), Json(json!({ "user": user_json(&user) }))))
 }
 

@@ -3,10 +3,11 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use fitroom_types::upload::UploadError;
+use fitroom_types::{ErrorBody, ErrorDetail};
 
 use crate::accounts::AccountsError;
-use crate::billing::StripeError;
+use crate::billing::{FulfilmentError, StripeError};
 use crate::jobs::JobError;
 use crate::ledger::LedgerError;
 
@@ -32,6 +33,7 @@ pub enum ErrorCode {
     InvalidSignature,
     PaymentsDisabled,
     CrossOrigin,
+    IdempotencyKeyReused,
     Internal,
 }
 
@@ -40,6 +42,7 @@ impl ErrorCode {
         match self {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::WeakPassword => "weak_password",
@@ -77,7 +80,9 @@ impl ErrorCode {
             ErrorCode::TooManyJobs | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnknownProvider => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::UnknownProvider | ErrorCode::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -119,8 +124,21 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message },
+        };
         (self.code.status(), Json(body)).into_response()
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let code = match e {
+            UploadError::AspectRatio | UploadError::PromptTooLong => ErrorCode::InvalidRequest,
+            UploadError::ImageType => ErrorCode::UnsupportedMediaType,
+            UploadError::ImageTooLarge => ErrorCode::PayloadTooLarge,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -163,6 +181,14 @@ impl From<AccountsError> for ApiError {
             AccountsError::InvalidCredentials => {
                 ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password.")
             }
+            AccountsError::TooManySignIns => ApiError::new(
+                ErrorCode::RateLimited,
+                "Too many sign-in attempts. Wait a minute and try again.",
+            ),
+            AccountsError::TooManySignUps => ApiError::new(
+                ErrorCode::RateLimited,
+                "Too many new accounts from your network. Try again later.",
+            ),
             AccountsError::Ledger(e) => e.into(),
             other => ApiError::internal(other),
         }
@@ -181,6 +207,10 @@ impl From<JobError> for ApiError {
                 format!("You already have {n} generations running. Wait for one to finish."),
             ),
             JobError::NotFound => ApiError::not_found(),
+            JobError::IdempotencyKeyReused => ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "This Idempotency-Key was already used for a different request.",
+            ),
             JobError::StillRunning => ApiError::new(
                 ErrorCode::StillRunning,
                 "This generation is still running; cancel it or wait for it to finish.",
@@ -193,6 +223,15 @@ impl From<JobError> for ApiError {
             }
             JobError::Ledger(e) => e.into(),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<FulfilmentError> for ApiError {
+    fn from(e: FulfilmentError) -> Self {
+        match e {
+            FulfilmentError::Malformed(e) => ApiError::invalid(e.to_string()),
+            FulfilmentError::Ledger(e) => e.into(),
         }
     }
 }

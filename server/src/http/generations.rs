@@ -4,34 +4,17 @@ use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use fitroom_types::Generation;
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::http::object::{self, Caching};
 use crate::http::session::CurrentUser;
+use crate::http::upload;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::JobId;
-use crate::jobs::{Created, Job, JobError, JobStatus, NewGeneration};
+use crate::jobs::{Created, JobStatus, NewGeneration};
 use crate::media::{self, NormalizedImage};
-
-pub const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
-pub const MAX_PROMPT_CHARS: usize = 1000;
-
-pub fn generation_json(state: &AppState, job: &Job) -> Value {
-    let result_url = (job.status == JobStatus::Succeeded && job.result_key.is_some())
-        .then(|| format!("{}/api/generations/{}/result", state.config.public_url, job.id));
-    json!({
-        "id": job.id,
-        "status": job.status.as_str(),
-        "cost": job.cost,
-        "provider": job.provider,
-        "created_at": job.created_at.to_rfc3339(),
-        "updated_at": job.updated_at.to_rfc3339(),
-        "result_url": result_url,
-        "error": job.error,
-    })
-}
 
 fn image_error(field: &str, e: media::normalize::ImageError) -> ApiError {
     use media::normalize::ImageError;
@@ -40,81 +23,11 @@ fn image_error(field: &str, e: media::normalize::ImageError) -> ApiError {
             ErrorCode::UnsupportedMediaType,
             format!("{field} must be a JPEG, PNG or WebP image."),
         ),
-        ImageError::TooManyPixels { .. } => {
+        ImageError::TooManyPixels { .. } | ImageError::TooDeep { .. } => {
             ApiError::new(ErrorCode::PayloadTooLarge, format!("{field}: {e}."))
         }
         ImageError::Broken(_) => ApiError::invalid(format!("{field} could not be read: {e}.")),
     }
-}
-
-struct Upload {
-    person: Option<Vec<u8>>,
-    garment: Option<Vec<u8>>,
-    prompt: Option<String>,
-    aspect_ratio: Option<String>,
-    provider: Option<String>,
-}
-
-async fn read_multipart(mut multipart: Multipart) -> Result<Upload, ApiError> {
-    let mut upload =
-        Upload { person: None, garment: None, prompt: None, aspect_ratio: None, provider: None };
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "The upload is larger than 25 MiB per image.",
-                ));
-            }
-            Err(e) => return Err(ApiError::invalid(format!("The form could not be read: {e}"))),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = match field.bytes().await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "The upload is larger than 25 MiB per image.",
-                ));
-            }
-            Err(e) => return Err(ApiError::invalid(format!("The form could not be read: {e}"))),
-        };
-        let text = || {
-            String::from_utf8(bytes.to_vec())
-                .map(|s| s.trim().to_owned())
-                .map_err(|_| ApiError::invalid(format!("{name} must be text.")))
-        };
-        match name.as_str() {
-            "person_image" | "garment_image" => {
-                if bytes.len() > MAX_UPLOAD_BYTES {
-                    return Err(ApiError::new(
-                        ErrorCode::PayloadTooLarge,
-                        "Each image may be at most 25 MiB.",
-                    ));
-                }
-                let slot =
-                    if name == "person_image" { &mut upload.person } else { &mut upload.garment };
-                if !bytes.is_empty() {
-                    *slot = Some(bytes.to_vec());
-                }
-            }
-            "prompt" => upload.prompt = Some(text()?).filter(|p| !p.is_empty()),
-            "aspect_ratio" => upload.aspect_ratio = Some(text()?).filter(|p| !p.is_empty()),
-            "provider" => {
-                upload.provider = Some(text()?.to_ascii_lowercase()).filter(|p| !p.is_empty())
-            }
-            _ => {} // unknown fields are ignored, as browsers may add their own
-        }
-    }
-    Ok(upload)
-}
-
-fn valid_aspect_ratio(text: &str) -> bool {
-    text.split_once(':').is_some_and(|(w, h)| {
-        matches!((w.parse::<u32>(), h.parse::<u32>()), (Ok(w), Ok(h)) if (1..=32).contains(&w) && (1..=32).contains(&h))
-    })
 }
 
 pub async fn create(
@@ -140,48 +53,29 @@ pub async fn create(
             Some(key.to_owned())
         }
     };
-    if !state.limits.hit(
-        &format!("submit:{}", user.id),
-        state.config.submits_per_minute,
-        state.clock.now(),
-    ) {
+    if !state.limits.submit_by_user.allow(user.id.as_str()) {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "Too many generation requests. Wait a minute and try again.",
         ));
     }
-    let upload = read_multipart(multipart).await?;
-    let person =
-        upload.person.ok_or_else(|| ApiError::invalid("Add your photo (person_image)."))?;
-    if upload.garment.is_none() && upload.prompt.is_none() {
-        return Err(ApiError::invalid(
-            "Add a garment photo (garment_image) or describe the outfit (prompt).",
-        ));
-    }
-    if upload.prompt.as_ref().is_some_and(|p| p.chars().count() > MAX_PROMPT_CHARS) {
-        return Err(ApiError::invalid("The description may be at most 1000 characters."));
-    }
-    if let Some(ratio) = &upload.aspect_ratio
-        && !valid_aspect_ratio(ratio)
-    {
-        return Err(ApiError::invalid("aspect_ratio must look like 3:4."));
-    }
-    if let Some(provider) = &upload.provider
-        && state.jobs.registry().get(provider).is_none()
-    {
-        return Err(JobError::UnknownProvider(provider.clone()).into());
-    }
-    // Decoding is CPU work: keep it off the async workers.
-    let garment = upload.garment;
-    let (person, garment) = tokio::task::spawn_blocking(move || {
-        let person = media::normalize(&person).map_err(|e| image_error("Your photo", e))?;
-        let garment = garment
-            .map(|g| media::normalize(&g).map_err(|e| image_error("The garment photo", e)))
-            .transpose()?;
-        Ok::<(NormalizedImage, Option<NormalizedImage>), ApiError>((person, garment))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let form = upload::read(multipart, state.jobs.registry()).await?;
+    let digest = form.digest();
+    state.jobs.precheck(&user.id, idempotency_key.as_deref(), &digest).await?;
+    // Decoding is CPU work and memory: off the async workers, a bounded number at a time.
+    let (person, garment) = {
+        let _turn = media::decoding_turn().await;
+        let (person, garment) = (form.person, form.garment);
+        tokio::task::spawn_blocking(move || {
+            let person = media::normalize(&person).map_err(|e| image_error("Your photo", e))?;
+            let garment = garment
+                .map(|g| media::normalize(&g).map_err(|e| image_error("The garment photo", e)))
+                .transpose()?;
+            Ok::<(NormalizedImage, Option<NormalizedImage>), ApiError>((person, garment))
+        })
+        .await
+        .map_err(ApiError::internal)??
+    };
 
     let created = state
         .jobs
@@ -189,29 +83,33 @@ pub async fn create(
             user: user.id.clone(),
             person,
             garment,
-            prompt: upload.prompt,
-            aspect_ratio: upload.aspect_ratio,
-            provider: upload.provider,
+            prompt: form.prompt,
+            aspect_ratio: form.aspect_ratio,
+            provider: form.provider,
             idempotency_key,
+            digest,
         })
         .await?;
+    let public_url = &state.config.public_url;
     Ok(match created {
-        Created::New(job) => {
-            (StatusCode::ACCEPTED, Json(generation_json(&state, &job))).into_response()
-        }
-        Created::Existing(job) => {
-            (StatusCode::OK, Json(generation_json(&state, &job))).into_response()
-        }
-    })
+        Created::New(job) => (StatusCode::ACCEPTED, Json(job.generation(public_url))),
+        Created::Existing(job) => (StatusCode::OK, Json(job.generation(public_url))),
+    }
+    .into_response())
 }
 
 pub async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Generation>, ApiError> {
     let job = state.jobs.status(&user.id, &JobId::from_string(id)).await?;
-    Ok(Json(generation_json(&state, &job)))
+    Ok(Json(job.generation(&state.config.public_url)))
+}
+
+#[derive(Serialize)]
+pub struct GenerationList {
+    items: Vec<Generation>,
 }
 
 #[derive(Deserialize)]
@@ -223,7 +121,7 @@ pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GenerationList>, ApiError> {
     let limit = match q.limit.as_deref() {
         None | Some("") => 50,
         Some(text) => match text.parse::<u32>() {
@@ -232,18 +130,17 @@ pub async fn list(
         },
     };
     let jobs = state.jobs.list(&user.id, limit).await?;
-    Ok(Json(
-        json!({ "items": jobs.iter().map(|j| generation_json(&state, j)).collect::<Vec<_>>() }),
-    ))
+    let items = jobs.iter().map(|j| j.generation(&state.config.public_url)).collect();
+    Ok(Json(GenerationList { items }))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Generation>, ApiError> {
     let job = state.jobs.cancel(&user.id, &JobId::from_string(id)).await?;
-    Ok(Json(generation_json(&state, &job)))
+    Ok(Json(job.generation(&state.config.public_url)))
 }
 
 pub async fn delete(
@@ -268,7 +165,7 @@ pub async fn result(
         .filter(|_| job.status == JobStatus::Succeeded)
         .ok_or_else(ApiError::not_found)?;
     // Results never change once stored: the key names the object, so a tag of the key is strong.
-    let etag = format!("\"{}\"", &crate::signing::hex(&state.signer.mac(key.as_bytes()))[..32]);
+    let etag = format!("\"{}\"", &hex::encode(state.signer.mac(key.as_bytes()))[..32]);
     let caching = Caching { etag: Some(etag), cache_control: "private, max-age=3600" };
     object::serve(state.storage.as_ref(), &key, &headers, &caching)
         .await

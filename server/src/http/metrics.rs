@@ -1,40 +1,86 @@
-//! `GET /metrics`: Prometheus text. Jobs by status and provider, provider health, submissions,
-//! webhooks and reconciler actions.
+//! `GET /metrics`: Prometheus text. Unfinished jobs and provider health are read at scrape time;
+//! finished jobs, submissions, webhooks and reconciler actions are counted as they happen.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use std::net::IpAddr;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::http::ApiError;
-use crate::metrics::label_text;
+use crate::http::client::ClientAddr;
+use crate::jobs::{JobStatus, UNFINISHED};
 
-pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT status, provider, COUNT(*) FROM jobs GROUP BY status, provider ORDER BY status, provider")
-            .fetch_all(state.db.pool())
-            .await
-            .map_err(ApiError::internal)?;
-    let mut out = String::from("# TYPE fitroom_jobs gauge\n");
-    for (status, provider, n) in rows {
-        out.push_str(&format!(
-            "fitroom_jobs{} {n}\n",
-            label_text(&[("status", status), ("provider", provider)])
-        ));
+/// Who may read `/metrics` (docs/api.md, Conventions): with `FITROOM_METRICS_TOKEN` set, a
+/// request that shows it as a bearer token; without, loopback clients only (a scraper on the
+/// same machine). Anyone else is answered as if there were nothing here.
+fn may_read(state: &AppState, client: Option<IpAddr>, headers: &HeaderMap) -> bool {
+    match &state.config.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|shown| bool::from(shown.trim().as_bytes().ct_eq(token.as_bytes()))),
+        // `to_canonical`: a dual-stack listener sees IPv4 loopback as `::ffff:127.0.0.1`.
+        None => client.is_some_and(|ip| ip.to_canonical().is_loopback()),
     }
-    out.push_str("# TYPE fitroom_provider_cooling_down gauge\n");
+}
+
+pub async fn metrics(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if !may_read(&state, client, &headers) {
+        return Err(ApiError::not_found());
+    }
+    // Unfinished jobs only, through the index on status: a scrape costs the same however many
+    // jobs have ever finished (those are counted as they finish, `fitroom_jobs_finished_total`).
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT status, provider, COUNT(*) FROM jobs WHERE status IN {UNFINISHED} GROUP BY status, provider"
+    ))
+    .fetch_all(state.db.pool())
+    .await
+    .map_err(ApiError::internal)?;
+    let metrics = &state.jobs.metrics;
+    let counts: BTreeMap<(String, String), i64> =
+        rows.into_iter().map(|(status, provider, n)| ((status, provider), n)).collect();
+    // Every status of every provider, so that a count that fell to zero is reported as zero.
+    let providers: BTreeSet<String> = state
+        .jobs
+        .registry()
+        .names()
+        .into_iter()
+        .map(str::to_owned)
+        .chain(counts.keys().map(|(_, p)| p.clone()))
+        .collect();
+    for provider in &providers {
+        for status in JobStatus::ALL.into_iter().filter(|s| !s.is_finished()) {
+            let n = counts.get(&(status.as_str().to_owned(), provider.clone())).copied();
+            metrics.gauge(
+                "fitroom_jobs",
+                &[("status", status.as_str()), ("provider", provider)],
+                n.unwrap_or(0) as f64,
+            );
+        }
+    }
     let now = state.clock.now();
     for (name, health) in state.jobs.registry().health() {
-        let labels = label_text(&[("provider", name.to_owned())]);
-        out.push_str(&format!(
-            "fitroom_provider_cooling_down{labels} {}\n",
-            u8::from(health.is_cooling(now))
-        ));
-        out.push_str(&format!(
-            "fitroom_provider_consecutive_failures{labels} {}\n",
-            health.consecutive_failures
-        ));
+        let labels = [("provider", name)];
+        metrics.gauge(
+            "fitroom_provider_cooling_down",
+            &labels,
+            f64::from(u8::from(health.is_cooling(now))),
+        );
+        metrics.gauge(
+            "fitroom_provider_consecutive_failures",
+            &labels,
+            f64::from(health.consecutive_failures),
+        );
     }
-    state.jobs.metrics.render(&mut out);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render()))
 }

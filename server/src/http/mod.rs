@@ -2,18 +2,20 @@
 
 mod auth;
 mod billing;
+pub mod client;
 mod credits;
 mod error;
 mod files;
 mod generations;
 mod health;
 mod json;
-pub mod limits;
 mod metrics;
+pub mod next;
 mod object;
 pub mod origin;
 mod request_id;
 pub mod session;
+mod upload;
 mod webhooks;
 
 use axum::Router;
@@ -46,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let uploads = Router::new()
         .route("/api/generations", post(generations::create))
-        .layer(DefaultBodyLimit::max(2 * generations::MAX_UPLOAD_BYTES + 64 * 1024));
+        .layer(DefaultBodyLimit::max(upload::MAX_FORM_BYTES));
     let webhooks = Router::new()
         .route("/webhooks/stripe", post(billing::webhook))
         .route("/webhooks/{provider}", post(webhooks::receive))
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads)
         .merge(webhooks)
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::same_origin_only))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client::layer))
         .with_state(state);
     if let Some(local) = local {
         router = router.merge(local);

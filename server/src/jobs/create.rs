@@ -2,6 +2,7 @@
 //! all when credits are short), the inputs are stored, and the task is submitted.
 
 use bytes::Bytes;
+use fitroom_types::upload::{AspectRatio, Prompt};
 use rand::RngCore;
 
 use crate::db::with_retry;
@@ -9,9 +10,9 @@ use crate::ids::{HoldId, JobId, UserId};
 use crate::jobs::events::{self, EventKind};
 use crate::jobs::transition::Step;
 use crate::jobs::{FailureCode, Job, JobError, Jobs, status::UNFINISHED};
-use crate::ledger::{FreezeRequest, LedgerTx};
+use crate::ledger::{FreezeRequest, LedgerError, LedgerTx};
 use crate::media::NormalizedImage;
-use crate::signing::hex;
+use crate::providers::ProviderName;
 
 /// A validated generation request: images already checked and stripped of metadata.
 #[derive(Clone, Debug)]
@@ -19,10 +20,14 @@ pub struct NewGeneration {
     pub user: UserId,
     pub person: NormalizedImage,
     pub garment: Option<NormalizedImage>,
-    pub prompt: Option<String>,
-    pub aspect_ratio: Option<String>,
-    pub provider: Option<String>,
+    pub prompt: Option<Prompt>,
+    pub aspect_ratio: Option<AspectRatio>,
+    /// The provider to try first; the configured default otherwise.
+    pub provider: Option<ProviderName>,
     pub idempotency_key: Option<String>,
+    /// A digest of everything the request asked for (fields and file bytes as sent): the same
+    /// `Idempotency-Key` with another digest is another request, and is refused.
+    pub digest: String,
 }
 
 /// The idempotency key a job's credits are frozen under (the job row keeps the hold's id).
@@ -37,11 +42,51 @@ pub enum Created {
 }
 
 impl Jobs {
+    /// The cheap refusals, before an upload is decoded (decoding is the expensive part): a
+    /// shopper without the credits for one more generation is answered at once. Not the
+    /// authority (`create` freezes in a transaction): only a way not to spend CPU and memory on
+    /// a request that will be refused. A repeated `Idempotency-Key` passes: it answers the first
+    /// request's job whatever the balance is now.
+    pub async fn precheck(
+        &self,
+        user: &UserId,
+        idempotency_key: Option<&str>,
+        digest: &str,
+    ) -> Result<(), JobError> {
+        if let Some(key) = idempotency_key {
+            let seen: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT request_digest FROM jobs WHERE user_id = $1 AND idempotency_key = $2",
+            )
+            .bind(user.as_str())
+            .bind(key)
+            .fetch_optional(self.db.pool())
+            .await?;
+            if let Some((known,)) = seen {
+                return match known {
+                    Some(known) if known != digest => Err(JobError::IdempotencyKeyReused),
+                    _ => Ok(()),
+                };
+            }
+        }
+        let cost = self.config.generation_cost;
+        let balance = self.ledger.balance(user).await?;
+        if balance.available < cost {
+            return Err(LedgerError::InsufficientCredits {
+                requested: cost,
+                available: balance.available,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// Writes the job and freezes its credits in one transaction (nothing is written when credits
     /// are short), stores the inputs, then submits the task outside the transaction.
     pub async fn create(&self, request: NewGeneration) -> Result<Created, JobError> {
-        let provider =
-            request.provider.clone().unwrap_or_else(|| self.config.default_provider.clone());
+        let provider = match request.provider {
+            Some(name) => name.as_str().to_owned(),
+            None => self.config.default_provider.clone(),
+        };
         if self.registry.get(&provider).is_none() {
             return Err(JobError::UnknownProvider(provider));
         }
@@ -53,19 +98,23 @@ impl Jobs {
             request.garment.as_ref().map(|g| format!("inputs/{id}/garment.{}", g.kind.extension()));
         let mut token = [0u8; 24];
         rand::rng().fill_bytes(&mut token);
-        let callback_token = hex(&token);
+        let callback_token = hex::encode(token);
 
         let existing = with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &request.user).await?;
             let result = async {
                 let conn = tx.conn().await?;
                 if let Some(key) = &request.idempotency_key {
-                    let found: Option<(String,)> = sqlx::query_as("SELECT id FROM jobs WHERE user_id = $1 AND idempotency_key = $2")
+                    let found: Option<(String, Option<String>)> = sqlx::query_as("SELECT id, request_digest FROM jobs WHERE user_id = $1 AND idempotency_key = $2")
                         .bind(request.user.as_str())
                         .bind(key)
                         .fetch_optional(&mut *conn)
                         .await?;
-                    if let Some((existing,)) = found {
+                    if let Some((existing, digest)) = found {
+                        // Jobs from before digests were kept cannot be compared: answered as before.
+                        if digest.is_some_and(|d| d != request.digest) {
+                            return Err(JobError::IdempotencyKeyReused);
+                        }
                         return Ok::<_, JobError>(Some(JobId::from_string(existing)));
                     }
                 }
@@ -88,7 +137,7 @@ impl Jobs {
                 sqlx::query(
                     "INSERT INTO jobs (id, user_id, status, cost, provider, idempotency_key, created_at, updated_at, \
                      prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at, lease_until, \
-                     hold_id) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                     hold_id, request_digest) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(id.as_str())
                 .bind(request.user.as_str())
@@ -96,14 +145,15 @@ impl Jobs {
                 .bind(&provider)
                 .bind(request.idempotency_key.as_deref())
                 .bind(now.millis())
-                .bind(request.prompt.as_deref())
-                .bind(request.aspect_ratio.as_deref())
+                .bind(request.prompt.as_ref().map(Prompt::as_str))
+                .bind(request.aspect_ratio.map(|r| r.to_string()))
                 .bind(&person_key)
                 .bind(garment_key.as_deref())
                 .bind(&callback_token)
                 .bind(now.plus_secs(30).millis())
                 .bind(now.plus_secs(self.submit_lease_secs()).millis())
                 .bind(hold.as_str())
+                .bind(&request.digest)
                 .execute(tx.conn().await?)
                 .await?;
                 events::append(tx.conn().await?, &id, now, EventKind::Created, Some(&provider)).await?;

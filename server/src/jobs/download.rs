@@ -3,9 +3,12 @@
 //! DNS, on every redirect) unless the provider is configured as local. The body is never held
 //! whole: it streams from the provider into storage through the store's bounded buffer.
 
+mod address;
 mod data_uri;
 
-use std::net::{IpAddr, SocketAddr};
+pub use address::is_forbidden;
+
+use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream};
@@ -58,15 +61,11 @@ fn too_large() -> DownloadError {
 
 /// Starts downloading an output: follows redirects with the address checks, reads the first
 /// bytes to learn the image type, and returns the rest as a capped stream.
-pub async fn open(
-    client: &reqwest::Client,
-    url: String,
-    policy: &DownloadPolicy,
-) -> Result<Download, DownloadError> {
+pub async fn open(url: String, policy: &DownloadPolicy) -> Result<Download, DownloadError> {
     let source = if url.starts_with("data:") {
         data_uri::decode(url, policy.max_bytes)?
     } else {
-        let response = get_http(client, &url, policy).await?;
+        let response = get_http(&url, policy).await?;
         response.bytes_stream().map_err(|e| DownloadError::Transient(e.to_string())).boxed()
     };
     sniffed(source, policy.max_bytes).await
@@ -123,38 +122,8 @@ async fn sniffed(
     Ok(Download { kind, body })
 }
 
-/// Loopback, private, link-local (cloud metadata at 169.254.169.254), unspecified, multicast…
-pub fn is_forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 0
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64) // carrier-grade NAT
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_forbidden(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-        }
-    }
-}
-
 /// Follows redirects by hand, checking each hop's addresses, up to a success status.
-async fn get_http(
-    client: &reqwest::Client,
-    url: &str,
-    policy: &DownloadPolicy,
-) -> Result<reqwest::Response, DownloadError> {
+async fn get_http(url: &str, policy: &DownloadPolicy) -> Result<reqwest::Response, DownloadError> {
     let mut current =
         reqwest::Url::parse(url).map_err(|e| DownloadError::Refused(format!("bad URL: {e}")))?;
     for _ in 0..=MAX_REDIRECTS {
@@ -185,12 +154,16 @@ async fn get_http(
             )));
         }
         // Connect to the address we checked, not to whatever a second lookup would say.
+        // If that client cannot be built, nothing is fetched: falling back to an unpinned client
+        // would connect wherever a second lookup says.
         let pinned = reqwest::Client::builder()
+            // A proxy from the environment would connect to the host itself, past our checks.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(60))
             .resolve_to_addrs(&host, &addrs)
             .build()
-            .unwrap_or_else(|_| client.clone());
+            .map_err(|e| DownloadError::Transient(format!("no HTTP client: {e}")))?;
         let response = pinned
             .get(current.clone())
             .send()
@@ -226,28 +199,6 @@ async fn get_http(
 mod tests {
     use super::*;
 
-    #[test]
-    fn private_and_metadata_addresses_are_forbidden() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "172.16.0.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "100.64.0.1",
-        ] {
-            assert!(is_forbidden(ip.parse().expect("ip")), "{ip}");
-        }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
-            assert!(!is_forbidden(ip.parse().expect("ip")), "{ip}");
-        }
-    }
-
     async fn collect(download: Download) -> Vec<u8> {
         download
             .body
@@ -265,7 +216,6 @@ mod tests {
 
     #[tokio::test]
     async fn other_schemes_and_private_hosts_are_refused_before_any_request() {
-        let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 1024, allow_private: false };
         for url in [
             "file:///etc/passwd",
@@ -274,7 +224,7 @@ mod tests {
             "http://169.254.169.254/latest/meta-data",
         ] {
             assert!(
-                matches!(open(&client, url.into(), &policy).await, Err(DownloadError::Refused(_))),
+                matches!(open(url.into(), &policy).await, Err(DownloadError::Refused(_))),
                 "{url}"
             );
         }
@@ -282,16 +232,14 @@ mod tests {
 
     #[tokio::test]
     async fn data_uris_are_decoded_and_checked_to_be_images() {
-        let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 1024, allow_private: false };
         let png = b"\x89PNG\r\n\x1a\n0000";
-        let ok = open(&client, format!("data:image/png;base64,{}", base64(png)), &policy)
-            .await
-            .expect("png");
+        let ok =
+            open(format!("data:image/png;base64,{}", base64(png)), &policy).await.expect("png");
         assert_eq!(ok.kind, ImageKind::Png);
         assert_eq!(collect(ok).await, png);
         let text = format!("data:text/plain;base64,{}", base64(b"hello"));
-        assert!(matches!(open(&client, text, &policy).await, Err(DownloadError::Refused(_))));
+        assert!(matches!(open(text, &policy).await, Err(DownloadError::Refused(_))));
     }
 
     /// Serves `chunks` chunked (no Content-Length, so only counting can enforce a cap).
@@ -315,12 +263,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_size_cap_holds_while_the_body_streams() {
-        let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 100_000, allow_private: true };
         let mut first = b"\x89PNG\r\n\x1a\n".to_vec();
         first.resize(64 * 1024, 0);
         let url = chunked_source(vec![first, vec![0; 64 * 1024]]).await;
-        let download = open(&client, url, &policy).await.expect("the first bytes are an image");
+        let download = open(url, &policy).await.expect("the first bytes are an image");
         let mut body = download.body;
         let mut failure = None;
         while let Some(chunk) = body.next().await {
@@ -334,16 +281,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_streamed_output_arrives_whole_and_typed_by_its_first_bytes() {
-        let client = reqwest::Client::new();
         let policy = DownloadPolicy { max_bytes: 1 << 20, allow_private: true };
         // The signature is split across chunks: the type is read across them.
         let url =
             chunked_source(vec![b"RIFF".to_vec(), b"\0\0\0\0WE".to_vec(), b"BPVP8 rest".to_vec()])
                 .await;
-        let download = open(&client, url, &policy).await.expect("opens");
+        let download = open(url, &policy).await.expect("opens");
         assert_eq!(download.kind, ImageKind::Webp);
         assert_eq!(collect(download).await, b"RIFF\0\0\0\0WEBPVP8 rest");
         let text = chunked_source(vec![b"<html>not an image</html>".to_vec()]).await;
-        assert!(matches!(open(&client, text, &policy).await, Err(DownloadError::Refused(_))));
+        assert!(matches!(open(text, &policy).await, Err(DownloadError::Refused(_))));
     }
 }

@@ -14,10 +14,11 @@ impl Jobs {
     /// transaction under the user's ledger lock. `Ok(false)` when it had already finished.
     pub(crate) async fn finish(&self, id: &JobId, step: Step<'_>) -> Result<bool, JobError> {
         debug_assert!(step.target().is_finished());
+        // The provider of the job that ended, or `None` when it had already ended.
         let ended = with_retry(|| async {
-            let Some(job) = self.load(id).await? else { return Ok(false) };
+            let Some(job) = self.load(id).await? else { return Ok(None) };
             if job.status.is_finished() {
-                return Ok(false);
+                return Ok(None);
             }
             let mut tx = LedgerTx::begin(&self.ledger, &job.user).await?;
             let result = async {
@@ -25,7 +26,7 @@ impl Jobs {
                 tx.conn().await?;
                 let now = tx.now()?;
                 if !transition(tx.conn().await?, &job, step, now).await? {
-                    return Ok::<_, JobError>(false);
+                    return Ok::<_, JobError>(None);
                 }
                 self.faults.check("finish:after_transition")?;
                 let (resolution, kind) = match step {
@@ -40,21 +41,25 @@ impl Jobs {
                     }
                     None => tracing::error!(job = %job.id, "a job without a credit hold ended"),
                 }
-                Ok(true)
+                Ok(Some(job.provider.clone()))
             }
             .await;
             match result {
                 // Moved on meanwhile: nothing to write.
-                Ok(false) => tx.rollback().await.map(|()| false).map_err(Into::into),
+                Ok(None) => tx.rollback().await.map(|()| None).map_err(Into::into),
                 result => tx.end(result).await,
             }
         })
         .await;
         // Forgotten after the commit (or a failed attempt, which may have committed anyway).
         self.statuses.forget(id);
-        if let Ok(true) = ended {
-            tracing::info!(job = %id, status = step.target().as_str(), "generation finished");
+        let status = step.target().as_str();
+        if let Ok(Some(provider)) = &ended {
+            tracing::info!(job = %id, status, "generation finished");
+            // Counted as it happens: `/metrics` never scans the jobs table for finished ones.
+            self.metrics
+                .count("fitroom_jobs_finished", &[("status", status), ("provider", provider)]);
         }
-        ended
+        ended.map(|provider| provider.is_some())
     }
 }

@@ -38,7 +38,7 @@ impl Jobs {
             allow_private: self.config.fetch_allow_private
                 || self.registry.get(&job.provider).is_some_and(|p| p.serves_private_outputs()),
         };
-        let download = match download::open(&self.http, output, &policy).await {
+        let download = match download::open(output, &policy).await {
             Ok(download) => download,
             Err(failure) => return self.mirror_failed(&job, MirrorError::Download(failure)).await,
         };

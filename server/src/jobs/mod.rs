@@ -13,6 +13,7 @@
 //! | the shopper cancels or deletes | `cancel.rs`, `delete.rs` |
 //! | the timeline of every step | `events.rs` |
 //! | outputs are downloaded under address and size rules | `download.rs` |
+//! | a job as its shopper sees it (`Generation`) | `view.rs` |
 
 mod cancel;
 mod create;
@@ -30,9 +31,9 @@ mod status;
 mod status_cache;
 mod submit;
 mod transition;
+mod view;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use create::{Created, NewGeneration};
 pub use download::DownloadPolicy;
@@ -43,7 +44,7 @@ pub use reconciler::{Pass, spawn as spawn_reconciler};
 pub use record::Job;
 pub(crate) use record::{JOB_COLUMNS, from_row};
 pub use report::{Reported, Source, TaskReport};
-pub use status::JobStatus;
+pub use status::{JobStatus, UNFINISHED};
 use status_cache::StatusCache;
 
 use crate::clock::SharedClock;
@@ -77,6 +78,8 @@ pub enum JobError {
     TooManyJobs(u32),
     #[error("no such generation")]
     NotFound,
+    #[error("the Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
     #[error("the generation is still running")]
     StillRunning,
     #[error("the generation has already finished")]
@@ -119,7 +122,6 @@ pub struct Jobs {
     pub(crate) config: Arc<Config>,
     pub(crate) clock: SharedClock,
     pub(crate) faults: FaultPoints,
-    pub(crate) http: reqwest::Client,
     pub(crate) statuses: Arc<StatusCache>,
     pub metrics: crate::metrics::Metrics,
 }
@@ -136,11 +138,6 @@ impl Jobs {
     ) -> Self {
         let db = ledger.db().clone();
         let clock = ledger.clock().clone();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Jobs {
             db,
             ledger,
@@ -150,7 +147,6 @@ impl Jobs {
             config,
             clock,
             faults,
-            http,
             statuses: Arc::new(status_cache::new()),
             metrics: Default::default(),
         }

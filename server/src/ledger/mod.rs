@@ -32,7 +32,7 @@ pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;
 pub use hold::{Allocation, FreezeRequest, Frozen, Hold, HoldState, Resolution, Resolved};
 pub use package::{Balance, Grant, Package, PackageStatus};
-pub use refund::{RefundShare, Refunded};
+pub use refund::{RefundOutcome, RefundShare, Refunded};
 
 use crate::clock::SharedClock;
 use crate::db::Db;

@@ -191,7 +191,8 @@ impl Ledger {
     }
 
     /// `grant`, also recording the payment that bought the package (`stripe:pi_…`) so that a
-    /// refund of that payment finds it.
+    /// refund of that payment finds it. A refund of that payment that arrived first is applied
+    /// in the same transaction as the grant: the credits it takes back are never spendable.
     pub async fn grant_paid(
         &self,
         grant: &Grant,
@@ -200,19 +201,35 @@ impl Ledger {
         if grant.credits.is_zero() {
             return Err(LedgerError::NonPositiveGrant);
         }
-        with_retry(|| async {
+        let (id, clawed_back) = with_retry(|| async {
             let mut tx = LedgerTx::begin(self, &grant.user).await?;
             let result = async {
                 let id = self.grant_in(&mut tx, grant).await?;
+                let mut clawed_back = false;
                 if let Some(payment) = payment {
                     self.record_payment_in(&mut tx, &id, payment)?;
+                    // `conn` writes the package first, so the refund below reads it.
+                    if let Some(share) = Ledger::kept_refund(tx.conn().await?, payment).await? {
+                        self.refund_in(&mut tx, &grant.user, &id, share).await?;
+                        clawed_back = true;
+                    }
                 }
-                Ok(id)
+                Ok::<_, LedgerError>((id, clawed_back))
             }
             .await;
             tx.end(result).await
         })
-        .await
+        .await?;
+        // A refund kept while this grant ran could not be seen inside it (see
+        // `refund_payment`): look again now that the package is committed.
+        if let Some(payment) = payment.filter(|_| !clawed_back) {
+            let mut conn = self.db.pool().acquire().await?;
+            if let Some(share) = Ledger::kept_refund(&mut conn, payment).await? {
+                drop(conn);
+                self.refund_payment(payment, share).await?;
+            }
+        }
+        Ok(id)
     }
 
     pub async fn grant_in(

@@ -48,6 +48,14 @@ impl RefundShare {
         Ok(RefundShare { refunded: refunded.min(paid), paid })
     }
 
+    pub fn refunded(self) -> i64 {
+        self.refunded
+    }
+
+    pub fn paid(self) -> i64 {
+        self.paid
+    }
+
     /// This share of `granted` credits, rounded down.
     pub fn of(self, granted: Credits) -> Credits {
         // i128: credits × cents can exceed i64; the quotient is at most `granted` again.
@@ -68,25 +76,80 @@ pub struct Refunded {
     pub replayed: bool,
 }
 
+/// What became of a refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Applied(Refunded),
+    /// No package names the payment yet (the refund outran the purchase's grant): kept, and
+    /// applied by the grant when it comes.
+    Kept,
+}
+
 impl Ledger {
-    /// Refunds `share` of the package bought by `payment`; `None` when no package names it.
+    /// Refunds `share` of the package bought by `payment`. A refund of a payment no package
+    /// names yet is kept by its payment reference and applied when the grant arrives.
+    ///
+    /// The refund and the grant may run at the same time, each unable to see the other's
+    /// uncommitted row. Each therefore looks for the other after its own commit: whichever
+    /// commits second finds the first, so one of them always applies the refund (and applying
+    /// twice is harmless: a refund is a level).
     pub async fn refund_payment(
         &self,
         payment: &str,
         share: RefundShare,
-    ) -> Result<Option<Refunded>, LedgerError> {
+    ) -> Result<RefundOutcome, LedgerError> {
+        if let Some((user, package)) = self.package_of_payment(payment).await? {
+            return Ok(RefundOutcome::Applied(self.refund_owned(&user, &package, share).await?));
+        }
+        with_retry(|| async {
+            sqlx::query(
+                "INSERT INTO pending_refunds (payment, refunded, paid, received_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (payment) DO UPDATE SET \
+                 refunded = CASE WHEN excluded.refunded * pending_refunds.paid > pending_refunds.refunded * excluded.paid \
+                   THEN excluded.refunded ELSE pending_refunds.refunded END, \
+                 paid = CASE WHEN excluded.refunded * pending_refunds.paid > pending_refunds.refunded * excluded.paid \
+                   THEN excluded.paid ELSE pending_refunds.paid END",
+            )
+            .bind(payment)
+            .bind(share.refunded)
+            .bind(share.paid)
+            .bind(self.clock().now().millis())
+            .execute(self.db.pool())
+            .await
+        })
+        .await?;
+        self.faults.check("refund:after_kept")?;
+        match self.package_of_payment(payment).await? {
+            Some((user, package)) => {
+                Ok(RefundOutcome::Applied(self.refund_owned(&user, &package, share).await?))
+            }
+            None => Ok(RefundOutcome::Kept),
+        }
+    }
+
+    async fn package_of_payment(
+        &self,
+        payment: &str,
+    ) -> Result<Option<(UserId, PackageId)>, LedgerError> {
         let owner: Option<(String, String)> =
-            sqlx::query_as("SELECT id, user_id FROM credit_packages WHERE payment = $1")
+            sqlx::query_as("SELECT user_id, id FROM credit_packages WHERE payment = $1")
                 .bind(payment)
                 .fetch_optional(self.db.pool())
                 .await?;
-        let Some((package, user)) = owner else {
-            return Ok(None);
-        };
-        let refunded = self
-            .refund_owned(&UserId::from_string(user), &PackageId::from_string(package), share)
-            .await?;
-        Ok(Some(refunded))
+        Ok(owner.map(|(user, id)| (UserId::from_string(user), PackageId::from_string(id))))
+    }
+
+    /// The refund kept for `payment`, if one came before its package.
+    pub(crate) async fn kept_refund(
+        conn: &mut sqlx::AnyConnection,
+        payment: &str,
+    ) -> Result<Option<RefundShare>, LedgerError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT refunded, paid FROM pending_refunds WHERE payment = $1")
+                .bind(payment)
+                .fetch_optional(conn)
+                .await?;
+        row.map(|(refunded, paid)| RefundShare::new(refunded, paid)).transpose()
     }
 
     /// Refunds `share` of one package, whatever bought it.
@@ -125,7 +188,7 @@ impl Ledger {
         .await
     }
 
-    async fn refund_in(
+    pub(crate) async fn refund_in(
         &self,
         tx: &mut LedgerTx,
         user: &UserId,

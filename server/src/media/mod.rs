@@ -4,5 +4,5 @@
 pub mod normalize;
 mod sniff;
 
-pub use normalize::{MAX_PIXELS, NormalizedImage, normalize};
+pub use normalize::{MAX_DECODED_BYTES, MAX_PIXELS, NormalizedImage, decoding_turn, normalize};
 pub use sniff::{ImageKind, sniff};

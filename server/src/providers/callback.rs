@@ -10,20 +10,17 @@ pub fn url(public_url: &str, provider: &str, job: &JobId, token: &str) -> String
     format!("{public_url}/webhooks/{provider}?job={job}&token={token}")
 }
 
-/// One parameter of a query string, as sent (our ids and tokens need no decoding).
-pub fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+/// One parameter of a query string, percent-decoded; the first when it repeats.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The per-job token of an unsigned provider's webhook; without it nothing can be believed.
 pub fn token(query: Option<&str>) -> Result<String, WebhookError> {
     query_param(query, "token")
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
         .ok_or_else(|| WebhookError::BadSignature("the callback URL carries no token".into()))
 }
 
@@ -36,7 +33,8 @@ mod tests {
         let job = JobId::from_string("job_1".to_owned());
         let url = url("https://fitroom.example", "fashn", &job, "abc123");
         let query = url.split_once('?').map(|(_, q)| q);
-        assert_eq!(query_param(query, "job"), Some("job_1"));
+        assert_eq!(query_param(query, "job").as_deref(), Some("job_1"));
+        assert_eq!(query_param(Some("a=1&token=x%2By+z"), "token").as_deref(), Some("x+y z"));
         assert_eq!(token(query), Ok("abc123".to_owned()));
         assert!(token(Some("job=job_1")).is_err());
         assert!(token(Some("token=")).is_err());

@@ -35,6 +35,23 @@ impl ProviderHealth {
     }
 }
 
+/// The name of a provider this process has enabled: only the registry makes one, so a request
+/// that carries one names a provider that exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProviderName(&'static str);
+
+impl ProviderName {
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 #[derive(Clone)]
 pub struct Registry {
     providers: Vec<Arc<dyn Provider>>,
@@ -82,6 +99,16 @@ impl Registry {
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.providers.iter().find(|p| p.name() == name)
+    }
+
+    /// The enabled provider a request names, whatever its case and surrounding spaces.
+    pub fn name(&self, text: &str) -> Option<ProviderName> {
+        let text = text.trim();
+        self.providers
+            .iter()
+            .map(|p| p.name())
+            .find(|n| n.eq_ignore_ascii_case(text))
+            .map(ProviderName)
     }
 
     pub fn names(&self) -> Vec<&'static str> {

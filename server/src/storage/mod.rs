@@ -17,7 +17,7 @@ use futures_util::stream::BoxStream;
 
 pub use local::LocalStorage;
 pub use range::{ByteRange, Span};
-pub use s3::S3Storage;
+pub use s3::{PART_SIZE as S3_PART_SIZE, S3Storage};
 
 use crate::config::{Config, StorageConfig};
 

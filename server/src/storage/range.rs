@@ -57,30 +57,19 @@ impl ByteRange {
         }
     }
 
-    /// Parses a `Range` header with a single byte range. Several ranges, other units and
-    /// malformed values give `None`: RFC 9110 lets a server ignore such a header and send the
-    /// whole object, which every client understands.
+    /// Parses a `Range` header with a single byte range (the grammar is `http-range-header`'s).
+    /// Several ranges, other units and malformed values give `None`: RFC 9110 lets a server
+    /// ignore such a header and send the whole object, which every client understands.
     pub fn parse_header(value: &str) -> Option<ByteRange> {
-        let spec = value.trim().strip_prefix("bytes=")?.trim();
-        if spec.contains(',') {
-            return None;
-        }
-        let (first, last) = spec.split_once('-')?;
-        let number = |s: &str| -> Option<u64> {
-            let s = s.trim();
-            // u64::from_str accepts a leading '+', which the grammar does not.
-            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| s.parse().ok())
-                .flatten()
-        };
-        match (first.trim().is_empty(), last.trim().is_empty()) {
-            (true, false) => Some(ByteRange::Last { n: number(last)? }),
-            (false, true) => Some(ByteRange::From { first: number(first)? }),
-            (false, false) => {
-                let (first, last) = (number(first)?, number(last)?);
+        use http_range_header::{EndPosition, StartPosition};
+        let parsed = http_range_header::parse_range_header(value.trim()).ok()?;
+        let [range] = parsed.ranges.as_slice() else { return None };
+        match (range.start, range.end) {
+            (StartPosition::FromLast(n), _) => Some(ByteRange::Last { n }),
+            (StartPosition::Index(first), EndPosition::LastByte) => Some(ByteRange::From { first }),
+            (StartPosition::Index(first), EndPosition::Index(last)) => {
                 (first <= last).then_some(ByteRange::FromTo { first, last })
             }
-            (true, true) => None,
         }
     }
 }
@@ -98,7 +87,7 @@ mod tests {
         assert_eq!(ByteRange::parse_header("bytes=500-"), Some(ByteRange::From { first: 500 }));
         assert_eq!(ByteRange::parse_header("bytes=-20"), Some(ByteRange::Last { n: 20 }));
         assert_eq!(
-            ByteRange::parse_header(" bytes= 3 - 4 "),
+            ByteRange::parse_header(" bytes=3-4 "),
             Some(ByteRange::FromTo { first: 3, last: 4 })
         );
     }
@@ -114,6 +103,8 @@ mod tests {
             "bytes=+1-2",
             "0-9",
             "bytes=99999999999999999999-",
+            "bytes= 3-4",
+            "bytes=-0",
         ] {
             assert_eq!(ByteRange::parse_header(ignored), None, "{ignored:?}");
         }

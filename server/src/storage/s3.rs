@@ -1,5 +1,7 @@
 mod upload;
 
+pub use upload::PART_SIZE;
+
 use async_trait::async_trait;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,

@@ -38,8 +38,7 @@ async fn fake_stripe() -> (String, Arc<Mutex<Vec<String>>>) {
 pub fn signature(body: &str, secret: &str, t: i64) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("{t}.{body}").as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 pub fn event(kind: &str, session: &str, user: &str, payment_status: &str) -> String {
@@ -48,7 +47,7 @@ pub fn event(kind: &str, session: &str, user: &str, payment_status: &str) -> Str
         "type": kind,
         "data": { "object": {
             "id": session, "object": "checkout.session", "payment_status": payment_status,
-            "payment_intent": format!("pi_{session}"),
+            "payment_intent": format!("pi_{session}"), "amount_total": 500, "currency": "usd",
             "client_reference_id": user, "metadata": { "package_id": "starter" }
         } }
     })
@@ -88,9 +87,15 @@ async fn the_catalog_lists_the_default_packages_and_checkout_needs_stripe(t: Tes
 
 async fn checkout_creates_a_stripe_session_for_the_user_and_package(t: TestDb) {
     let (base, seen) = fake_stripe().await;
-    let app =
-        TestApp::with_env(t, &[("STRIPE_SECRET_KEY", "sk_test_abc"), ("STRIPE_API_BASE", &base)])
-            .await;
+    let app = TestApp::with_env(
+        t,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("STRIPE_WEBHOOK_SECRET", SECRET),
+            ("STRIPE_API_BASE", &base),
+        ],
+    )
+    .await;
     let cookie = app.signed_up("ann@example.com").await;
     let user = user_id(&app, &cookie).await;
     let r = app
@@ -196,7 +201,82 @@ async fn an_unpaid_session_waits_for_the_async_payment_and_is_granted_once(t: Te
     app.t.assert_verified().await;
 }
 
+/// Without the webhook secret no payment could ever be believed: a shopper would pay and get
+/// nothing. So there is no checkout, and `/readyz` says why.
+async fn checkout_is_refused_while_payments_could_not_be_granted(t: TestDb) {
+    let (base, seen) = fake_stripe().await;
+    let app =
+        TestApp::with_env(t, &[("STRIPE_SECRET_KEY", "sk_test_abc"), ("STRIPE_API_BASE", &base)])
+            .await;
+    let cookie = app.signed_up("ann@example.com").await;
+    let r = app
+        .post_json("/api/billing/checkout", json!({ "package_id": "plus" }), Some(&cookie))
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "payments_disabled"));
+    assert!(seen.lock().expect("lock").is_empty(), "Stripe was never asked");
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "payments are not needed to serve");
+    assert_eq!(ready.body["payments"]["status"], "disabled", "{}", ready.body);
+    assert_eq!(ready.body["payments"]["reason"], "STRIPE_WEBHOOK_SECRET is not set");
+}
+
+/// A paid session Fitroom can never fulfil is acknowledged (a 4xx would have Stripe resend it
+/// for days and disable the endpoint), counted, and grants nothing.
+async fn a_paid_session_without_a_user_or_package_is_acknowledged_and_counted(t: TestDb) {
+    let app =
+        TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")])
+            .await;
+    let cookie = app.signed_up("ann@example.com").await;
+    let user = user_id(&app, &cookie).await;
+    let now = app.t.clock.now().millis() / 1000;
+    let mut no_user: serde_json::Value =
+        serde_json::from_str(&event("checkout.session.completed", "cs_nouser", &user, "paid"))
+            .expect("json");
+    no_user["data"]["object"]["client_reference_id"] = serde_json::Value::Null;
+    let mut no_package = no_user.clone();
+    no_package["data"]["object"]["client_reference_id"] = json!(user);
+    no_package["data"]["object"]["metadata"] = json!({});
+    for body in [no_user.to_string(), no_package.to_string()] {
+        assert_eq!(deliver(&app, &body, &signature(&body, SECRET, now)).await, StatusCode::OK);
+    }
+    assert_eq!(app.t.count("credit_packages").await, 0);
+    let metrics = app.state.jobs.metrics.render();
+    assert!(
+        metrics.contains(
+            r#"fitroom_stripe_sessions_unfulfilled_total{reason="no_user_or_package"} 2"#
+        ),
+        "{metrics}"
+    );
+}
+
+/// The amount paid and its currency must be the catalog's: a session made for another price
+/// (a stale or tampered checkout) grants nothing.
+async fn a_paid_session_for_another_price_grants_nothing(t: TestDb) {
+    let app =
+        TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")])
+            .await;
+    let cookie = app.signed_up("ann@example.com").await;
+    let user = user_id(&app, &cookie).await;
+    let now = app.t.clock.now().millis() / 1000;
+    let base: serde_json::Value =
+        serde_json::from_str(&event("checkout.session.completed", "cs_cheap", &user, "paid"))
+            .expect("json");
+    for (field, value) in [("amount_total", json!(1)), ("currency", json!("eur"))] {
+        let mut tampered = base.clone();
+        tampered["data"]["object"][field] = value;
+        let body = tampered.to_string();
+        assert_eq!(deliver(&app, &body, &signature(&body, SECRET, now)).await, StatusCode::OK);
+    }
+    assert_eq!(app.t.count("credit_packages").await, 0);
+    let right = base.to_string();
+    assert_eq!(deliver(&app, &right, &signature(&right, SECRET, now)).await, StatusCode::OK);
+    assert_eq!(app.get("/api/credits", Some(&cookie)).await.body["available"], 10);
+}
+
 crate::on_both_databases!(
+    checkout_is_refused_while_payments_could_not_be_granted,
+    a_paid_session_without_a_user_or_package_is_acknowledged_and_counted,
+    a_paid_session_for_another_price_grants_nothing,
     the_catalog_lists_the_default_packages_and_checkout_needs_stripe,
     checkout_creates_a_stripe_session_for_the_user_and_package,
     a_paid_session_is_granted_once_under_ten_concurrent_deliveries,

@@ -253,7 +253,97 @@ async fn a_refund_of_an_unknown_payment_is_acknowledged_and_changes_nothing(t: T
     shopper.app.t.assert_verified().await;
 }
 
+/// A shopper with no package yet, and the signed purchase that will grant `starter`.
+async fn before_the_purchase(t: TestDb) -> (Shopper, String) {
+    let app =
+        TestApp::with_env(t, &[("STRIPE_WEBHOOK_SECRET", SECRET), ("FITROOM_SIGNUP_CREDITS", "0")])
+            .await;
+    let cookie = app.signed_up("ann@example.com").await;
+    let user = user_id(&app, &cookie).await;
+    let purchase = event("checkout.session.completed", "cs_late", &user, "paid");
+    (Shopper { app: Arc::new(app), cookie, user: UserId::from_string(user.as_str()) }, purchase)
+}
+
+async fn a_refund_that_outruns_its_purchase_is_taken_back_when_the_purchase_is_granted(t: TestDb) {
+    let (shopper, purchase) = before_the_purchase(t).await;
+    // Stripe does not order events: the refund of `pi_cs_late` comes first.
+    assert_eq!(shopper.send(&charge_refunded("pi_cs_late", PRICE)).await, StatusCode::OK);
+    assert_eq!(shopper.app.t.count("credit_packages").await, 0);
+    assert_eq!(shopper.send(&purchase).await, StatusCode::OK);
+    let credits = shopper.credits().await;
+    assert_eq!(credits["available"], 0, "granted and taken back together: {credits}");
+    // Stripe retries the checkout event: it must not grant the package a second time.
+    assert_eq!(shopper.send(&purchase).await, StatusCode::OK);
+    assert_eq!(shopper.credits().await["available"], 0);
+    assert_eq!(shopper.refunded_total().await, 10);
+    assert_eq!(shopper.app.t.count("credit_packages").await, 1);
+    shopper.app.t.assert_verified().await;
+}
+
+async fn a_partial_refund_that_outruns_its_purchase_takes_back_its_share(t: TestDb) {
+    let (shopper, purchase) = before_the_purchase(t).await;
+    assert_eq!(shopper.send(&charge_refunded("pi_cs_late", PRICE / 5)).await, StatusCode::OK);
+    assert_eq!(shopper.send(&charge_refunded("pi_cs_late", PRICE / 10)).await, StatusCode::OK);
+    assert_eq!(shopper.send(&purchase).await, StatusCode::OK);
+    assert_eq!(shopper.credits().await["available"], 8, "the larger of the two levels: 20 %");
+    shopper.app.t.assert_verified().await;
+}
+
+/// The refund and the grant run at the same moment, again and again: however they interleave,
+/// the refund is applied once.
+async fn a_refund_racing_its_purchase_is_applied_exactly_once(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    for round in 0..12 {
+        let payment = format!("stripe:pi_race_{round}");
+        let grant = fitroom_server::ledger::Grant {
+            user: user.clone(),
+            credits: credits(10),
+            name: "Starter".into(),
+            expires_at: None,
+            source: Some(format!("stripe:cs_race_{round}")),
+        };
+        let share = fitroom_server::ledger::RefundShare::FULL;
+        let (granted, refunded) = tokio::join!(
+            ledger.grant_paid(&grant, Some(&payment)),
+            ledger.refund_payment(&payment, share)
+        );
+        granted.expect("grant");
+        refunded.expect("refund");
+    }
+    let balance = ledger.balance(&user).await.expect("balance");
+    assert_eq!(balance.available, Credits::ZERO, "{balance:?}");
+    assert!(balance.packages.iter().all(|p| p.refunded == credits(10)), "{:?}", balance.packages);
+    t.assert_verified().await;
+}
+
+/// A crash right after an early refund is kept (before Stripe hears 200, so Stripe will resend
+/// it) loses nothing: the purchase's grant still takes it back.
+async fn a_crash_after_an_early_refund_is_kept_still_takes_it_back_at_the_grant(t: TestDb) {
+    let ledger = t.ledger();
+    let user = t.user().await;
+    t.faults.arm("refund:after_kept");
+    let crashed =
+        ledger.refund_payment("stripe:pi_crash", fitroom_server::ledger::RefundShare::FULL).await;
+    assert!(matches!(crashed, Err(fitroom_server::ledger::LedgerError::Fault(_))), "{crashed:?}");
+    t.faults.disarm_all();
+    let grant = fitroom_server::ledger::Grant {
+        user: user.clone(),
+        credits: credits(10),
+        name: "Starter".into(),
+        expires_at: None,
+        source: Some("stripe:cs_crash".into()),
+    };
+    ledger.grant_paid(&grant, Some("stripe:pi_crash")).await.expect("grant");
+    assert_eq!(ledger.balance(&user).await.expect("balance").available, Credits::ZERO);
+    t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    a_crash_after_an_early_refund_is_kept_still_takes_it_back_at_the_grant,
+    a_refund_that_outruns_its_purchase_is_taken_back_when_the_purchase_is_granted,
+    a_partial_refund_that_outruns_its_purchase_takes_back_its_share,
+    a_refund_racing_its_purchase_is_applied_exactly_once,
     a_refund_after_partial_spending_takes_back_only_the_rest,
     a_partial_refund_takes_its_share_and_a_later_full_refund_the_rest,
     credits_held_by_a_running_job_are_consumed_on_settle_and_taken_back_on_release,

@@ -197,7 +197,7 @@ async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t:
         .await
         .expect("text");
     assert!(
-        metrics.contains("fitroom_jobs{status=\"succeeded\",provider=\"local\"} 1"),
+        metrics.contains("fitroom_jobs_finished_total{status=\"succeeded\",provider=\"local\"} 1"),
         "{metrics}"
     );
     assert!(
@@ -303,10 +303,7 @@ async fn a_signed_webhook_cannot_be_pointed_at_another_job_by_its_url(t: TestDb)
         json!({ "task_id": "local_not_this_jobs_task", "status": "failed", "error": "redirected" })
             .to_string();
     let message = format!("{now}.{body}");
-    let signature = format!(
-        "v1={}",
-        fitroom_server::signing::hex(&server.state.signer.mac(message.as_bytes()))
-    );
+    let signature = format!("v1={}", hex::encode(server.state.signer.mac(message.as_bytes())));
     let posted = server
         .http
         .post(format!("{}/webhooks/local?job={victim}", server.base))

@@ -21,23 +21,28 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// A PNG whose header claims 50 000 × 50 000 pixels: a decompression bomb.
-fn pixel_bomb() -> Vec<u8> {
+/// A PNG whose header claims `width`×`height` at `depth` bits in colour type `colour`, with a
+/// first tiny data chunk so that a decoder reaches the point where it knows the size: what a
+/// decompression bomb looks like before it inflates.
+pub fn png_claiming(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[depth, colour, 0, 0, 0]);
     out.extend_from_slice(&13u32.to_be_bytes());
     out.extend_from_slice(&ihdr);
     out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-    // A first (tiny) data chunk, so that a decoder reaches the point where it knows the size.
     let mut idat = b"IDAT".to_vec();
     idat.extend_from_slice(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
     out.extend_from_slice(&8u32.to_be_bytes());
     out.extend_from_slice(&idat);
     out.extend_from_slice(&crc32(&idat).to_be_bytes());
     out
+}
+
+fn pixel_bomb() -> Vec<u8> {
+    png_claiming(50_000, 50_000, 8, 2)
 }
 
 const GPS_SECRET: &[u8] = b"FITROOM-GPS-47.3769N-8.5417E";
@@ -77,7 +82,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-async fn post(server: &Server, form: Form) -> (u16, Value) {
+pub async fn post(server: &Server, form: Form) -> (u16, Value) {
     let r = server
         .http
         .post(format!("{}/api/generations", server.base))

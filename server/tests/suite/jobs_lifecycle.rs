@@ -21,6 +21,7 @@ use fitroom_server::providers::{
 };
 use fitroom_server::signing::Signer;
 use fitroom_server::storage::Storage;
+use fitroom_types::upload::Prompt;
 
 use crate::common::TestDb;
 use crate::http_server::png;
@@ -145,10 +146,11 @@ impl World {
             user: user.clone(),
             person: fitroom_server::media::normalize(&png(40, 60, [200, 170, 150])).expect("photo"),
             garment: None,
-            prompt: Some("a red raincoat".into()),
+            prompt: Prompt::parse("a red raincoat").expect("a prompt"),
             aspect_ratio: None,
-            provider: Some(self.providers[0].name.to_owned()),
+            provider: self.jobs.registry().name(self.providers[0].name),
             idempotency_key: None,
+            digest: "one request".into(),
         }
     }
 

@@ -8,6 +8,7 @@ mod fakes;
 mod http_accounts;
 mod http_app;
 mod http_credits;
+mod http_hardening;
 mod http_limits;
 mod http_ownership;
 mod http_polling;

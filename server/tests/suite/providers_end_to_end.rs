@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use fitroom_server::clock::SharedClock;
+use fitroom_server::ids::JobId;
 
 use crate::common::TestDb;
 use crate::fakes::Core;
@@ -24,13 +25,14 @@ async fn start(t: TestDb, providers: &str, fakes_env: Vec<(String, String)>) -> 
 }
 
 /// Submit → the fake completes and delivers its webhook three times → succeeded, the picture
-/// served from our storage, one settle.
+/// served from our storage, one settle; and it was a webhook that did it, never a poll.
 async fn generation_succeeds_and_is_charged_once(server: &Server, provider: &str, core: &Core) {
     server.sign_up("ann@example.com").await;
     let (status, created) = server.generate(None).await;
     assert_eq!(status, 202, "{created}");
 
-    let done = server.wait_finished(created["id"].as_str().expect("id")).await;
+    let id = created["id"].as_str().expect("id");
+    let done = server.wait_finished(id).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["provider"], provider);
     let result_url = done["result_url"].as_str().expect("result_url");
@@ -52,7 +54,23 @@ async fn generation_succeeds_and_is_charged_once(server: &Server, provider: &str
     assert_eq!(settles, 1, "three webhooks, one charge");
     let creates = core.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(creates, 1);
+    assert_finished_by_a_webhook(server, id).await;
     server.t.assert_verified().await;
+}
+
+/// The job's timeline shows a verified webhook before the result was stored, and no poll: the
+/// app's clock stands still, so the reconciler never came due to ask the provider.
+async fn assert_finished_by_a_webhook(server: &Server, id: &str) {
+    let events =
+        server.state.jobs.timeline(&JobId::from_string(id.to_owned())).await.expect("timeline");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let webhook = kinds.iter().position(|k| *k == "webhook");
+    let stored = kinds.iter().position(|k| *k == "stored");
+    assert!(
+        webhook.is_some() && stored.is_some() && webhook < stored,
+        "a webhook came before the result was stored: {kinds:?}"
+    );
+    assert!(!kinds.contains(&"polled"), "no poll finished it: {kinds:?}");
 }
 
 fn clock_of(t: &TestDb) -> SharedClock {

@@ -7,9 +7,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use fitroom_server::config::S3Config;
 use fitroom_server::storage::{
-    ByteRange, ByteStream, LocalStorage, Read, S3Storage, Span, Storage, StorageError,
+    ByteRange, ByteStream, LocalStorage, Read, S3_PART_SIZE, S3Storage, Span, Storage, StorageError,
 };
 use futures_util::StreamExt;
+
+use crate::fakes::s3_recorder::{S3Call, S3Recorder};
 
 async fn local() -> (Arc<dyn Storage>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
@@ -32,9 +34,33 @@ fn s3_config(secret: &str) -> S3Config {
     }
 }
 
+fn s3_secret() -> String {
+    std::env::var("FITROOM_TEST_S3_SECRET_KEY").expect("FITROOM_TEST_S3_SECRET_KEY")
+}
+
 async fn s3() -> Arc<dyn Storage> {
-    let secret = std::env::var("FITROOM_TEST_S3_SECRET_KEY").expect("FITROOM_TEST_S3_SECRET_KEY");
-    Arc::new(S3Storage::new(&s3_config(&secret)).await)
+    Arc::new(S3Storage::new(&s3_config(&s3_secret())).await)
+}
+
+/// The S3 store, talking to the server through a proxy that notes every request.
+async fn recorded_s3() -> (Arc<dyn Storage>, S3Recorder) {
+    let mut config = s3_config(&s3_secret());
+    let recorder = S3Recorder::start(config.endpoint.as_deref().expect("endpoint")).await;
+    config.endpoint = Some(recorder.endpoint.clone());
+    (Arc::new(S3Storage::new(&config).await), recorder)
+}
+
+/// A 20 MiB object went up as one multipart upload of 8 + 8 + 4 MiB parts, never in one piece.
+fn assert_sent_in_bounded_parts(calls: &[S3Call]) {
+    let parts: Vec<usize> = calls.iter().filter(|c| c.is_upload_part()).map(|c| c.sent).collect();
+    assert_eq!(calls.iter().filter(|c| c.is_create_multipart()).count(), 1, "{calls:?}");
+    assert_eq!(parts, vec![S3_PART_SIZE, S3_PART_SIZE, 20 * 1024 * 1024 - 2 * S3_PART_SIZE]);
+    assert_eq!(calls.iter().filter(|c| c.is_complete_multipart()).count(), 1, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c.sent <= S3_PART_SIZE + 64 * 1024),
+        "no request carries more than a part: {:?}",
+        calls.iter().map(|c| c.sent).collect::<Vec<_>>()
+    );
 }
 
 fn key(name: &str) -> String {
@@ -192,7 +218,9 @@ async fn local_ranges() {
 
 #[tokio::test]
 async fn s3_streams_of_small_chunks_go_up_in_bounded_parts() {
-    a_twenty_mib_stream_of_small_chunks_is_stored_whole(s3().await).await;
+    let (store, recorder) = recorded_s3().await;
+    a_twenty_mib_stream_of_small_chunks_is_stored_whole(store).await;
+    assert_sent_in_bounded_parts(&recorder.take());
 }
 
 #[tokio::test]
@@ -202,7 +230,26 @@ async fn s3_broken_streams_leave_nothing() {
 
 #[tokio::test]
 async fn s3_ranges_are_passed_to_get_object() {
-    ranges_read_only_the_asked_for_bytes(s3().await).await;
+    let (store, recorder) = recorded_s3().await;
+    ranges_read_only_the_asked_for_bytes(store.clone()).await;
+    recorder.take();
+    // On the wire: the range travels with the GetObject, and only its bytes come back.
+    let k = key("wire.png");
+    store.put(&k, Bytes::from(vec![9u8; 100_000]), "image/png").await.expect("put");
+    for (range, expected_len) in [
+        (ByteRange::FromTo { first: 10, last: 19 }, 10),
+        (ByteRange::From { first: 99_000 }, 1_000),
+        (ByteRange::Last { n: 500 }, 500),
+    ] {
+        recorder.take();
+        let (_, _, bytes) = body_of(read_range(store.as_ref(), &k, range).await).await;
+        assert_eq!(bytes.len(), expected_len, "{range:?}");
+        let gets: Vec<S3Call> = recorder.take().into_iter().filter(S3Call::is_get).collect();
+        assert_eq!(gets.len(), 1, "one GetObject for {range:?}: {gets:?}");
+        assert!(gets[0].range.as_deref().is_some_and(|r| r.starts_with("bytes=")), "{gets:?}");
+        assert_eq!((gets[0].status, gets[0].received), (206, expected_len), "{range:?}");
+    }
+    store.delete(&k).await.expect("delete");
 }
 
 #[tokio::test]
@@ -212,7 +259,9 @@ async fn s3_objects_round_trip() {
 
 #[tokio::test]
 async fn s3_large_objects_go_up_in_parts_and_round_trip() {
-    a_twenty_mib_object_survives_the_round_trip(s3().await).await;
+    let (store, recorder) = recorded_s3().await;
+    a_twenty_mib_object_survives_the_round_trip(store).await;
+    assert_sent_in_bounded_parts(&recorder.take());
 }
 
 #[tokio::test]

@@ -85,6 +85,11 @@ async fn an_s3_outage_mid_job_delays_the_result_and_charges_once(t: TestDb) {
     let (status, outage) = readiness(&server).await;
     assert_eq!(status, 503, "storage is down: {outage}");
     assert_eq!(outage["checks"]["storage"]["status"], "error");
+    assert_eq!(
+        outage["checks"]["storage"].as_object().map(|o| o.len()),
+        Some(1),
+        "what failed is named, its error text stays in the log: {outage}"
+    );
     // Two attempts fail while the store is down; the job waits, holding the credit.
     let (status, output_recorded, _) =
         reconcile_until(&server, &id, |(_, _, attempts)| *attempts >= 2).await;

@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
 use crate::providers::{WebhookError, timestamp_is_fresh};
-use crate::signing::hex;
 
 pub const REQUEST_ID_HEADER: &str = "x-fal-webhook-request-id";
 pub const USER_ID_HEADER: &str = "x-fal-webhook-user-id";
@@ -60,9 +59,11 @@ impl Claims {
             .ok_or_else(|| {
                 WebhookError::BadSignature("the signature is not 64 hex-encoded bytes".into())
             })?;
-        let message =
-            format!("{request_id}\n{sender}\n{timestamp_text}\n{}", hex(&Sha256::digest(body)))
-                .into_bytes();
+        let message = format!(
+            "{request_id}\n{sender}\n{timestamp_text}\n{}",
+            hex::encode(Sha256::digest(body))
+        )
+        .into_bytes();
         Ok(Claims { request_id: request_id.to_owned(), message, signature })
     }
 
@@ -73,10 +74,7 @@ impl Claims {
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+    hex::decode(text).ok()
 }
 
 #[cfg(test)]
@@ -87,14 +85,14 @@ mod tests {
     const NOW: i64 = 1_767_225_600;
 
     fn signed_headers(key: &SigningKey, user: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
-        let message = format!("req_1\n{user}\n{timestamp}\n{}", hex(&Sha256::digest(body)));
+        let message = format!("req_1\n{user}\n{timestamp}\n{}", hex::encode(Sha256::digest(body)));
         let mut h = HeaderMap::new();
         h.insert(REQUEST_ID_HEADER, "req_1".parse().expect("header"));
         h.insert(USER_ID_HEADER, user.parse().expect("header"));
         h.insert(TIMESTAMP_HEADER, timestamp.to_string().parse().expect("header"));
         h.insert(
             SIGNATURE_HEADER,
-            hex(&key.sign(message.as_bytes()).to_bytes()).parse().expect("header"),
+            hex::encode(key.sign(message.as_bytes()).to_bytes()).parse().expect("header"),
         );
         h
     }

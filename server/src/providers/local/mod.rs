@@ -23,7 +23,7 @@ use crate::providers::{
     Authenticity, FetchError, Provider, SubmitError, TaskInput, TaskState, WebhookError,
     WebhookEvent, timestamp_is_fresh,
 };
-use crate::signing::{Signer, hex};
+use crate::signing::Signer;
 
 pub const NAME: &str = "local";
 const SIGNATURE_HEADER: &str = "x-local-signature";
@@ -156,7 +156,7 @@ impl Inner {
     fn sign_body(&self, timestamp: i64, body: &[u8]) -> String {
         let mut message = format!("{timestamp}.").into_bytes();
         message.extend_from_slice(body);
-        format!("v1={}", hex(&self.signer.mac(&message)))
+        format!("v1={}", hex::encode(self.signer.mac(&message)))
     }
 
     async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
@@ -185,6 +185,8 @@ impl Inner {
                 None => None,
             };
             let (prompt, aspect) = (task.prompt.clone(), task.aspect_ratio.clone());
+            // Rendering decodes both photos: it waits for a decoding turn like an upload does.
+            let _turn = crate::media::decoding_turn().await;
             tokio::task::spawn_blocking(move || {
                 render::render(&person, garment.as_deref(), prompt.as_deref(), aspect.as_deref())
             })

@@ -13,7 +13,7 @@ use crate::storage::{ByteStream, StorageError};
 
 /// The size of each part and of the buffer that gathers it: S3 wants at least 5 MiB per part
 /// (the last excepted), and the buffer is the memory one mirror holds.
-pub(super) const PART_SIZE: usize = 8 * 1024 * 1024;
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
 pub(super) struct Upload<'a> {
     pub client: &'a aws_sdk_s3::Client,

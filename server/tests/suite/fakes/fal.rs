@@ -16,7 +16,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey};
 use fitroom_server::clock::SharedClock;
-use fitroom_server::signing::hex;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -90,14 +89,14 @@ impl FakeFal {
     ) -> Delivery {
         let task = self.core.task(id).expect("known request");
         let body = self.webhook_body(id);
-        let message = format!("{id}\n{user}\n{timestamp}\n{}", hex(&Sha256::digest(&body)));
+        let message = format!("{id}\n{user}\n{timestamp}\n{}", hex::encode(Sha256::digest(&body)));
         let mut headers = HeaderMap::new();
         headers.insert("x-fal-webhook-request-id", id.parse().expect("header"));
         headers.insert("x-fal-webhook-user-id", user.parse().expect("header"));
         headers.insert("x-fal-webhook-timestamp", timestamp.to_string().parse().expect("header"));
         headers.insert(
             "x-fal-webhook-signature",
-            hex(&key.sign(message.as_bytes()).to_bytes()).parse().expect("header"),
+            hex::encode(key.sign(message.as_bytes()).to_bytes()).parse().expect("header"),
         );
         Delivery { url: task.callback, headers, body }
     }

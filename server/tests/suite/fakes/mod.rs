@@ -13,6 +13,7 @@ pub mod evolink;
 pub mod fal;
 pub mod fashn;
 pub mod replicate;
+pub mod s3_recorder;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

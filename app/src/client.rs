@@ -1,0 +1,102 @@
+//! The browser's REST client: the few calls the islands make to the JSON API (docs/api.md),
+//! reading the same `fitroom_types` the server writes. Only the wasm build ever calls it.
+
+use fitroom_types::{ErrorBody, Generation, Me};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Why a call failed, as the page shows it: the API's code and message, or `network`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    fn network(message: &str) -> Self {
+        Failure { code: "network".into(), message: message.into() }
+    }
+}
+
+const UNEXPECTED: &str = "Unexpected answer.";
+
+async fn send(request: web_sys::Request) -> Result<(u16, String), Failure> {
+    let window = web_sys::window().ok_or_else(|| Failure::network("No browser window."))?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|_| {
+            Failure::network("Could not reach Fitroom. Check your connection and try again.")
+        })?
+        .dyn_into()
+        .map_err(|_| Failure::network(UNEXPECTED))?;
+    let text = JsFuture::from(response.text().map_err(|_| Failure::network(UNEXPECTED))?)
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    Ok((response.status(), text))
+}
+
+/// A 2xx body as `T`, or the API's own error.
+fn answer<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
+    if (200..300).contains(&status) {
+        return serde_json::from_str(text).map_err(|_| Failure::network(UNEXPECTED));
+    }
+    match serde_json::from_str::<ErrorBody>(text) {
+        Ok(body) => Err(Failure { code: body.error.code, message: body.error.message }),
+        Err(_) => Err(Failure::network("Something went wrong. Please try again.")),
+    }
+}
+
+/// `POST /api/generations` with the form as it is, under a fresh `Idempotency-Key`.
+pub async fn create_generation(form: &web_sys::HtmlFormElement) -> Result<Generation, Failure> {
+    let data = web_sys::FormData::new_with_form(form)
+        .map_err(|_| Failure::network("Could not read the form."))?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from(data));
+    let request = web_sys::Request::new_with_str_and_init("/api/generations", &init)
+        .map_err(|_| Failure::network("Could not send."))?;
+    let key = format!("tryon-{}", js_sys::Math::random().to_bits());
+    let _ = request.headers().set("Idempotency-Key", &key);
+    let (status, text) = send(request).await?;
+    answer(status, &text)
+}
+
+/// `GET /api/generations/{id}`: the cheap status read a page polls.
+pub async fn generation(id: &str) -> Result<Generation, Failure> {
+    get_json(&format!("/api/generations/{id}")).await
+}
+
+/// `DELETE /api/generations/{id}`.
+pub async fn delete_generation(id: &str) -> Result<(), Failure> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("DELETE");
+    let request = web_sys::Request::new_with_str_and_init(&format!("/api/generations/{id}"), &init)
+        .map_err(|_| Failure::network("Could not send."))?;
+    let (status, text) = send(request).await?;
+    if (200..300).contains(&status) { Ok(()) } else { answer::<()>(status, &text) }
+}
+
+/// `GET /api/me`, for the balance after a generation ends.
+pub async fn me() -> Result<Me, Failure> {
+    get_json("/api/me").await
+}
+
+async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
+    let request =
+        web_sys::Request::new_with_str(url).map_err(|_| Failure::network("Could not send."))?;
+    let (status, text) = send(request).await?;
+    answer(status, &text)
+}
+
+/// Waits `ms` milliseconds without blocking the page.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}

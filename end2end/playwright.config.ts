@@ -23,6 +23,9 @@ function server(listen: number, dir: string, extra: Record<string, string> = {})
       DATABASE_URL: `sqlite://${dir}/fitroom.db`,
       FITROOM_DATA_DIR: dir,
       FITROOM_LOCAL_DELAY_MS: "300",
+      // Every browser test signs up from 127.0.0.1: the per-address limits are for the public.
+      FITROOM_SIGNUPS_PER_HOUR: "0",
+      FITROOM_LOGINS_PER_MINUTE: "0",
       LEPTOS_SITE_ROOT: "target/site",
       RUST_LOG: "warn",
       ...extra,

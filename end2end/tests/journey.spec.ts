@@ -68,3 +68,27 @@ test("wrong credentials are explained on the sign-in form", async ({ page }) => 
   // The same plain words as the REST answer (`invalid_credentials`).
   await expect(page.getByRole("alert")).toContainText("Wrong email or password.");
 });
+
+test("a sign-in link cannot send a shopper to another site", async ({ page, baseURL }) => {
+  const email = `redirected${Date.now()}@example.com`;
+  await page.goto(`/signup?next=${encodeURIComponent("/\t/evil.example")}`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(`${baseURL}/`);
+
+  await page.context().clearCookies();
+  for (const next of ["//evil.example", "/%2F/evil.example", "/\\evil.example", "https://evil.example/"]) {
+    await page.goto(`/login?next=${encodeURIComponent(next)}`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(`${baseURL}/`);
+    await page.context().clearCookies();
+  }
+  await page.goto(`/login?next=${encodeURIComponent("/history")}`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(`${baseURL}/history`);
+});

@@ -34,6 +34,8 @@ impl Fulfilment<'_> {
             }
             "checkout.session.async_payment_succeeded" => self.fulfil(event, true).await,
             "charge.refunded" => self.refund(event).await,
+            "charge.dispute.created" => self.dispute_opened(event).await,
+            "charge.dispute.closed" => self.dispute_closed(event).await,
             other => {
                 tracing::info!(event = %event.id, kind = other, "Stripe event ignored");
                 Ok(())
@@ -111,6 +113,37 @@ impl Fulfilment<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A chargeback: what is unspent of the package the payment bought is taken back at once,
+    /// as a full refund would (the money is already gone from the merchant's balance).
+    async fn dispute_opened(&self, event: &StripeEvent) -> Result<(), FulfilmentError> {
+        let dispute = &event.data.object;
+        let id = dispute["id"].as_str().ok_or(StripeError::Malformed("dispute id"))?;
+        let Some(payment_intent) = dispute["payment_intent"].as_str() else {
+            tracing::warn!(event = %event.id, dispute = id, "dispute without a payment_intent; nothing to take back");
+            return Ok(());
+        };
+        match self.ledger.open_dispute(id, &payment_ref(payment_intent)).await? {
+            RefundOutcome::Applied(done) => tracing::warn!(
+                event = %event.id, dispute = id, payment_intent, package = %done.package,
+                taken_back = %done.taken_back, owed = %done.owed, "dispute opened: unspent credits taken back"
+            ),
+            RefundOutcome::Kept => tracing::warn!(
+                event = %event.id, dispute = id, payment_intent, "dispute of a payment that has granted no package yet; kept for its grant"
+            ),
+        }
+        Ok(())
+    }
+
+    /// A dispute closed: won, what it took is given back; lost, it stays taken.
+    async fn dispute_closed(&self, event: &StripeEvent) -> Result<(), FulfilmentError> {
+        let dispute = &event.data.object;
+        let id = dispute["id"].as_str().ok_or(StripeError::Malformed("dispute id"))?;
+        let won = dispute["status"] == "won";
+        let closed = self.ledger.close_dispute(id, won).await?;
+        tracing::info!(event = %event.id, dispute = id, won, ?closed, "dispute closed");
+        Ok(())
     }
 
     fn unfulfilled(&self, reason: &'static str) {

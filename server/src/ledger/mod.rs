@@ -3,7 +3,7 @@
 //!
 //! The modules here are the ledger's rules, each naming the invariants it keeps: `package`
 //! (grants, balances, the consumption order), `hold` (freeze, settle, release), `expiry`,
-//! `refund`, `entry` (the journal), `credits` and `error`; `verify` checks every invariant over a
+//! `refund`, `dispute` (chargebacks), `entry` (the journal), `credits` and `error`; `verify` checks every invariant over a
 //! whole database. How an operation reaches the database (the user's lock, scripts of
 //! statements, the statement catalogue, queues and group commit) is `engine`'s.
 //!
@@ -16,6 +16,7 @@
 
 mod credits;
 mod deadline;
+mod dispute;
 mod engine;
 mod entry;
 mod error;
@@ -27,6 +28,7 @@ pub mod verify;
 
 pub use credits::{Credits, NegativeCredits};
 pub use deadline::OverdueHold;
+pub use dispute::DisputeClosed;
 pub use engine::LedgerTx;
 pub use entry::{Entry, EntryKind};
 pub use error::LedgerError;

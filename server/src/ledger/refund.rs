@@ -127,7 +127,7 @@ impl Ledger {
         }
     }
 
-    async fn package_of_payment(
+    pub(crate) async fn package_of_payment(
         &self,
         payment: &str,
     ) -> Result<Option<(UserId, PackageId)>, LedgerError> {

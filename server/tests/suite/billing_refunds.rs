@@ -339,7 +339,64 @@ async fn a_crash_after_an_early_refund_is_kept_still_takes_it_back_at_the_grant(
     t.assert_verified().await;
 }
 
+/// Stripe's `charge.dispute.<kind>` for the purchase's payment.
+fn dispute(kind: &str, status: &str) -> String {
+    json!({
+        "id": format!("evt_dispute_{kind}_{status}"),
+        "type": format!("charge.dispute.{kind}"),
+        "data": { "object": {
+            "id": "dp_bought", "object": "dispute", "charge": "ch_bought",
+            "payment_intent": "pi_cs_bought", "amount": PRICE, "status": status
+        } }
+    })
+    .to_string()
+}
+
+async fn a_chargeback_takes_back_what_is_unspent_and_a_won_dispute_gives_it_back(t: TestDb) {
+    let shopper = Shopper::buys_starter(t).await;
+    shopper.spends(3, "spent").await;
+    let (_, running) = shopper.running_job(2, "running").await;
+    for _ in 0..2 {
+        assert_eq!(shopper.send(&dispute("created", "needs_response")).await, StatusCode::OK);
+    }
+    let credits = shopper.credits().await;
+    assert_eq!((credits["available"].as_i64(), credits["held"].as_i64()), (Some(0), Some(2)));
+    assert_eq!(shopper.refunded_total().await, 5, "the unspent 5; the 2 held stay reserved");
+    // The running job fails: its 2 credits go back to the package and the dispute takes them.
+    shopper.ledger().release(&running).await.expect("release");
+    assert_eq!(shopper.refunded_total().await, 7);
+
+    for _ in 0..2 {
+        assert_eq!(shopper.send(&dispute("closed", "won")).await, StatusCode::OK);
+    }
+    let credits = shopper.credits().await;
+    assert_eq!(credits["available"], 7, "everything the dispute took, once: {credits}");
+    let names: Vec<String> = shopper
+        .ledger()
+        .packages(&shopper.user)
+        .await
+        .expect("packages")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(names.contains(&"Returned after a dispute".to_owned()), "{names:?}");
+    shopper.app.t.assert_verified().await;
+}
+
+async fn a_lost_dispute_keeps_what_it_took(t: TestDb) {
+    let shopper = Shopper::buys_starter(t).await;
+    shopper.spends(4, "spent").await;
+    assert_eq!(shopper.send(&dispute("created", "needs_response")).await, StatusCode::OK);
+    assert_eq!(shopper.send(&dispute("closed", "lost")).await, StatusCode::OK);
+    assert_eq!(shopper.credits().await["available"], 0);
+    assert_eq!(shopper.refunded_total().await, 6);
+    assert_eq!(shopper.app.t.count("credit_packages").await, 1);
+    shopper.app.t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    a_chargeback_takes_back_what_is_unspent_and_a_won_dispute_gives_it_back,
+    a_lost_dispute_keeps_what_it_took,
     a_crash_after_an_early_refund_is_kept_still_takes_it_back_at_the_grant,
     a_refund_that_outruns_its_purchase_is_taken_back_when_the_purchase_is_granted,
     a_partial_refund_that_outruns_its_purchase_takes_back_its_share,

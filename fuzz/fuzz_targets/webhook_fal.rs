@@ -12,7 +12,6 @@ use ed25519_dalek::{Signer, SigningKey};
 use fitroom_server::providers::fal::{Fal, KeyCache};
 use fitroom_server::providers::input_map::InputMap;
 use fitroom_server::providers::{Authenticity, Provider};
-use fitroom_server::signing::hex;
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
@@ -40,11 +39,11 @@ fuzz_target!(|data: &[u8]| {
 
     let timestamp = (common::NOW.millis() / 1000).to_string();
     let request_id = headers.get(HEADERS[0]).and_then(|v| v.to_str().ok()).unwrap_or("req").to_owned();
-    let message = format!("{request_id}\n{USER}\n{timestamp}\n{}", hex(&Sha256::digest(body)));
+    let message = format!("{request_id}\n{USER}\n{timestamp}\n{}", hex::encode(Sha256::digest(body)));
     headers.insert(HEADERS[0], request_id.parse().expect("header"));
     headers.insert(HEADERS[1], USER.parse().expect("header"));
     headers.insert(HEADERS[2], timestamp.parse().expect("header"));
-    headers.insert(HEADERS[3], hex(&key().sign(message.as_bytes()).to_bytes()).parse().expect("header"));
+    headers.insert(HEADERS[3], hex::encode(key().sign(message.as_bytes()).to_bytes()).parse().expect("header"));
     if let Ok(event) = common::block_on(p.parse_webhook(&headers, None, body, common::NOW)) {
         assert_eq!(event.authenticity, Authenticity::Signed);
         assert_eq!(event.task_id, request_id);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::accounts::Email;
+use crate::accounts::{Email, admin};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
@@ -32,6 +32,23 @@ pub enum Command {
     /// Inspect the credit ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Make or unmake operators of the console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the account with this email an admin.
+    Add {
+        #[arg(long)]
+        email: String,
+    },
+    /// Take admin rights back from the account with this email.
+    Remove {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +96,23 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
         Command::Credits(CreditsCommand::Grant { email, amount, expires_in_days, name }) => {
             grant(&db, &email, amount, expires_in_days, name).await
         }
+        Command::Admin(command) => {
+            let (email, admin) = match &command {
+                AdminCommand::Add { email } => (email, true),
+                AdminCommand::Remove { email } => (email, false),
+            };
+            match admin::set_admin(&db, email, admin, SystemClock.now()).await? {
+                Some(user) => {
+                    let verb = if admin { "is now an admin" } else { "is no longer an admin" };
+                    println!("{} ({user}) {verb}", email.trim());
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("error: no account with the email {:?}", email.trim());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Ledger(LedgerCommand::Verify) => {
             let report = verify::verify(&db).await?;
             if report.is_clean() {
@@ -116,10 +150,11 @@ async fn grant(
         eprintln!("error: {email:?} is not an email address");
         return Ok(ExitCode::FAILURE);
     };
-    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(db.pool())
-        .await?;
+    let user: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM users WHERE lower(email) = lower($1)")
+            .bind(email.as_str())
+            .fetch_optional(db.pool())
+            .await?;
     let Some((user,)) = user else {
         eprintln!("error: no account with the email {:?}", email.as_str());
         return Ok(ExitCode::FAILURE);

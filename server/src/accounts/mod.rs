@@ -1,5 +1,6 @@
 //! Shopper accounts: registration, sign-in, server-side sessions.
 
+pub mod admin;
 mod email;
 mod password;
 mod service;

@@ -62,9 +62,12 @@ pub async fn me(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = state.accounts.user(&user.id).await?.ok_or_else(ApiError::unauthenticated)?;
     let balance = state.ledger.balance(&user.id).await?;
+    let admin =
+        crate::accounts::admin::is_admin(&state.db, &user.id).await.map_err(ApiError::internal)?;
     Ok(Json(json!({
         "id": account.id,
         "email": account.email,
         "credits": { "available": balance.available, "held": balance.held },
+        "admin": admin,
     })))
 }

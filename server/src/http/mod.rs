@@ -1,5 +1,6 @@
 //! The HTTP surface that is not Leptos: health, the REST API and the webhooks (docs/api.md).
 
+mod admin;
 mod auth;
 mod billing;
 pub mod client;
@@ -45,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/generations", get(generations::list))
         .route("/api/billing/packages", get(billing::packages))
         .route("/api/billing/checkout", post(billing::checkout))
+        .route("/api/admin/jobs", get(admin::jobs))
+        .route("/api/admin/jobs/{id}", get(admin::job))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let uploads = Router::new()
         .route("/api/generations", post(generations::create))

@@ -6,6 +6,7 @@ mod billing_refunds;
 mod common;
 mod fakes;
 mod http_accounts;
+mod http_admin;
 mod http_app;
 mod http_credits;
 mod http_hardening;

@@ -220,20 +220,10 @@ async fn admins_are_made_and_unmade_by_email_and_an_unknown_email_fails() {
     let add = ws.fitroom(&["admin", "add", "--email", "OPS@example.com"]);
     assert!(add.status.success(), "{}", text(&add.stderr));
     assert!(text(&add.stdout).contains("is now an admin"), "{}", text(&add.stdout));
-    let since: (Option<i64>,) =
-        sqlx::query_as("SELECT admin_since FROM users WHERE email = 'ops@example.com'")
-            .fetch_one(ws.db().await.pool())
-            .await
-            .expect("row");
-    assert!(since.0.is_some());
+    assert!(admin_since(&ws).await.is_some());
     let remove = ws.fitroom(&["admin", "remove", "--email", "ops@example.com"]);
     assert!(remove.status.success(), "{}", text(&remove.stderr));
-    let since: (Option<i64>,) =
-        sqlx::query_as("SELECT admin_since FROM users WHERE email = 'ops@example.com'")
-            .fetch_one(ws.db().await.pool())
-            .await
-            .expect("row");
-    assert!(since.0.is_none());
+    assert!(admin_since(&ws).await.is_none());
     let unknown = ws.fitroom(&["admin", "add", "--email", "nobody@example.com"]);
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("no account"), "{}", text(&unknown.stderr));

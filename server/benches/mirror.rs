@@ -36,6 +36,7 @@ async fn store(backend: &str, dir: &std::path::Path) -> Arc<dyn Storage> {
                 access_key_id: Some(var("FITROOM_BENCH_S3_ACCESS_KEY")),
                 secret_access_key: Some(var("FITROOM_BENCH_S3_SECRET_KEY")),
                 checksums_when_required: false,
+                timeout_secs: 60,
             })
             .await,
         ),

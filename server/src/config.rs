@@ -79,6 +79,9 @@ pub struct S3Config {
     pub secret_access_key: Option<String>,
     /// R2 rejects some of the SDK's default checksums; `S3_CHECKSUMS=when_required` turns them off.
     pub checksums_when_required: bool,
+    /// `S3_TIMEOUT_SECS` (default 60): the most one request to the store may take, and the most
+    /// a response may stall between bytes (capped at 30 s); connecting gets 5 s.
+    pub timeout_secs: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -232,6 +235,7 @@ impl Config {
                 access_key_id: r.string("S3_ACCESS_KEY_ID"),
                 secret_access_key: r.string("S3_SECRET_ACCESS_KEY"),
                 checksums_when_required: r.or("S3_CHECKSUMS", "when_supported") == "when_required",
+                timeout_secs: r.parsed("S3_TIMEOUT_SECS", 60)?,
             }),
             other => {
                 return Err(ConfigError {

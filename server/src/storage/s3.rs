@@ -2,7 +2,10 @@ mod upload;
 
 pub use upload::PART_SIZE;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -52,6 +55,16 @@ impl S3Storage {
         if let Some(endpoint) = &config.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
+        // A store that stops answering must not hold a mirror, a request or the reconciler
+        // forever: every call ends, and a failure is retried by whoever made it.
+        let limit = Duration::from_secs(config.timeout_secs.max(1));
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5).min(limit))
+                .read_timeout(Duration::from_secs(30).min(limit))
+                .operation_attempt_timeout(limit)
+                .build(),
+        );
         let shared = loader.load().await;
         let mut builder =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.endpoint.is_some());

@@ -31,6 +31,7 @@ fn s3_config(secret: &str) -> S3Config {
         access_key_id: Some(var("FITROOM_TEST_S3_ACCESS_KEY")),
         secret_access_key: Some(secret.to_owned()),
         checksums_when_required: false,
+        timeout_secs: 60,
     }
 }
 
@@ -280,6 +281,32 @@ async fn s3_presigned_urls_are_fetchable_over_http_and_expire() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let expired = reqwest::get(&short).await.expect("fetch");
     assert!(expired.status().is_client_error(), "an expired link is refused: {}", expired.status());
+}
+
+/// A store that accepts connections and never answers: every call still ends, as a failure.
+#[tokio::test]
+async fn s3_that_stops_answering_fails_within_its_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket); // read nothing, answer nothing
+        }
+    });
+    let mut config = s3_config(&s3_secret());
+    config.endpoint = Some(endpoint);
+    config.timeout_secs = 2;
+    let store = S3Storage::new(&config).await;
+    let checked = tokio::time::timeout(Duration::from_secs(60), store.health()).await;
+    assert!(matches!(checked, Ok(Err(_))), "the call ended with an error: {checked:?}");
+    let put = tokio::time::timeout(
+        Duration::from_secs(60),
+        store.put(&key("stalled.png"), Bytes::from_static(b"x"), "image/png"),
+    )
+    .await;
+    assert!(matches!(put, Ok(Err(_))), "{put:?}");
+    silent.abort();
 }
 
 #[tokio::test]

@@ -115,14 +115,20 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
         }
         Command::Ledger(LedgerCommand::Verify) => {
             let report = verify::verify(&db).await?;
-            if report.is_clean() {
+            // The admins' audit log is checked beside the ledger: it records who granted what.
+            let audit_breaks = crate::audit::verify(&db).await?;
+            if report.is_clean() && audit_breaks.is_empty() {
                 println!("{}", report.summary());
                 Ok(ExitCode::SUCCESS)
             } else {
                 for violation in &report.violations {
                     println!("violation: {violation}");
                 }
-                println!("ledger verify FAILED: {} violations", report.violations.len());
+                for broken in &audit_breaks {
+                    println!("violation: {broken}");
+                }
+                let n = report.violations.len() + audit_breaks.len();
+                println!("ledger verify FAILED: {n} violations");
                 Ok(ExitCode::FAILURE)
             }
         }

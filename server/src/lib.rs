@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod billing;
 pub mod cache;
 pub mod cli;

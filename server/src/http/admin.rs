@@ -5,17 +5,22 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
+use fitroom_types::Generation;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::accounts::admin::is_admin;
+use crate::audit::{self, AdminWrite};
 use crate::http::ApiError;
+use crate::http::json::ApiJson;
+use crate::http::page_size::page_size;
 use crate::http::session::session_token;
 use crate::ids::{JobId, UserId};
 use crate::jobs::{JOB_COLUMNS, Job, JobStatus, from_row};
 
-/// A signed-in admin. Anyone else is refused with 404, never 401 or 403.
-pub struct AdminUser(pub UserId);
+/// A signed-in admin, with the address the audit log names them by. Anyone else is refused with
+/// 404, never 401 or 403.
+pub struct AdminUser(pub UserId, pub String);
 
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;
@@ -27,11 +32,11 @@ impl FromRequestParts<AppState> for AdminUser {
         let token = session_token(&parts.headers).ok_or_else(ApiError::not_found)?;
         let user = state.accounts.session_user(&token).await.map_err(ApiError::internal)?;
         let user = user.ok_or_else(ApiError::not_found)?;
-        if is_admin(&state.db, &user).await.map_err(ApiError::internal)? {
-            Ok(AdminUser(user))
-        } else {
-            Err(ApiError::not_found())
+        if !is_admin(&state.db, &user).await.map_err(ApiError::internal)? {
+            return Err(ApiError::not_found());
         }
+        let account = state.accounts.user(&user).await?.ok_or_else(ApiError::not_found)?;
+        Ok(AdminUser(user, account.email))
     }
 }
 
@@ -119,7 +124,7 @@ async fn load(
 /// `GET /api/admin/jobs/{id}`: the job and its whole timeline, oldest first.
 pub async fn job(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    AdminUser(admin, _): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobTimeline>, ApiError> {
     let id = JobId::from_string(id);
@@ -152,16 +157,10 @@ pub struct JobFilter {
 /// address containing it (without case).
 pub async fn jobs(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    AdminUser(admin, _): AdminUser,
     Query(filter): Query<JobFilter>,
 ) -> Result<Json<AdminJobList>, ApiError> {
-    let limit = match filter.limit.as_deref().filter(|l| !l.is_empty()) {
-        None => 50,
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if n >= 1 => n.min(500),
-            _ => return Err(ApiError::invalid("limit must be a whole number from 1 to 500.")),
-        },
-    };
+    let limit = i64::from(page_size(filter.limit.as_deref(), 50, 500)?);
     let mut clauses = vec!["1 = 1".to_owned()];
     let mut binds = Vec::new();
     if let Some(status) = filter.status.as_deref().filter(|s| !s.is_empty()) {
@@ -185,4 +184,83 @@ pub async fn jobs(
     tracing::info!(%admin, filter = %clauses.join(" AND "), "admin listed jobs");
     let items = load(&state, &clauses.join(" AND "), binds, limit).await?;
     Ok(Json(AdminJobList { items }))
+}
+
+#[derive(Deserialize)]
+pub struct Reason {
+    reason: Option<String>,
+}
+
+/// Every admin write says why: the audit log keeps it beside who did what.
+fn reason_of(body: &Reason) -> Result<String, ApiError> {
+    let reason = body.reason.as_deref().map(str::trim).unwrap_or_default();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid("Give a reason (1 to 500 characters)."));
+    }
+    Ok(reason.to_owned())
+}
+
+/// `POST /api/admin/jobs/{id}/cancel` `{"reason"}`: cancels an unfinished job, whoever's it is
+/// (its hold released), and records who and why.
+pub async fn cancel(
+    State(state): State<AppState>,
+    AdminUser(admin, email): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<Generation>, ApiError> {
+    let reason = reason_of(&body)?;
+    let id = JobId::from_string(id);
+    let job = state.jobs.cancel_as_operator(&id).await?;
+    let write = AdminWrite {
+        actor: &admin,
+        actor_email: &email,
+        action: "cancel_job",
+        target: id.as_str(),
+        reason: &reason,
+    };
+    audit::record(&state.db, &write, state.clock.now()).await.map_err(ApiError::internal)?;
+    Ok(Json(job.generation(&state.config.public_url)))
+}
+
+#[derive(Serialize)]
+pub struct AuditView {
+    id: String,
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+pub struct AuditList {
+    entries: Vec<AuditView>,
+}
+
+#[derive(Deserialize)]
+pub struct Limit {
+    limit: Option<String>,
+}
+
+/// `GET /api/admin/audit?limit=N`: every admin write, newest first.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<Limit>,
+) -> Result<Json<AuditList>, ApiError> {
+    let limit = i64::from(page_size(query.limit.as_deref(), 100, 1000)?);
+    let entries = audit::newest(&state.db, limit).await.map_err(ApiError::internal)?;
+    Ok(Json(AuditList {
+        entries: entries
+            .into_iter()
+            .map(|e| AuditView {
+                id: e.id,
+                at: e.at.to_rfc3339(),
+                actor: e.actor_email,
+                action: e.action,
+                target: e.target,
+                reason: e.reason,
+            })
+            .collect(),
+    }))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::http::object::{self, Caching};
+use crate::http::page_size::page_size;
 use crate::http::session::CurrentUser;
 use crate::http::upload;
 use crate::http::{ApiError, ErrorCode};
@@ -122,13 +123,7 @@ pub async fn list(
     user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<GenerationList>, ApiError> {
-    let limit = match q.limit.as_deref() {
-        None | Some("") => 50,
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if n >= 1 => n.min(200),
-            _ => return Err(ApiError::invalid("limit must be a whole number from 1 to 200.")),
-        },
-    };
+    let limit = page_size(q.limit.as_deref(), 50, 200)?;
     let jobs = state.jobs.list(&user.id, limit).await?;
     let items = jobs.iter().map(|j| j.generation(&state.config.public_url)).collect();
     Ok(Json(GenerationList { items }))

@@ -14,6 +14,7 @@ mod metrics;
 pub mod next;
 mod object;
 pub mod origin;
+mod page_size;
 mod request_id;
 pub mod session;
 mod upload;
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/billing/checkout", post(billing::checkout))
         .route("/api/admin/jobs", get(admin::jobs))
         .route("/api/admin/jobs/{id}", get(admin::job))
+        .route("/api/admin/jobs/{id}/cancel", post(admin::cancel))
+        .route("/api/admin/audit", get(admin::audit_log))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let uploads = Router::new()
         .route("/api/generations", post(generations::create))

@@ -14,4 +14,13 @@ impl Jobs {
         }
         self.get(user, id).await
     }
+
+    /// An operator cancels a generation, whoever's it is (the console records who and why).
+    pub async fn cancel_as_operator(&self, id: &JobId) -> Result<Job, JobError> {
+        let job = self.load(id).await?.ok_or(JobError::NotFound)?;
+        if !self.finish(id, Step::Canceled).await? {
+            return Err(JobError::AlreadyFinished);
+        }
+        self.get(&job.user, id).await
+    }
 }

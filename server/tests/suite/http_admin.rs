@@ -37,6 +37,16 @@ async fn every_admin_route_is_404_for_visitors_and_shoppers(t: TestDb) {
     let bad = app.get("/api/admin/jobs?status=lost", Some(&admin)).await;
     assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
 
+    // Writes too: a shopper's cancel through the admin route is a 404, and changes nothing.
+    let cancel = app
+        .post_json(
+            "/api/admin/jobs/job_0/cancel",
+            serde_json::json!({ "reason": "x" }),
+            Some(&shopper),
+        )
+        .await;
+    assert_eq!(cancel.status, StatusCode::NOT_FOUND);
+
     set_admin(&app.state.db, "ops@example.com", false, app.t.clock.now()).await.expect("unmade");
     assert_eq!(app.get("/api/admin/jobs", Some(&admin)).await.status, StatusCode::NOT_FOUND);
     assert!(
@@ -99,7 +109,94 @@ async fn an_admin_reads_a_successful_jobs_timeline_oldest_first(t: TestDb) {
     assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
 }
 
+async fn an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it(t: TestDb) {
+    // The provider never answers: the job stays in flight until the admin ends it.
+    let server =
+        Server::start(t, &[("FITROOM_LOCAL_DROP_RATE", "1"), ("FITROOM_LOCAL_DELAY_MS", "0")])
+            .await;
+    server.sign_up("ann@example.com").await;
+    let (status, created) = server.generate(None).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let ops = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    server.sign_up_as(&ops, "ops@example.com").await;
+    set_admin(&server.state.db, "ops@example.com", true, server.t.clock.now())
+        .await
+        .expect("admin");
+    let cancel = |body: Value| {
+        let (ops, url) = (ops.clone(), format!("{}/api/admin/jobs/{id}/cancel", server.base));
+        async move {
+            let r = ops.post(url).json(&body).send().await.expect("post");
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = cancel(serde_json::json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request")),
+        "no reason"
+    );
+    let (status, body) = cancel(serde_json::json!({ "reason": "  " })).await;
+    assert_eq!(status, 400, "a blank reason: {body}");
+    let (status, body) =
+        cancel(serde_json::json!({ "reason": "stuck at the provider, ticket 42" })).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("canceled")), "{body}");
+    assert_eq!(server.credits().await, (3, 0), "the hold was released");
+    let (status, _) = cancel(serde_json::json!({ "reason": "again" })).await;
+    assert_eq!(status, 409, "already finished");
+
+    let log: Value = ops
+        .get(format!("{}/api/admin/audit?limit=10", server.base))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    let entries = log["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["actor"], "ops@example.com");
+    assert_eq!(entries[0]["action"], "cancel_job");
+    assert_eq!(entries[0]["target"], id.as_str());
+    assert_eq!(entries[0]["reason"], "stuck at the provider, ticket 42");
+    assert!(fitroom_server::audit::verify(&server.state.db).await.expect("verify").is_empty());
+    server.t.assert_verified().await;
+}
+
+/// The log is append-only: an edited or deleted row breaks the chain, and verify says where.
+async fn an_edited_or_deleted_audit_row_is_seen(t: TestDb) {
+    let db = t.db.clone();
+    let actor = t.user().await;
+    for (n, reason) in ["first", "second", "third"].iter().enumerate() {
+        let write = fitroom_server::audit::AdminWrite {
+            actor: &actor,
+            actor_email: "ops@example.com",
+            action: "grant",
+            target: &format!("usr_{n}"),
+            reason,
+        };
+        fitroom_server::audit::record(&db, &write, t.clock.now()).await.expect("record");
+    }
+    assert!(fitroom_server::audit::verify(&db).await.expect("verify").is_empty());
+    sqlx::query("UPDATE admin_audit SET reason = 'nothing to see' WHERE seq = 2")
+        .execute(db.pool())
+        .await
+        .expect("tamper");
+    let broken = fitroom_server::audit::verify(&db).await.expect("verify");
+    assert!(broken.iter().any(|b| b.contains("does not match its hash")), "{broken:?}");
+    sqlx::query("UPDATE admin_audit SET reason = 'second' WHERE seq = 2")
+        .execute(db.pool())
+        .await
+        .expect("undo");
+    sqlx::query("DELETE FROM admin_audit WHERE seq = 2").execute(db.pool()).await.expect("delete");
+    let broken = fitroom_server::audit::verify(&db).await.expect("verify");
+    assert!(broken.iter().any(|b| b.contains("expected 2")), "{broken:?}");
+}
+
 crate::on_both_databases!(
+    an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it,
+    an_edited_or_deleted_audit_row_is_seen,
     every_admin_route_is_404_for_visitors_and_shoppers,
     an_admin_reads_a_successful_jobs_timeline_oldest_first,
 );

@@ -27,6 +27,8 @@ pub enum AccountsError {
     InvalidCredentials,
     #[error("too many sign-in attempts")]
     TooManySignIns,
+    #[error("this account is suspended")]
+    Suspended,
     #[error("too many sign-ups from this address")]
     TooManySignUps,
     #[error("password hashing failed: {0}")]
@@ -161,10 +163,46 @@ impl Accounts {
         }
         let Some((id, email, _)) = row else { return Err(AccountsError::InvalidCredentials) };
         let id = UserId::from_string(id);
+        // Said only to whoever knows the password: a suspension is not an account oracle.
+        if self.suspended(&id).await? {
+            return Err(AccountsError::Suspended);
+        }
         let mut conn = self.db.pool().acquire().await?;
         // A fresh token on every sign-in: a session id planted before login is worthless after.
         let token = session::create(&mut conn, &id, self.clock.now(), self.policy).await?;
         Ok((User { id, email }, token))
+    }
+
+    async fn suspended(&self, user: &UserId) -> Result<bool, AccountsError> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT suspended_at FROM users WHERE id = $1")
+                .bind(user.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(matches!(row, Some((Some(_),))))
+    }
+
+    /// Suspends (`Some(reason)`) or unsuspends (`None`) an account; a suspension ends every
+    /// session. `Ok(false)` for an unknown user.
+    pub async fn set_suspended(
+        &self,
+        user: &UserId,
+        reason: Option<&str>,
+    ) -> Result<bool, AccountsError> {
+        let changed =
+            sqlx::query("UPDATE users SET suspended_at = $1, suspended_reason = $2 WHERE id = $3")
+                .bind(reason.map(|_| self.clock.now().millis()))
+                .bind(reason)
+                .bind(user.as_str())
+                .execute(self.db.pool())
+                .await?;
+        if changed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if reason.is_some() {
+            session::end_all(&self.db, &self.sessions, user).await?;
+        }
+        Ok(true)
     }
 
     pub async fn logout(&self, token: &SessionToken) -> Result<(), AccountsError> {

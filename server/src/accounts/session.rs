@@ -163,6 +163,17 @@ pub async fn user_of(
     Ok(Some(user))
 }
 
+/// Ends every session of `user` (a suspension). Other processes' caches keep a session for at
+/// most their one-second lifetime.
+pub async fn end_all(db: &Db, cache: &SessionCache, user: &UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user.as_str())
+        .execute(db.pool())
+        .await?;
+    cache.0.forget_all();
+    Ok(())
+}
+
 pub async fn end(db: &Db, cache: &SessionCache, token: &SessionToken) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token.hash())

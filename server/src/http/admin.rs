@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use fitroom_types::Generation;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use crate::http::page_size::page_size;
 use crate::http::session::session_token;
 use crate::ids::{JobId, UserId};
 use crate::jobs::{JOB_COLUMNS, Job, JobStatus, from_row};
+use crate::ledger::{Credits, Grant};
 
 /// A signed-in admin, with the address the audit log names them by. Anyone else is refused with
 /// 404, never 401 or 403.
@@ -71,6 +73,13 @@ pub struct JobTimeline {
 #[derive(Serialize)]
 pub struct AdminJobList {
     items: Vec<AdminJob>,
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern for addresses containing `text`, without case: LIKE's own
+/// characters in the text match themselves.
+fn containing(text: &str) -> String {
+    let text = text.to_lowercase();
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
 /// Submissions tried for a job: the `submitted` and `submit_failed` steps of its timeline.
@@ -175,10 +184,7 @@ pub async fn jobs(
         clauses.push(format!("jobs.provider = ${}", binds.len()));
     }
     if let Some(email) = filter.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        // LIKE's own characters in the text match themselves.
-        let escaped =
-            email.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        binds.push(format!("%{escaped}%"));
+        binds.push(containing(email));
         clauses.push(format!("lower(users.email) LIKE ${} ESCAPE '\\'", binds.len()));
     }
     tracing::info!(%admin, filter = %clauses.join(" AND "), "admin listed jobs");
@@ -263,4 +269,218 @@ pub async fn audit_log(
             })
             .collect(),
     }))
+}
+
+/// An account as the console lists it.
+#[derive(Serialize)]
+pub struct AdminAccount {
+    id: String,
+    email: String,
+    created_at: String,
+    available: i64,
+    held: i64,
+    suspended: bool,
+}
+
+type AccountRow = (String, String, i64, Option<i64>);
+
+async fn account(
+    state: &AppState,
+    (id, email, created_at, suspended_at): AccountRow,
+) -> Result<AdminAccount, ApiError> {
+    let balance = state.ledger.balance(&UserId::from_string(id.clone())).await?;
+    Ok(AdminAccount {
+        id,
+        email,
+        created_at: crate::clock::Timestamp::from_millis(created_at).to_rfc3339(),
+        available: balance.available.get(),
+        held: balance.held.get(),
+        suspended: suspended_at.is_some(),
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, email, created_at, suspended_at";
+
+async fn account_by_id(state: &AppState, id: &str) -> Result<AdminAccount, ApiError> {
+    let row: Option<AccountRow> =
+        sqlx::query_as(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(ApiError::internal)?;
+    account(state, row.ok_or_else(ApiError::not_found)?).await
+}
+
+#[derive(Deserialize)]
+pub struct UserFilter {
+    email: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AccountList {
+    users: Vec<AdminAccount>,
+}
+
+/// `GET /api/admin/users?email=S`: accounts whose address contains S (without case), newest
+/// first.
+pub async fn users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(filter): Query<UserFilter>,
+) -> Result<Json<AccountList>, ApiError> {
+    let limit = i64::from(page_size(filter.limit.as_deref(), 50, 200)?);
+    let pattern = containing(filter.email.as_deref().map(str::trim).unwrap_or_default());
+    let rows: Vec<AccountRow> = sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE lower(email) LIKE $1 ESCAPE '\\' \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await
+    .map_err(ApiError::internal)?;
+    let mut users = Vec::with_capacity(rows.len());
+    for row in rows {
+        users.push(account(&state, row).await?);
+    }
+    Ok(Json(AccountList { users }))
+}
+
+/// `GET /api/admin/users/{id}`: the account, its packages by expiry, its ledger and its
+/// generations.
+pub async fn user(
+    State(state): State<AppState>,
+    AdminUser(admin, _): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let account = account_by_id(&state, &id).await?;
+    tracing::info!(%admin, user = %id, "admin read an account");
+    let user = UserId::from_string(id);
+    let balance = state.ledger.balance(&user).await?;
+    let packages: Vec<_> = balance
+        .packages
+        .iter()
+        .map(|p| crate::http::credits::package_json(p, balance.now))
+        .collect();
+    let entries: Vec<_> = state
+        .ledger
+        .entries(&user, 100)
+        .await?
+        .iter()
+        .map(crate::http::credits::entry_json)
+        .collect();
+    let generations: Vec<Generation> = state
+        .jobs
+        .list(&user, 100)
+        .await?
+        .iter()
+        .map(|j| j.generation(&state.config.public_url))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "user": account,
+        "packages": packages,
+        "entries": entries,
+        "generations": generations,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct GrantRequest {
+    amount: i64,
+    expires_in_days: Option<i64>,
+    reason: Option<String>,
+}
+
+/// `POST /api/admin/users/{id}/grants` `{"amount","expires_in_days"?,"reason"}`: a ledger grant
+/// named for the admin who made it, and an audit entry.
+pub async fn grant(
+    State(state): State<AppState>,
+    AdminUser(admin, email): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<GrantRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let reason = reason_of(&Reason { reason: body.reason.clone() })?;
+    if body.amount <= 0 {
+        return Err(ApiError::invalid("amount must be a positive whole number of credits."));
+    }
+    if body.expires_in_days.is_some_and(|d| d <= 0) {
+        return Err(ApiError::invalid("expires_in_days must be a positive whole number."));
+    }
+    account_by_id(&state, &id).await?;
+    let user = UserId::from_string(id);
+    let now = state.clock.now();
+    let credits =
+        Credits::new(body.amount).map_err(|_| ApiError::invalid("amount must be positive."))?;
+    let package = state
+        .ledger
+        .grant(&Grant {
+            user: user.clone(),
+            credits,
+            name: format!("Granted by {email}"),
+            expires_at: body.expires_in_days.map(|d| now.plus_days(d)),
+            source: Some(format!("admin-grant:{}", uuid::Uuid::now_v7().simple())),
+        })
+        .await?;
+    let write = AdminWrite {
+        actor: &admin,
+        actor_email: &email,
+        action: "grant_credits",
+        target: user.as_str(),
+        reason: &format!("{credits} credits: {reason}"),
+    };
+    audit::record(&state.db, &write, now).await.map_err(ApiError::internal)?;
+    let balance = state.ledger.balance(&user).await?;
+    let granted =
+        balance.packages.iter().find(|p| p.id == package).ok_or_else(ApiError::not_found)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            serde_json::json!({ "package": crate::http::credits::package_json(granted, balance.now) }),
+        ),
+    ))
+}
+
+async fn set_suspended(
+    state: &AppState,
+    admin: &AdminUser,
+    id: &str,
+    body: &Reason,
+    suspend: bool,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reason = reason_of(body)?;
+    let user = UserId::from_string(id);
+    if !state.accounts.set_suspended(&user, suspend.then_some(reason.as_str())).await? {
+        return Err(ApiError::not_found());
+    }
+    let write = AdminWrite {
+        actor: &admin.0,
+        actor_email: &admin.1,
+        action: if suspend { "suspend" } else { "unsuspend" },
+        target: id,
+        reason: &reason,
+    };
+    audit::record(&state.db, &write, state.clock.now()).await.map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "user": account_by_id(state, id).await? })))
+}
+
+/// `POST /api/admin/users/{id}/suspend` `{"reason"}`: every session ends, sign-in is refused
+/// with `account_suspended`.
+pub async fn suspend(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_suspended(&state, &admin, &id, &body, true).await
+}
+
+/// `POST /api/admin/users/{id}/unsuspend` `{"reason"}`.
+pub async fn unsuspend(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_suspended(&state, &admin, &id, &body, false).await
 }

@@ -34,6 +34,7 @@ pub enum ErrorCode {
     PaymentsDisabled,
     CrossOrigin,
     IdempotencyKeyReused,
+    AccountSuspended,
     Internal,
 }
 
@@ -43,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::NotFound => "not_found",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::AccountSuspended => "account_suspended",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::WeakPassword => "weak_password",
@@ -86,7 +88,7 @@ impl ErrorCode {
             ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ErrorCode::CrossOrigin => StatusCode::FORBIDDEN,
+            ErrorCode::CrossOrigin | ErrorCode::AccountSuspended => StatusCode::FORBIDDEN,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -184,6 +186,10 @@ impl From<AccountsError> for ApiError {
             AccountsError::TooManySignIns => ApiError::new(
                 ErrorCode::RateLimited,
                 "Too many sign-in attempts. Wait a minute and try again.",
+            ),
+            AccountsError::Suspended => ApiError::new(
+                ErrorCode::AccountSuspended,
+                "This account is suspended. Write to support to find out why.",
             ),
             AccountsError::TooManySignUps => ApiError::new(
                 ErrorCode::RateLimited,

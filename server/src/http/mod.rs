@@ -4,7 +4,7 @@ mod admin;
 mod auth;
 mod billing;
 pub mod client;
-mod credits;
+pub(crate) mod credits;
 mod error;
 mod files;
 mod generations;
@@ -51,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/jobs/{id}", get(admin::job))
         .route("/api/admin/jobs/{id}/cancel", post(admin::cancel))
         .route("/api/admin/audit", get(admin::audit_log))
+        .route("/api/admin/users", get(admin::users))
+        .route("/api/admin/users/{id}", get(admin::user))
+        .route("/api/admin/users/{id}/grants", post(admin::grant))
+        .route("/api/admin/users/{id}/suspend", post(admin::suspend))
+        .route("/api/admin/users/{id}/unsuspend", post(admin::unsuspend))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     let uploads = Router::new()
         .route("/api/generations", post(generations::create))

@@ -194,7 +194,82 @@ async fn an_edited_or_deleted_audit_row_is_seen(t: TestDb) {
     assert!(broken.iter().any(|b| b.contains("expected 2")), "{broken:?}");
 }
 
+async fn an_admin_grants_credits_with_a_reason_and_suspends_a_shopper(t: TestDb) {
+    let app = TestApp::new(t).await;
+    let ann = app.signed_up("ann@example.com").await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.body["id"].as_str().expect("id").to_owned();
+    let ops = app.signed_up("ops@example.com").await;
+    set_admin(&app.state.db, "ops@example.com", true, app.t.clock.now()).await.expect("admin");
+
+    let found = app.get("/api/admin/users?email=ANN", Some(&ops)).await;
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    let users = found.body["users"].as_array().expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(
+        (users[0]["email"].as_str(), users[0]["available"].as_i64()),
+        (Some("ann@example.com"), Some(3))
+    );
+
+    let grants = format!("/api/admin/users/{ann_id}/grants");
+    let no_reason = app.post_json(&grants, serde_json::json!({ "amount": 5 }), Some(&ops)).await;
+    assert_eq!((no_reason.status, no_reason.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    let zero =
+        app.post_json(&grants, serde_json::json!({ "amount": 0, "reason": "x" }), Some(&ops)).await;
+    assert_eq!(zero.status, StatusCode::BAD_REQUEST);
+    let granted = app
+        .post_json(&grants, serde_json::json!({ "amount": 5, "expires_in_days": 30, "reason": "refund for ticket 7" }), Some(&ops))
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
+    assert_eq!(granted.body["package"]["name"], "Granted by ops@example.com");
+    assert_eq!(granted.body["package"]["granted"], 5);
+    assert_eq!(app.get("/api/credits", Some(&ann)).await.body["available"], 8);
+
+    let detail = app.get(&format!("/api/admin/users/{ann_id}"), Some(&ops)).await;
+    assert_eq!(detail.body["user"]["available"], 8);
+    assert_eq!(detail.body["packages"].as_array().map(Vec::len), Some(2));
+    assert!(detail.body["entries"].as_array().is_some_and(|e| e.len() >= 2));
+    assert_eq!(detail.body["generations"].as_array().map(Vec::len), Some(0));
+
+    let suspend = format!("/api/admin/users/{ann_id}/suspend");
+    let r = app
+        .post_json(&suspend, serde_json::json!({ "reason": "chargeback fraud" }), Some(&ops))
+        .await;
+    assert_eq!((r.status, r.body["user"]["suspended"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(
+        app.get("/api/me", Some(&ann)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "her session ended"
+    );
+    let login =
+        serde_json::json!({ "email": "ann@example.com", "password": "correct horse battery" });
+    let refused = app.post_json("/api/auth/login", login.clone(), None).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "account_suspended"));
+    let wrong = serde_json::json!({ "email": "ann@example.com", "password": "not her password" });
+    assert_eq!(
+        app.post_json("/api/auth/login", wrong, None).await.code(),
+        "invalid_credentials",
+        "no oracle"
+    );
+
+    let unsuspend = format!("/api/admin/users/{ann_id}/unsuspend");
+    let r = app.post_json(&unsuspend, serde_json::json!({ "reason": "cleared" }), Some(&ops)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(app.post_json("/api/auth/login", login, None).await.status, StatusCode::OK);
+
+    let log = app.get("/api/admin/audit", Some(&ops)).await;
+    let actions: Vec<&str> = log.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(actions, vec!["unsuspend", "suspend", "grant_credits"], "newest first");
+    assert!(fitroom_server::audit::verify(&app.state.db).await.expect("verify").is_empty());
+    app.t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    an_admin_grants_credits_with_a_reason_and_suspends_a_shopper,
     an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it,
     an_edited_or_deleted_audit_row_is_seen,
     every_admin_route_is_404_for_visitors_and_shoppers,

@@ -117,6 +117,9 @@ pub struct Config {
     pub reconcile_every_secs: u64,
     pub poll_after_secs: u64,
     pub job_timeout_secs: u64,
+    /// `FITROOM_INPUT_RETENTION_HOURS` (default 24): input photos are deleted this long after
+    /// their job ends (0: at the next sweep).
+    pub input_retention_hours: u64,
     pub local: LocalProviderConfig,
     pub fetch_allow_private: bool,
     /// `FITROOM_SECRET`: signs URLs and the local provider's webhooks; several processes sharing
@@ -305,6 +308,7 @@ impl Config {
             reconcile_every_secs: r.parsed("FITROOM_RECONCILE_EVERY_SECS", 5)?,
             poll_after_secs: r.parsed("FITROOM_POLL_AFTER_SECS", 60)?,
             job_timeout_secs: r.parsed("FITROOM_JOB_TIMEOUT_SECS", 900)?,
+            input_retention_hours: r.parsed("FITROOM_INPUT_RETENTION_HOURS", 24)?,
             local: LocalProviderConfig {
                 delay_ms: r.parsed("FITROOM_LOCAL_DELAY_MS", 2000)?,
                 failure_rate: r.rate("FITROOM_LOCAL_FAILURE_RATE")?,

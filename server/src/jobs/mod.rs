@@ -10,6 +10,7 @@
 //! | the only writer of a job's status | `transition.rs` (rules in `status.rs`) |
 //! | one process at a time on a job (submission, copy, poll) | `lease.rs` |
 //! | overdue jobs and holds are finished | `reconciler.rs` |
+//! | input photos are deleted once the retention has passed | `retention.rs` |
 //! | the shopper cancels or deletes | `cancel.rs`, `delete.rs` |
 //! | the timeline of every step | `events.rs` |
 //! | outputs are downloaded under address and size rules | `download.rs` |
@@ -27,6 +28,7 @@ mod mirror;
 mod reconciler;
 mod record;
 mod report;
+mod retention;
 mod status;
 mod status_cache;
 mod submit;

@@ -49,6 +49,8 @@ pub struct Pass {
     pub examined: usize,
     pub expired_packages: usize,
     pub released_holds: usize,
+    /// Ended jobs whose input photos were deleted.
+    pub deleted_inputs: usize,
     /// Items that failed this time and will be tried again.
     pub failures: usize,
 }
@@ -62,13 +64,16 @@ impl Jobs {
             examined: jobs.examined,
             expired_packages: ledger.expired_packages,
             released_holds: ledger.released_holds,
+            deleted_inputs: jobs.deleted_inputs,
             failures: jobs.failures + ledger.failures,
         })
     }
 
-    /// Every unfinished job whose next check is due and that nobody holds.
+    /// Every unfinished job whose next check is due and that nobody holds; then the photos of
+    /// jobs past their retention.
     pub async fn sweep_jobs(&self) -> Pass {
         let mut pass = Pass::default();
+        self.sweep_inputs(&mut pass).await;
         let now = self.clock.now();
         let due: Result<Vec<(String,)>, _> = sqlx::query_as(
             "SELECT id FROM jobs WHERE status IN ('queued', 'processing') AND next_check_at IS NOT NULL \

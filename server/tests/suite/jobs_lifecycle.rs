@@ -468,7 +468,35 @@ async fn overdue_holds_end_their_jobs_even_when_the_job_loop_has_not_run(t: Test
     w.t.assert_verified().await;
 }
 
+async fn input_photos_are_deleted_once_their_retention_has_passed(t: TestDb) {
+    let w = World::new(t, &["scripted"]).await;
+    let (user, ended) = w.shopper_with_a_job(3).await;
+    let running = match w.jobs.create(w.request(&user)).await.expect("create") {
+        Created::New(job) => job,
+        Created::Existing(_) => panic!("a new request"),
+    };
+    w.jobs.cancel(&user, &ended.id).await.expect("cancel");
+    let photo = |job: &Job| job.person_key.clone().expect("an input photo");
+    let (ended_photo, running_photo) = (photo(&ended), photo(&running));
+
+    w.t.clock.advance_millis(23 * 3_600_000);
+    let pass = w.jobs.sweep_jobs().await;
+    assert_eq!(pass.deleted_inputs, 0, "23 hours after the end: kept");
+    assert!(w.stored(&ended_photo).await);
+
+    w.t.clock.advance_millis(2 * 3_600_000);
+    let pass = w.jobs.sweep_jobs().await;
+    assert_eq!((pass.deleted_inputs, pass.failures), (1, 0));
+    assert!(!w.stored(&ended_photo).await, "25 hours after the end: deleted");
+    assert_eq!(w.job(&ended.id).await.person_key, None, "and forgotten");
+    // The second job was still running at the first sweep (it timed out there): its own
+    // retention counts from its own end.
+    assert!(w.stored(&running_photo).await, "a job that ended later keeps its photos");
+    assert_eq!(w.jobs.sweep_jobs().await.deleted_inputs, 0, "nothing twice");
+}
+
 crate::on_both_databases!(
+    input_photos_are_deleted_once_their_retention_has_passed,
     every_pair_of_events_in_every_order_ends_a_job_exactly_once,
     events_racing_each_other_still_end_a_job_exactly_once,
     a_report_is_bound_only_to_the_task_its_job_recorded,

@@ -495,7 +495,69 @@ async fn input_photos_are_deleted_once_their_retention_has_passed(t: TestDb) {
     assert_eq!(w.jobs.sweep_jobs().await.deleted_inputs, 0, "nothing twice");
 }
 
+/// The kinds of a job's timeline, once it shows `last` (a copy into storage may still be on its
+/// way when the step that started it returns).
+async fn timeline_through(w: &World, job: &JobId, last: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let kinds: Vec<String> =
+            w.jobs.timeline(job).await.expect("timeline").into_iter().map(|e| e.kind).collect();
+        if kinds.iter().any(|k| k == last) {
+            return kinds;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{last} never reached the timeline of {job}");
+}
+
+/// `steps` appear in `kinds` in this order (other steps may come between).
+fn in_order(kinds: &[String], steps: &[&str]) -> bool {
+    let mut rest = kinds.iter();
+    steps.iter().all(|step| rest.any(|k| k == step))
+}
+
+/// What the operator's timeline shows for each way a job can go (issue 20's paths).
+async fn every_path_leaves_its_steps_in_the_timeline(t: TestDb) {
+    let w = World::new(t, &["scripted", "backup"]).await;
+    let paths: [(&str, &[Event], &[&str]); 5] = [
+        ("success", &[Event::Webhook], &["webhook", "stored", "settled"]),
+        (
+            "duplicate webhook",
+            &[Event::Webhook, Event::DuplicateWebhook],
+            &["webhook", "stored", "settled", "webhook"],
+        ),
+        ("lost webhook, polled", &[Event::Poll], &["polled", "stored", "settled"]),
+        ("cancel", &[Event::Cancel], &["canceled", "released"]),
+        ("timeout", &[Event::Timeout], &["failed", "released"]),
+    ];
+    for (path, events, steps) in paths {
+        let (user, job) = w.shopper_with_a_job(2).await;
+        for event in events {
+            happen(&w, &user, &job, *event).await;
+        }
+        let last = steps.last().expect("a step");
+        let mut kinds = timeline_through(&w, &job.id, last).await;
+        if path == "duplicate webhook" {
+            // The second delivery is recorded after the end, and changes nothing.
+            kinds = timeline_through(&w, &job.id, "settled").await;
+            assert_eq!(kinds.iter().filter(|k| *k == "webhook").count(), 2, "{path}: {kinds:?}");
+        }
+        let all: Vec<&str> =
+            ["created", "held", "submitted"].into_iter().chain(steps.iter().copied()).collect();
+        assert!(in_order(&kinds, &all), "{path}: {kinds:?}");
+    }
+
+    // Failover: the first provider refuses, the second takes the task.
+    w.providers[0].unavailable.store(true, Ordering::SeqCst);
+    let (_, job) = w.shopper_with_a_job(2).await;
+    let events = w.jobs.timeline(&job.id).await.expect("timeline");
+    let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
+    assert!(in_order(&kinds, &["created", "held", "submit_failed", "submitted"]), "{kinds:?}");
+    let submitted = events.iter().find(|e| e.kind == "submitted").expect("submitted");
+    assert!(submitted.detail.as_deref().is_some_and(|d| d.starts_with("backup")), "{submitted:?}");
+}
+
 crate::on_both_databases!(
+    every_path_leaves_its_steps_in_the_timeline,
     input_photos_are_deleted_once_their_retention_has_passed,
     every_pair_of_events_in_every_order_ends_a_job_exactly_once,
     events_racing_each_other_still_end_a_job_exactly_once,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::clock::Timestamp;
 use crate::http::ApiError;
+use crate::http::page_size::page_size;
 use crate::http::session::CurrentUser;
 use crate::ledger::{Entry, Package};
 
@@ -59,13 +60,7 @@ pub async fn ledger(
     user: CurrentUser,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None | Some("") => DEFAULT_LEDGER_LIMIT,
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if n >= 1 => n.min(MAX_LEDGER_LIMIT),
-            _ => return Err(ApiError::invalid("limit must be a whole number from 1 to 500.")),
-        },
-    };
+    let limit = page_size(query.limit.as_deref(), DEFAULT_LEDGER_LIMIT, MAX_LEDGER_LIMIT)?;
     let entries = state.ledger.entries(&user.id, limit).await?;
     Ok(Json(json!({ "entries": entries.iter().map(entry_json).collect::<Vec<_>>() })))
 }

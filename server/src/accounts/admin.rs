@@ -28,9 +28,16 @@ pub async fn set_admin(
 }
 
 pub async fn is_admin(db: &Db, user: &UserId) -> Result<bool, sqlx::Error> {
-    let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT admin_since FROM users WHERE id = $1")
-        .bind(user.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(matches!(row, Some((Some(_),))))
+    Ok(admin_email(db, user).await?.is_some())
+}
+
+/// The admin's address, in the one read the console's guard needs; `None` for anyone who is not
+/// an admin.
+pub async fn admin_email(db: &Db, user: &UserId) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT email, admin_since FROM users WHERE id = $1")
+            .bind(user.as_str())
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.and_then(|(email, since)| since.map(|_| email)))
 }

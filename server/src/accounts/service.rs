@@ -146,10 +146,10 @@ impl Accounts {
         if !allowed {
             return Err(AccountsError::TooManySignIns);
         }
-        let row: Option<(String, String, String)> = match Email::parse(email) {
+        let row: Option<(String, String, String, Option<i64>)> = match Email::parse(email) {
             Ok(email) => {
                 sqlx::query_as(
-                    "SELECT id, email, password_hash FROM users WHERE lower(email) = lower($1)",
+                    "SELECT id, email, password_hash, suspended_at FROM users WHERE lower(email) = lower($1)",
                 )
                 .bind(email.as_str())
                 .fetch_optional(self.db.pool())
@@ -157,29 +157,22 @@ impl Accounts {
             }
             Err(_) => None,
         };
-        let stored = row.as_ref().map(|(_, _, h)| h.clone());
+        let stored = row.as_ref().map(|(_, _, h, _)| h.clone());
         if !self.hasher.verify_off_thread(password.to_owned(), stored).await {
             return Err(AccountsError::InvalidCredentials);
         }
-        let Some((id, email, _)) = row else { return Err(AccountsError::InvalidCredentials) };
-        let id = UserId::from_string(id);
+        let Some((id, email, _, suspended_at)) = row else {
+            return Err(AccountsError::InvalidCredentials);
+        };
         // Said only to whoever knows the password: a suspension is not an account oracle.
-        if self.suspended(&id).await? {
+        if suspended_at.is_some() {
             return Err(AccountsError::Suspended);
         }
+        let id = UserId::from_string(id);
         let mut conn = self.db.pool().acquire().await?;
         // A fresh token on every sign-in: a session id planted before login is worthless after.
         let token = session::create(&mut conn, &id, self.clock.now(), self.policy).await?;
         Ok((User { id, email }, token))
-    }
-
-    async fn suspended(&self, user: &UserId) -> Result<bool, AccountsError> {
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT suspended_at FROM users WHERE id = $1")
-                .bind(user.as_str())
-                .fetch_optional(self.db.pool())
-                .await?;
-        Ok(matches!(row, Some((Some(_),))))
     }
 
     /// Suspends (`Some(reason)`) or unsuspends (`None`) an account; a suspension ends every

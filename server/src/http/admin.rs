@@ -10,7 +10,7 @@ use fitroom_types::Generation;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::accounts::admin::is_admin;
+use crate::accounts::admin::admin_email;
 use crate::audit::{self, AdminWrite};
 use crate::http::ApiError;
 use crate::http::json::ApiJson;
@@ -34,11 +34,8 @@ impl FromRequestParts<AppState> for AdminUser {
         let token = session_token(&parts.headers).ok_or_else(ApiError::not_found)?;
         let user = state.accounts.session_user(&token).await.map_err(ApiError::internal)?;
         let user = user.ok_or_else(ApiError::not_found)?;
-        if !is_admin(&state.db, &user).await.map_err(ApiError::internal)? {
-            return Err(ApiError::not_found());
-        }
-        let account = state.accounts.user(&user).await?.ok_or_else(ApiError::not_found)?;
-        Ok(AdminUser(user, account.email))
+        let email = admin_email(&state.db, &user).await.map_err(ApiError::internal)?;
+        Ok(AdminUser(user, email.ok_or_else(ApiError::not_found)?))
     }
 }
 

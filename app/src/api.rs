@@ -54,7 +54,7 @@ pub fn error_text(e: &ServerFnError) -> String {
 }
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use fitroom_server::AppState;
     use fitroom_server::http::ApiError;
     use fitroom_server::ids::UserId;

@@ -1,5 +1,6 @@
 //! Fitroom's pages: rendered on the server, hydrated in the browser.
 
+mod admin_api;
 pub mod api;
 mod client;
 mod layout;
@@ -8,9 +9,13 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{SsrMode, StaticSegment, path};
 
 use pages::account::AccountPage;
+use pages::admin::{
+    audit::AuditPage, job::JobPage, jobs::JobsPage, operations::OperationsPage,
+    providers::ProvidersPage, user::UserPage, users::UsersPage,
+};
 use pages::auth::{LoginPage, SignupPage};
 use pages::history::HistoryPage;
 use pages::not_found::NotFound;
@@ -76,6 +81,14 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=StaticSegment("signup") view=SignupPage />
+                    // The operator console: 404 for anyone who is not an admin.
+                    <Route path=path!("/admin") view=OperationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/providers") view=ProvidersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/jobs") view=JobsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/jobs/:id") view=JobPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
                 </Routes>
             </div>
         </Router>

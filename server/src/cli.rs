@@ -11,7 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::ids::UserId;
-use crate::ledger::{Credits, Grant, Ledger, verify};
+use crate::ledger::{Credits, Grant, Ledger};
 
 #[derive(Debug, Parser)]
 #[command(name = "fitroom", version, about = "Fitroom, a virtual fitting room")]
@@ -35,6 +35,13 @@ pub enum Command {
     /// Make or unmake operators of the console.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Each enabled provider: state, price, spend against budget, success rate and latency over
+    /// the routing window.
+    Providers {
+        /// `{"providers":[…]}` instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,28 +120,72 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
                 }
             }
         }
+        Command::Providers { json } => {
+            let names: Vec<&str> = config.providers.iter().map(String::as_str).collect();
+            let window_ms =
+                i64::try_from(config.routing_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let rows = crate::spend::figures::rows(
+                &db,
+                &config.spend,
+                &names,
+                window_ms,
+                SystemClock.now(),
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::json!({ "providers": rows }));
+            } else {
+                print!("{}", providers_table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ledger(LedgerCommand::Verify) => {
-            let report = verify::verify(&db).await?;
-            // The admins' audit log is checked beside the ledger: it records who granted what.
-            let audit_breaks = crate::audit::verify(&db).await?;
-            if report.is_clean() && audit_breaks.is_empty() {
-                println!("{}", report.summary());
+            let check =
+                crate::console::verification::run(&db, "cli", SystemClock.now())
+                    .await?;
+            if check.is_clean() {
+                println!("{}", check.summary);
                 Ok(ExitCode::SUCCESS)
             } else {
-                for violation in &report.violations {
+                for violation in &check.violations {
                     println!("violation: {violation}");
                 }
-                for broken in &audit_breaks {
-                    println!("violation: {broken}");
-                }
-                let n = report.violations.len() + audit_breaks.len();
-                println!("ledger verify FAILED: {n} violations");
+                println!("{}", check.summary);
                 Ok(ExitCode::FAILURE)
             }
         }
     };
     db.close().await;
     result
+}
+
+/// The providers as a table for a terminal.
+fn providers_table(rows: &[fitroom_types::admin::ProviderRow]) -> String {
+    let mut out = format!(
+        "{:<12} {:<12} {:>10} {:>12} {:>16} {:>6} {:>8} {:>9} {:>9}\n",
+        "provider", "state", "price", "spend", "budget", "jobs", "success", "p50", "p95"
+    );
+    let ms = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"));
+    for r in rows {
+        let budget = match (r.budget, &r.period) {
+            (Some(b), Some(p)) => format!("${b}/{p}"),
+            _ => "-".to_owned(),
+        };
+        let success = r.success_rate.map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0));
+        out.push_str(&format!(
+            "{:<12} {:<12} {:>10} {:>12} {:>16} {:>6} {:>8} {:>9} {:>9}\n",
+            r.name,
+            r.state,
+            format!("${}", r.price),
+            format!("${:.4}", r.spend),
+            budget,
+            r.jobs,
+            success,
+            ms(r.p50_ms),
+            ms(r.p95_ms)
+        ));
+    }
+    out
 }
 
 async fn grant(

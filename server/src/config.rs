@@ -120,6 +120,11 @@ pub struct Config {
     /// `FITROOM_INPUT_RETENTION_HOURS` (default 24): input photos are deleted this long after
     /// their job ends (0: at the next sweep).
     pub input_retention_hours: u64,
+    /// `FITROOM_PROVIDER_PRICES` and `FITROOM_PROVIDER_BUDGETS`.
+    pub spend: crate::spend::SpendSettings,
+    /// `FITROOM_ROUTING_WINDOW` (default 1 h): the sliding window routing and the provider
+    /// figures measure over.
+    pub routing_window_secs: u64,
     pub local: LocalProviderConfig,
     pub fetch_allow_private: bool,
     /// `FITROOM_SECRET`: signs URLs and the local provider's webhooks; several processes sharing
@@ -193,6 +198,27 @@ impl Reader<'_> {
             Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
             Some(value) => Err(ConfigError { key, value, reason: "expected true or false".into() }),
         }
+    }
+}
+
+/// A duration as seconds (`3600`) or with a unit (`90s`, `30m`, `1h`, `1d`); at least a second.
+fn duration_secs(r: &Reader<'_>, key: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let Some(text) = r.string(key) else { return Ok(default) };
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let scale = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && scale > 0 => Ok(n.saturating_mul(scale)),
+        _ => Err(ConfigError {
+            key,
+            value: text.clone(),
+            reason: "expected a duration like 3600, 30m or 1h".into(),
+        }),
     }
 }
 
@@ -288,6 +314,17 @@ impl Config {
                 reason: "must be a positive number of credits".into(),
             })?;
 
+        let spend = crate::spend::SpendSettings::parse(
+            r.string("FITROOM_PROVIDER_PRICES").as_deref(),
+            r.string("FITROOM_PROVIDER_BUDGETS").as_deref(),
+        )
+        .map_err(|reason| ConfigError {
+            key: "FITROOM_PROVIDER_PRICES / FITROOM_PROVIDER_BUDGETS",
+            value: String::new(),
+            reason,
+        })?;
+        let routing_window_secs = duration_secs(&r, "FITROOM_ROUTING_WINDOW", 3600)?;
+
         Ok(Config {
             database_url: r.or("DATABASE_URL", "sqlite://data/fitroom.db"),
             addr,
@@ -309,6 +346,8 @@ impl Config {
             poll_after_secs: r.parsed("FITROOM_POLL_AFTER_SECS", 60)?,
             job_timeout_secs: r.parsed("FITROOM_JOB_TIMEOUT_SECS", 900)?,
             input_retention_hours: r.parsed("FITROOM_INPUT_RETENTION_HOURS", 24)?,
+            spend,
+            routing_window_secs,
             local: LocalProviderConfig {
                 delay_ms: r.parsed("FITROOM_LOCAL_DELAY_MS", 2000)?,
                 failure_rate: r.rate("FITROOM_LOCAL_FAILURE_RATE")?,

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod fault;
 pub mod http;
@@ -19,6 +20,7 @@ pub mod media;
 pub mod metrics;
 pub mod providers;
 pub mod signing;
+pub mod spend;
 pub mod storage;
 pub mod telemetry;
 

@@ -3,11 +3,14 @@
 //! (docs/api.md). Also the upload rules both sides check, so the page refuses what the server
 //! would refuse before anything is sent.
 
+pub mod admin;
 mod balance;
+mod credits;
 mod error_body;
 mod generation;
 pub mod upload;
 
 pub use balance::{Balance, Me};
+pub use credits::{LedgerEntry, Package};
 pub use error_body::{ErrorBody, ErrorDetail};
 pub use generation::{Generation, GenerationStatus};

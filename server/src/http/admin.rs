@@ -1,28 +1,29 @@
 //! `/api/admin/…`: the operator console's JSON (docs/api.md, Operator console). Every route
 //! answers 404 to anyone who is not an admin, signed in or not: the console does not exist for
-//! them.
+//! them. The rules live in `crate::console`; these handlers parse and answer.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use fitroom_types::Generation;
+use fitroom_types::admin::{AdminAccount, AdminAccountDetail, AdminJob, AuditEntry, JobTimeline};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::accounts::admin::admin_email;
-use crate::audit::{self, AdminWrite};
+use crate::console::accounts::AdminGrant;
+use crate::console::jobs::{JobFilter, JobImage};
+use crate::console::{self, Admin, Reason};
 use crate::http::ApiError;
 use crate::http::json::ApiJson;
+use crate::http::object::{self, Caching};
 use crate::http::page_size::page_size;
 use crate::http::session::session_token;
 use crate::ids::{JobId, UserId};
-use crate::jobs::{JOB_COLUMNS, Job, JobStatus, from_row};
-use crate::ledger::{Credits, Grant};
+use crate::jobs::JobStatus;
 
-/// A signed-in admin, with the address the audit log names them by. Anyone else is refused with
-/// 404, never 401 or 403.
-pub struct AdminUser(pub UserId, pub String);
+/// A signed-in admin. Anyone else is refused with 404, never 401 or 403.
+pub struct AdminUser(pub Admin);
 
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;
@@ -34,37 +35,9 @@ impl FromRequestParts<AppState> for AdminUser {
         let token = session_token(&parts.headers).ok_or_else(ApiError::not_found)?;
         let user = state.accounts.session_user(&token).await.map_err(ApiError::internal)?;
         let user = user.ok_or_else(ApiError::not_found)?;
-        let email = admin_email(&state.db, &user).await.map_err(ApiError::internal)?;
-        Ok(AdminUser(user, email.ok_or_else(ApiError::not_found)?))
+        let admin = Admin::of(state, user).await?;
+        Ok(AdminUser(admin.ok_or_else(ApiError::not_found)?))
     }
-}
-
-/// A job as the operator sees it: everything the shopper sees, and whose it is, where it went,
-/// how often it was offered to a provider, and why it failed.
-#[derive(Serialize)]
-pub struct AdminJob {
-    #[serde(flatten)]
-    generation: fitroom_types::Generation,
-    user_id: String,
-    email: String,
-    task_id: Option<String>,
-    attempts: i64,
-    error_code: Option<&'static str>,
-    submitted_at: Option<String>,
-    finished_at: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct TimelineEvent {
-    at: String,
-    kind: String,
-    detail: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct JobTimeline {
-    job: AdminJob,
-    events: Vec<TimelineEvent>,
 }
 
 #[derive(Serialize)]
@@ -72,87 +45,34 @@ pub struct AdminJobList {
     items: Vec<AdminJob>,
 }
 
-/// A `LIKE … ESCAPE '\\'` pattern for addresses containing `text`, without case: LIKE's own
-/// characters in the text match themselves.
-fn containing(text: &str) -> String {
-    let text = text.to_lowercase();
-    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
-}
-
-/// Submissions tried for a job: the `submitted` and `submit_failed` steps of its timeline.
-const ATTEMPTS: &str = "(SELECT COUNT(*) FROM job_events e WHERE e.job_id = jobs.id \
-     AND e.kind IN ('submitted', 'submit_failed')) AS attempts";
-
-fn admin_job(state: &AppState, job: &Job, email: String, attempts: i64) -> AdminJob {
-    AdminJob {
-        generation: job.generation(&state.config.public_url),
-        user_id: job.user.to_string(),
-        email,
-        task_id: job.provider_task_id.clone(),
-        attempts,
-        error_code: job.error_code.map(|c| c.as_str()),
-        submitted_at: job.submitted_at.map(|t| t.to_rfc3339()),
-        finished_at: job.finished_at.map(|t| t.to_rfc3339()),
-    }
-}
-
-async fn load(
-    state: &AppState,
-    filter: &str,
-    binds: Vec<String>,
-    limit: i64,
-) -> Result<Vec<AdminJob>, ApiError> {
-    let columns = JOB_COLUMNS
-        .split(", ")
-        .map(|c| format!("jobs.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT {columns}, users.email AS email, {ATTEMPTS} FROM jobs JOIN users ON users.id = jobs.user_id \
-         WHERE {filter} ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT {limit}"
-    );
-    let mut query = sqlx::query(&sql);
-    for bind in &binds {
-        query = query.bind(bind.as_str());
-    }
-    let rows = query.fetch_all(state.db.pool()).await.map_err(ApiError::internal)?;
-    rows.iter()
-        .map(|row| {
-            use sqlx::Row;
-            let job = from_row(row).map_err(ApiError::internal)?;
-            let email: String = row.try_get("email").map_err(ApiError::internal)?;
-            let attempts: i64 = row.try_get("attempts").map_err(ApiError::internal)?;
-            Ok(admin_job(state, &job, email, attempts))
-        })
-        .collect()
-}
-
 /// `GET /api/admin/jobs/{id}`: the job and its whole timeline, oldest first.
 pub async fn job(
     State(state): State<AppState>,
-    AdminUser(admin, _): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobTimeline>, ApiError> {
-    let id = JobId::from_string(id);
-    // Reads of a shopper's data by an operator are logged with who read them.
-    tracing::info!(%admin, job = %id, "admin read a job's timeline");
-    let job = load(&state, "jobs.id = $1", vec![id.to_string()], 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(ApiError::not_found)?;
-    let events = state.jobs.timeline(&id).await?;
-    Ok(Json(JobTimeline {
-        job,
-        events: events
-            .into_iter()
-            .map(|e| TimelineEvent { at: e.at.to_rfc3339(), kind: e.kind, detail: e.detail })
-            .collect(),
-    }))
+    Ok(Json(console::jobs::timeline(&state, &admin, &JobId::from_string(id)).await?))
+}
+
+/// `GET /api/admin/jobs/{id}/images/{person|garment|result}`: one of the job's stored images,
+/// never cached.
+pub async fn job_image(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path((id, image)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let image = JobImage::parse(&image).ok_or_else(ApiError::not_found)?;
+    let key = console::jobs::image_key(&state, &admin, &JobId::from_string(id), image).await?;
+    let caching = Caching { etag: None, cache_control: "private, no-store" };
+    object::serve(state.storage.as_ref(), &key, &headers, &caching)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(ApiError::not_found)
 }
 
 #[derive(Deserialize)]
-pub struct JobFilter {
+pub struct JobQuery {
     status: Option<String>,
     provider: Option<String>,
     email: Option<String>,
@@ -163,81 +83,72 @@ pub struct JobFilter {
 /// address containing it (without case).
 pub async fn jobs(
     State(state): State<AppState>,
-    AdminUser(admin, _): AdminUser,
-    Query(filter): Query<JobFilter>,
+    AdminUser(admin): AdminUser,
+    Query(query): Query<JobQuery>,
 ) -> Result<Json<AdminJobList>, ApiError> {
-    let limit = i64::from(page_size(filter.limit.as_deref(), 50, 500)?);
-    let mut clauses = vec!["1 = 1".to_owned()];
-    let mut binds = Vec::new();
-    if let Some(status) = filter.status.as_deref().filter(|s| !s.is_empty()) {
-        let status = JobStatus::parse(status).ok_or_else(|| {
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(JobStatus::parse(text).ok_or_else(|| {
             ApiError::invalid("status must be queued, processing, succeeded, failed or canceled.")
-        })?;
-        binds.push(status.as_str().to_owned());
-        clauses.push(format!("jobs.status = ${}", binds.len()));
-    }
-    if let Some(provider) = filter.provider.as_deref().filter(|p| !p.is_empty()) {
-        binds.push(provider.to_ascii_lowercase());
-        clauses.push(format!("jobs.provider = ${}", binds.len()));
-    }
-    if let Some(email) = filter.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        binds.push(containing(email));
-        clauses.push(format!("lower(users.email) LIKE ${} ESCAPE '\\'", binds.len()));
-    }
-    tracing::info!(%admin, filter = %clauses.join(" AND "), "admin listed jobs");
-    let items = load(&state, &clauses.join(" AND "), binds, limit).await?;
-    Ok(Json(AdminJobList { items }))
+        })?),
+    };
+    let filter = JobFilter {
+        status,
+        provider: query.provider,
+        email: query.email,
+        since_ms: None,
+        limit: i64::from(page_size(query.limit.as_deref(), 50, 500)?),
+    };
+    Ok(Json(AdminJobList { items: console::jobs::list(&state, &admin, &filter).await? }))
 }
 
 #[derive(Deserialize)]
-pub struct Reason {
+pub struct ReasonBody {
     reason: Option<String>,
-}
-
-/// Every admin write says why: the audit log keeps it beside who did what.
-fn reason_of(body: &Reason) -> Result<String, ApiError> {
-    let reason = body.reason.as_deref().map(str::trim).unwrap_or_default();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid("Give a reason (1 to 500 characters)."));
-    }
-    Ok(reason.to_owned())
 }
 
 /// `POST /api/admin/jobs/{id}/cancel` `{"reason"}`: cancels an unfinished job, whoever's it is
 /// (its hold released), and records who and why.
 pub async fn cancel(
     State(state): State<AppState>,
-    AdminUser(admin, email): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<Reason>,
+    ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Json<Generation>, ApiError> {
-    let reason = reason_of(&body)?;
-    let id = JobId::from_string(id);
-    let job = state.jobs.cancel_as_operator(&id).await?;
-    let write = AdminWrite {
-        actor: &admin,
-        actor_email: &email,
-        action: "cancel_job",
-        target: id.as_str(),
-        reason: &reason,
-    };
-    audit::record(&state.db, &write, state.clock.now()).await.map_err(ApiError::internal)?;
+    let reason = Reason::parse(body.reason.as_deref())?;
+    let job = console::jobs::cancel(&state, &admin, &JobId::from_string(id), &reason).await?;
     Ok(Json(job.generation(&state.config.public_url)))
 }
 
 #[derive(Serialize)]
-pub struct AuditView {
-    id: String,
-    at: String,
-    actor: String,
-    action: String,
-    target: String,
-    reason: String,
+pub struct ProviderList {
+    providers: Vec<fitroom_types::admin::ProviderRow>,
+}
+
+/// `GET /api/admin/providers`: the rows of `fitroom providers --json`.
+pub async fn providers(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Json<ProviderList>, ApiError> {
+    Ok(Json(ProviderList { providers: console::providers::rows(&state).await? }))
+}
+
+/// `POST /api/admin/providers/{name}/reset` `{"reason"}`: ends the provider's cool-down for
+/// every process.
+pub async fn reset_cooldown(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<ProviderList>, ApiError> {
+    let reason = Reason::parse(body.reason.as_deref())?;
+    console::providers::reset_cooldown(&state, &admin, &name, &reason).await?;
+    Ok(Json(ProviderList { providers: console::providers::rows(&state).await? }))
 }
 
 #[derive(Serialize)]
 pub struct AuditList {
-    entries: Vec<AuditView>,
+    entries: Vec<AuditEntry>,
 }
 
 #[derive(Deserialize)]
@@ -252,64 +163,11 @@ pub async fn audit_log(
     Query(query): Query<Limit>,
 ) -> Result<Json<AuditList>, ApiError> {
     let limit = i64::from(page_size(query.limit.as_deref(), 100, 1000)?);
-    let entries = audit::newest(&state.db, limit).await.map_err(ApiError::internal)?;
-    Ok(Json(AuditList {
-        entries: entries
-            .into_iter()
-            .map(|e| AuditView {
-                id: e.id,
-                at: e.at.to_rfc3339(),
-                actor: e.actor_email,
-                action: e.action,
-                target: e.target,
-                reason: e.reason,
-            })
-            .collect(),
-    }))
-}
-
-/// An account as the console lists it.
-#[derive(Serialize)]
-pub struct AdminAccount {
-    id: String,
-    email: String,
-    created_at: String,
-    available: i64,
-    held: i64,
-    suspended: bool,
-}
-
-type AccountRow = (String, String, i64, Option<i64>);
-
-async fn account(
-    state: &AppState,
-    (id, email, created_at, suspended_at): AccountRow,
-) -> Result<AdminAccount, ApiError> {
-    let balance = state.ledger.balance(&UserId::from_string(id.clone())).await?;
-    Ok(AdminAccount {
-        id,
-        email,
-        created_at: crate::clock::Timestamp::from_millis(created_at).to_rfc3339(),
-        available: balance.available.get(),
-        held: balance.held.get(),
-        suspended: suspended_at.is_some(),
-    })
-}
-
-const ACCOUNT_COLUMNS: &str = "id, email, created_at, suspended_at";
-
-async fn account_by_id(state: &AppState, id: &str) -> Result<AdminAccount, ApiError> {
-    let row: Option<AccountRow> =
-        sqlx::query_as(&format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(state.db.pool())
-            .await
-            .map_err(ApiError::internal)?;
-    account(state, row.ok_or_else(ApiError::not_found)?).await
+    Ok(Json(AuditList { entries: console::audit_log::newest(&state, limit).await? }))
 }
 
 #[derive(Deserialize)]
-pub struct UserFilter {
+pub struct UserQuery {
     email: Option<String>,
     limit: Option<String>,
 }
@@ -324,62 +182,21 @@ pub struct AccountList {
 pub async fn users(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(filter): Query<UserFilter>,
+    Query(query): Query<UserQuery>,
 ) -> Result<Json<AccountList>, ApiError> {
-    let limit = i64::from(page_size(filter.limit.as_deref(), 50, 200)?);
-    let pattern = containing(filter.email.as_deref().map(str::trim).unwrap_or_default());
-    let rows: Vec<AccountRow> = sqlx::query_as(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM users WHERE lower(email) LIKE $1 ESCAPE '\\' \
-         ORDER BY created_at DESC, id DESC LIMIT $2"
-    ))
-    .bind(pattern)
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await
-    .map_err(ApiError::internal)?;
-    let mut users = Vec::with_capacity(rows.len());
-    for row in rows {
-        users.push(account(&state, row).await?);
-    }
-    Ok(Json(AccountList { users }))
+    let limit = i64::from(page_size(query.limit.as_deref(), 50, 200)?);
+    let email = query.email.unwrap_or_default();
+    Ok(Json(AccountList { users: console::accounts::search(&state, &email, limit).await? }))
 }
 
 /// `GET /api/admin/users/{id}`: the account, its packages by expiry, its ledger and its
 /// generations.
 pub async fn user(
     State(state): State<AppState>,
-    AdminUser(admin, _): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let account = account_by_id(&state, &id).await?;
-    tracing::info!(%admin, user = %id, "admin read an account");
-    let user = UserId::from_string(id);
-    let balance = state.ledger.balance(&user).await?;
-    let packages: Vec<_> = balance
-        .packages
-        .iter()
-        .map(|p| crate::http::credits::package_json(p, balance.now))
-        .collect();
-    let entries: Vec<_> = state
-        .ledger
-        .entries(&user, 100)
-        .await?
-        .iter()
-        .map(crate::http::credits::entry_json)
-        .collect();
-    let generations: Vec<Generation> = state
-        .jobs
-        .list(&user, 100)
-        .await?
-        .iter()
-        .map(|j| j.generation(&state.config.public_url))
-        .collect();
-    Ok(Json(serde_json::json!({
-        "user": account,
-        "packages": packages,
-        "entries": entries,
-        "generations": generations,
-    })))
+) -> Result<Json<AdminAccountDetail>, ApiError> {
+    Ok(Json(console::accounts::detail(&state, &admin, &UserId::from_string(id)).await?))
 }
 
 #[derive(Deserialize)]
@@ -389,95 +206,63 @@ pub struct GrantRequest {
     reason: Option<String>,
 }
 
+#[derive(Serialize)]
+pub struct Granted {
+    package: fitroom_types::Package,
+}
+
 /// `POST /api/admin/users/{id}/grants` `{"amount","expires_in_days"?,"reason"}`: a ledger grant
 /// named for the admin who made it, and an audit entry.
 pub async fn grant(
     State(state): State<AppState>,
-    AdminUser(admin, email): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<GrantRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let reason = reason_of(&Reason { reason: body.reason.clone() })?;
-    if body.amount <= 0 {
-        return Err(ApiError::invalid("amount must be a positive whole number of credits."));
-    }
-    if body.expires_in_days.is_some_and(|d| d <= 0) {
-        return Err(ApiError::invalid("expires_in_days must be a positive whole number."));
-    }
-    account_by_id(&state, &id).await?;
-    let user = UserId::from_string(id);
-    let now = state.clock.now();
-    let credits =
-        Credits::new(body.amount).map_err(|_| ApiError::invalid("amount must be positive."))?;
-    let package = state
-        .ledger
-        .grant(&Grant {
-            user: user.clone(),
-            credits,
-            name: format!("Granted by {email}"),
-            expires_at: body.expires_in_days.map(|d| now.plus_days(d)),
-            source: Some(format!("admin-grant:{}", uuid::Uuid::now_v7().simple())),
-        })
-        .await?;
-    let write = AdminWrite {
-        actor: &admin,
-        actor_email: &email,
-        action: "grant_credits",
-        target: user.as_str(),
-        reason: &format!("{credits} credits: {reason}"),
+) -> Result<(StatusCode, Json<Granted>), ApiError> {
+    let grant = AdminGrant {
+        amount: body.amount,
+        expires_in_days: body.expires_in_days,
+        reason: Reason::parse(body.reason.as_deref())?,
     };
-    audit::record(&state.db, &write, now).await.map_err(ApiError::internal)?;
-    let balance = state.ledger.balance(&user).await?;
-    let granted =
-        balance.packages.iter().find(|p| p.id == package).ok_or_else(ApiError::not_found)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            serde_json::json!({ "package": crate::http::credits::package_json(granted, balance.now) }),
-        ),
-    ))
+    let package = console::accounts::grant(&state, &admin, &UserId::from_string(id), &grant).await?;
+    Ok((StatusCode::CREATED, Json(Granted { package })))
+}
+
+#[derive(Serialize)]
+pub struct Account {
+    user: AdminAccount,
 }
 
 async fn set_suspended(
     state: &AppState,
-    admin: &AdminUser,
-    id: &str,
-    body: &Reason,
+    admin: &Admin,
+    id: String,
+    body: &ReasonBody,
     suspend: bool,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let reason = reason_of(body)?;
+) -> Result<Json<Account>, ApiError> {
+    let reason = Reason::parse(body.reason.as_deref())?;
     let user = UserId::from_string(id);
-    if !state.accounts.set_suspended(&user, suspend.then_some(reason.as_str())).await? {
-        return Err(ApiError::not_found());
-    }
-    let write = AdminWrite {
-        actor: &admin.0,
-        actor_email: &admin.1,
-        action: if suspend { "suspend" } else { "unsuspend" },
-        target: id,
-        reason: &reason,
-    };
-    audit::record(&state.db, &write, state.clock.now()).await.map_err(ApiError::internal)?;
-    Ok(Json(serde_json::json!({ "user": account_by_id(state, id).await? })))
+    let user = console::accounts::set_suspended(state, admin, &user, &reason, suspend).await?;
+    Ok(Json(Account { user }))
 }
 
 /// `POST /api/admin/users/{id}/suspend` `{"reason"}`: every session ends, sign-in is refused
 /// with `account_suspended`.
 pub async fn suspend(
     State(state): State<AppState>,
-    admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    set_suspended(&state, &admin, &id, &body, true).await
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<Account>, ApiError> {
+    set_suspended(&state, &admin, id, &body, true).await
 }
 
 /// `POST /api/admin/users/{id}/unsuspend` `{"reason"}`.
 pub async fn unsuspend(
     State(state): State<AppState>,
-    admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    set_suspended(&state, &admin, &id, &body, false).await
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<Account>, ApiError> {
+    set_suspended(&state, &admin, id, &body, false).await
 }

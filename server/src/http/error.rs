@@ -8,6 +8,7 @@ use fitroom_types::{ErrorBody, ErrorDetail};
 
 use crate::accounts::AccountsError;
 use crate::billing::{FulfilmentError, StripeError};
+use crate::console::ConsoleError;
 use crate::jobs::JobError;
 use crate::ledger::LedgerError;
 
@@ -213,6 +214,10 @@ impl From<JobError> for ApiError {
                 format!("You already have {n} generations running. Wait for one to finish."),
             ),
             JobError::NotFound => ApiError::not_found(),
+            JobError::NoProviderAvailable => ApiError::new(
+                ErrorCode::NoProviderAvailable,
+                "No provider can take a try-on right now. Please try again in a minute.",
+            ),
             JobError::IdempotencyKeyReused => ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was already used for a different request.",
@@ -229,6 +234,19 @@ impl From<JobError> for ApiError {
             }
             JobError::Ledger(e) => e.into(),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<ConsoleError> for ApiError {
+    fn from(e: ConsoleError) -> Self {
+        match e {
+            ConsoleError::NotFound => ApiError::not_found(),
+            ConsoleError::Invalid(message) => ApiError::invalid(message),
+            ConsoleError::Jobs(e) => e.into(),
+            ConsoleError::Ledger(e) => e.into(),
+            ConsoleError::Accounts(e) => e.into(),
+            ConsoleError::Database(e) => ApiError::internal(e),
         }
     }
 }

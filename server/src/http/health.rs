@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::spend::figures::{Unusable, availability};
 
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
@@ -18,21 +19,32 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     checks.insert("database".into(), check("database", db.map_err(|e| e.to_string())));
     checks.insert("storage".into(), check("storage", storage.map_err(|e| e.to_string())));
     let ready = checks.values().all(|c| c["status"] == "ok");
-    // Providers are reported, not required: a provider cooling down is routed around.
-    let now = state.clock.now();
-    let providers: serde_json::Map<String, Value> = state
-        .jobs
-        .registry()
-        .health()
-        .into_iter()
-        .map(|(name, h)| {
-            let status = if h.is_cooling(now) { "cooling_down" } else { "ok" };
-            (
-                name.to_owned(),
-                json!({ "status": status, "consecutive_failures": h.consecutive_failures }),
-            )
-        })
-        .collect();
+    // Providers: ready while any of them can take a task (not cooling down, within budget), as
+    // the database says for every process. What failed is named; the cause goes to the log.
+    let names = state.jobs.registry().names();
+    let verdicts =
+        availability(&state.db, &state.config.spend, &names, state.clock.now()).await;
+    let mut providers = serde_json::Map::new();
+    let mut usable = false;
+    match verdicts {
+        Ok(verdicts) => {
+            for (name, verdict) in verdicts {
+                let status = match verdict {
+                    None => "ok",
+                    Some(Unusable::Cooling) => "cooling_down",
+                    Some(Unusable::OverBudget) => "over_budget",
+                };
+                usable |= verdict.is_none();
+                providers.insert(name.to_owned(), json!({ "status": status }));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reading the providers' state failed"),
+    }
+    checks.insert(
+        "providers".into(),
+        json!({ "status": if usable { "ok" } else { "unavailable" } }),
+    );
+    let ready = ready && usable;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     // Payments are reported, not required: without them shoppers still spend what they have.
     let payments = match state.stripe.disabled_reason() {

@@ -68,18 +68,31 @@ pub async fn metrics(
             );
         }
     }
-    let now = state.clock.now();
-    for (name, health) in state.jobs.registry().health() {
-        let labels = [("provider", name)];
+    // Per provider, from the database (the same figures every process sees): spend this
+    // period, what is left of its budget, success rate and latency over the routing window,
+    // and whether it is cooling down.
+    for row in crate::console::providers::rows(&state).await.map_err(ApiError::from)? {
+        let labels = [("provider", row.name.as_str())];
+        metrics.gauge("fitroom_provider_spend_usd", &labels, row.spend);
+        if let Some(budget) = row.budget {
+            metrics.gauge("fitroom_provider_budget_remaining_usd", &labels, (budget - row.spend).max(0.0));
+        }
+        if let Some(rate) = row.success_rate {
+            metrics.gauge("fitroom_provider_success_rate", &labels, rate);
+        }
+        for (quantile, value) in [("0.5", row.p50_ms), ("0.95", row.p95_ms)] {
+            if let Some(ms) = value {
+                metrics.gauge(
+                    "fitroom_provider_latency_seconds",
+                    &[("provider", row.name.as_str()), ("quantile", quantile)],
+                    ms as f64 / 1000.0,
+                );
+            }
+        }
         metrics.gauge(
             "fitroom_provider_cooling_down",
             &labels,
-            f64::from(u8::from(health.is_cooling(now))),
-        );
-        metrics.gauge(
-            "fitroom_provider_consecutive_failures",
-            &labels,
-            f64::from(health.consecutive_failures),
+            f64::from(u8::from(row.state == "cooling")),
         );
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render()))

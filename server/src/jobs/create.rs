@@ -5,6 +5,7 @@ use bytes::Bytes;
 use fitroom_types::upload::{AspectRatio, Prompt};
 use rand::RngCore;
 
+use crate::spend::figures::availability;
 use crate::db::with_retry;
 use crate::ids::{HoldId, JobId, UserId};
 use crate::jobs::events::{self, EventKind};
@@ -100,6 +101,14 @@ impl Jobs {
         rand::rng().fill_bytes(&mut token);
         let callback_token = hex::encode(token);
 
+        // Nothing is written when no provider could take the task now (a repeated request still
+        // answers its first job). Read before the transaction: holding SQLite's write lock while
+        // waiting for a second pooled connection could wait on itself.
+        let names = self.registry.names();
+        let verdicts =
+            availability(&self.db, &self.config.spend, &names, self.clock.now()).await?;
+        let usable = verdicts.iter().any(|(_, verdict)| verdict.is_none());
+
         let existing = with_retry(|| async {
             let mut tx = LedgerTx::begin(&self.ledger, &request.user).await?;
             let result = async {
@@ -119,6 +128,9 @@ impl Jobs {
                     }
                 }
                 let now = tx.now()?;
+                if !usable {
+                    return Err(JobError::NoProviderAvailable);
+                }
                 let limit = self.config.max_active_jobs;
                 if limit > 0 {
                     let (active,): (i64,) = sqlx::query_as(&format!(

@@ -11,6 +11,7 @@ use crate::ids::{EventId, JobId};
 pub enum EventKind {
     Created,
     Held,
+    Routed,
     Submitted,
     SubmitFailed,
     Webhook,
@@ -27,6 +28,7 @@ impl EventKind {
         match self {
             EventKind::Created => "created",
             EventKind::Held => "held",
+            EventKind::Routed => "routed",
             EventKind::Submitted => "submitted",
             EventKind::SubmitFailed => "submit_failed",
             EventKind::Webhook => "webhook",

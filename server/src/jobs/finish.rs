@@ -1,6 +1,6 @@
 //! Ending a job: its final state and its hold's resolution in one transaction. A stored result
 //! settles the hold (the shopper pays for a picture Fitroom holds); every other ending releases
-//! it. Whoever ends a job — a report, the mirror, a cancel, the reconciler — ends it here.
+//! it, and the same goes for the provider's spend (`crate::spend`). Whoever ends a job — a report, the mirror, a cancel, the reconciler — ends it here.
 
 use crate::db::with_retry;
 use crate::ids::JobId;
@@ -8,6 +8,7 @@ use crate::jobs::events::{self, EventKind};
 use crate::jobs::transition::{Step, transition};
 use crate::jobs::{JobError, Jobs};
 use crate::ledger::{LedgerTx, Resolution};
+use crate::spend::tasks;
 
 impl Jobs {
     /// Moves an unfinished job to the final state of `step` and resolves its hold, in one
@@ -40,6 +41,20 @@ impl Jobs {
                         self.ledger.resolve_in(&mut tx, hold, resolution).await?;
                     }
                     None => tracing::error!(job = %job.id, "a job without a credit hold ended"),
+                }
+                // The provider's side in the same transaction: the accepted task of a success
+                // is settled, every other hold on its spend released.
+                let settle = match (step, &job.task_key) {
+                    (Step::Stored { .. }, Some(key)) => Some((job.provider.as_str(), key.as_str(), None)),
+                    _ => None,
+                };
+                tasks::resolve_job_in(tx.conn().await?, &job.id, settle, now).await?;
+                if let (Step::Stored { .. }, Some(submitted)) = (step, job.submitted_at) {
+                    self.metrics.observe(
+                        "fitroom_generation",
+                        &[("provider", &job.provider)],
+                        (now.millis() - submitted.millis()).max(0) as f64 / 1000.0,
+                    );
                 }
                 Ok(Some(job.provider.clone()))
             }

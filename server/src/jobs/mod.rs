@@ -80,6 +80,8 @@ pub enum JobError {
     TooManyJobs(u32),
     #[error("no such generation")]
     NotFound,
+    #[error("every provider is cooling down or over budget")]
+    NoProviderAvailable,
     #[error("the Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
     #[error("the generation is still running")]

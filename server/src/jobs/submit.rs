@@ -9,12 +9,16 @@
 //! one's reports name a task no job recorded, so they change nothing, and the shopper is charged
 //! once, for the task that was recorded.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::jobs::events::{self, EventKind};
 use crate::jobs::transition::{Step, transition};
 use crate::jobs::{FailureCode, Job, JobError, Jobs};
 use crate::providers::{CALL_TIMEOUT, SubmitError, TaskInput, callback};
+use crate::spend::figures::{Unusable, availability};
+use crate::spend::health;
+use crate::spend::tasks::{self, Reservation, TaskCharge};
 
 /// How long a shopper's image URL handed to a provider stays valid.
 const INPUT_URL_TTL_SECS: i64 = 3600;
@@ -48,19 +52,34 @@ impl Jobs {
             Some(key) => Some(self.input_url(key).await?),
             None => None,
         };
-        for provider in self.registry.failover_order(Some(&job.provider), self.clock.now()) {
+        let now = self.clock.now();
+        let names = self.registry.names();
+        let verdicts = availability(&self.db, &self.config.spend, &names, now).await?;
+        let skip: HashSet<String> =
+            verdicts.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| (*n).to_owned()).collect();
+        let order = self.registry.failover_order(Some(&job.provider), &skip);
+        self.note_route(job, &order, &verdicts).await?;
+        for provider in order {
+            let name = provider.name();
+            let now = self.clock.now();
+            let estimate = self.config.spend.price(name);
+            let budget = self.config.spend.budget(name);
+            // The task's cost is held against the provider's budget before it is called.
+            let charge = match tasks::reserve(&self.db, &job.id, name, estimate, budget, now).await? {
+                Reservation::Reserved(charge) => charge,
+                Reservation::OverBudget { committed } => {
+                    tracing::warn!(provider = name, %committed, "provider over budget; trying the next");
+                    self.note_submit_failure(job, name, "over_budget").await?;
+                    continue;
+                }
+            };
             let task = TaskInput {
                 job: job.id.clone(),
                 person_image_url: person_image_url.clone(),
                 garment_image_url: garment_image_url.clone(),
                 prompt: job.prompt.clone(),
                 aspect_ratio: job.aspect_ratio.clone(),
-                callback_url: callback::url(
-                    &self.config.public_url,
-                    provider.name(),
-                    &job.id,
-                    token,
-                ),
+                callback_url: callback::url(&self.config.public_url, name, &job.id, token),
             };
             let started = std::time::Instant::now();
             let result = match tokio::time::timeout(CALL_TIMEOUT, provider.submit(&task)).await {
@@ -72,42 +91,41 @@ impl Jobs {
                 Err(SubmitError::Unavailable(_)) => "unavailable",
                 Err(SubmitError::Rejected(_)) => "rejected",
             };
-            self.metrics.count(
-                "fitroom_submissions",
-                &[("provider", provider.name()), ("outcome", outcome)],
-            );
+            self.metrics.count("fitroom_submissions", &[("provider", name), ("outcome", outcome)]);
             self.metrics.observe(
                 "fitroom_submission",
-                &[("provider", provider.name())],
+                &[("provider", name)],
                 started.elapsed().as_secs_f64(),
             );
             match result {
                 Ok(task_id) => {
-                    self.registry.record_success(provider.name());
+                    health::record_success(&self.db, name, self.clock.now()).await?;
                     self.faults.check("submit:after_accepted")?;
                     let task_key = provider.task_key(&task_id).to_owned();
                     let recorded =
-                        self.record_accepted(job, provider.name(), &task_id, &task_key).await?;
+                        self.record_accepted(job, name, &task_id, &task_key, &charge).await?;
                     tracing::info!(
-                        provider = provider.name(), task = %task_id, ms = started.elapsed().as_millis() as u64,
+                        provider = name, task = %task_id, ms = started.elapsed().as_millis() as u64,
                         recorded, "task submitted"
                     );
                     // A webhook may have outrun this record: apply what it said now.
-                    if recorded
-                        && let Some(early) = self.take_early(provider.name(), &task_key).await?
-                    {
+                    if recorded && let Some(early) = self.take_early(name, &task_key).await? {
                         self.hand_over(early).await?;
                     }
                     return Ok(());
                 }
                 Err(SubmitError::Unavailable(reason)) => {
-                    tracing::warn!(provider = provider.name(), %reason, "provider unavailable; trying the next");
-                    self.registry.record_failure(provider.name(), self.clock.now());
-                    self.note_submit_failure(job, provider.name(), "unavailable").await?;
+                    tracing::warn!(provider = name, %reason, "provider unavailable; trying the next");
+                    tasks::release(&self.db, &charge, self.clock.now()).await?;
+                    if health::record_failure(&self.db, name, self.clock.now()).await? {
+                        tracing::warn!(provider = name, "provider cooling down");
+                    }
+                    self.note_submit_failure(job, name, "unavailable").await?;
                 }
                 Err(SubmitError::Rejected(reason)) => {
-                    tracing::warn!(provider = provider.name(), %reason, "provider rejected the task");
-                    self.note_submit_failure(job, provider.name(), "rejected").await?;
+                    tracing::warn!(provider = name, %reason, "provider rejected the task");
+                    tasks::release(&self.db, &charge, self.clock.now()).await?;
+                    self.note_submit_failure(job, name, "rejected").await?;
                     break;
                 }
             }
@@ -123,6 +141,7 @@ impl Jobs {
         provider: &str,
         task_id: &str,
         task_key: &str,
+        charge: &TaskCharge,
     ) -> Result<bool, JobError> {
         let now = self.clock.now();
         let poll_at = now.plus_secs(self.config.poll_after_secs as i64);
@@ -130,9 +149,35 @@ impl Jobs {
         let moved =
             transition(&mut tx, job, Step::Accepted { provider, task_id, task_key, poll_at }, now)
                 .await?;
+        if moved {
+            tasks::accepted_in(&mut tx, charge, task_key).await?;
+        }
         tx.commit().await?;
         self.statuses.forget(&job.id);
         Ok(moved)
+    }
+
+    /// The route this submission takes, and why the others are left out: the operator's
+    /// timeline shows what each submission decided.
+    async fn note_route(
+        &self,
+        job: &Job,
+        order: &[std::sync::Arc<dyn crate::providers::Provider>],
+        verdicts: &[(&str, Option<Unusable>)],
+    ) -> Result<(), JobError> {
+        let order: Vec<&str> = order.iter().map(|p| p.name()).collect();
+        let mut detail = format!("ordered: {}", if order.is_empty() { "none".to_owned() } else { order.join(", ") });
+        for (name, verdict) in verdicts {
+            match verdict {
+                Some(Unusable::Cooling) => detail.push_str(&format!("; {name} cooling down")),
+                Some(Unusable::OverBudget) => detail.push_str(&format!("; {name} over budget")),
+                None => {}
+            }
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        events::append(&mut conn, &job.id, self.clock.now(), EventKind::Routed, Some(&detail))
+            .await?;
+        Ok(())
     }
 
     async fn note_submit_failure(

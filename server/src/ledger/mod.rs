@@ -25,6 +25,7 @@ mod hold;
 mod package;
 mod refund;
 pub mod verify;
+mod view;
 
 pub use credits::{Credits, NegativeCredits};
 pub use deadline::OverdueHold;

@@ -16,7 +16,7 @@ pub mod standard_webhooks;
 use async_trait::async_trait;
 use axum::http::HeaderMap;
 
-pub use registry::{ProviderHealth, ProviderName, Registry, RegistryError};
+pub use registry::{ProviderName, Registry, RegistryError};
 
 use crate::clock::Timestamp;
 use crate::ids::JobId;

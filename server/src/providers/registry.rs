@@ -1,15 +1,10 @@
-//! Which providers are enabled, in which failover order, and which are cooling down.
+//! Which providers are enabled, and in which failover order. Whether one is cooling down or over
+//! budget lives in the database (`crate::spend`), shared by every process.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use crate::clock::Timestamp;
 use crate::providers::{Provider, evolink, fal, fashn, replicate};
-
-/// After this many consecutive submission failures a provider is skipped for `COOL_DOWN_MS`:
-/// long enough to stop hammering a provider that is down, short enough to notice it is back.
-pub const FAILURES_BEFORE_COOL_DOWN: u32 = 3;
-pub const COOL_DOWN_MS: i64 = 30_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
@@ -21,18 +16,6 @@ pub enum RegistryError {
     MissingSetting { name: String, variable: &'static str },
     #[error("provider {name}: {variable} is invalid: {reason}")]
     InvalidSetting { name: String, variable: &'static str, reason: String },
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ProviderHealth {
-    pub consecutive_failures: u32,
-    pub cooling_until: Option<Timestamp>,
-}
-
-impl ProviderHealth {
-    pub fn is_cooling(&self, now: Timestamp) -> bool {
-        self.cooling_until.is_some_and(|until| until > now)
-    }
 }
 
 /// The name of a provider this process has enabled: only the registry makes one, so a request
@@ -56,7 +39,6 @@ impl std::fmt::Display for ProviderName {
 pub struct Registry {
     providers: Vec<Arc<dyn Provider>>,
     default: String,
-    health: Arc<Mutex<HashMap<&'static str, ProviderHealth>>>,
 }
 
 impl Registry {
@@ -94,7 +76,7 @@ impl Registry {
     }
 
     pub fn new(providers: Vec<Arc<dyn Provider>>, default: &str) -> Self {
-        Registry { providers, default: default.to_owned(), health: Arc::default() }
+        Registry { providers, default: default.to_owned() }
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
@@ -116,50 +98,20 @@ impl Registry {
     }
 
     /// The order to try for a task: the requested (or default) provider first, then the rest of
-    /// the failover order, skipping those cooling down unless nothing else is left.
-    pub fn failover_order(&self, first: Option<&str>, now: Timestamp) -> Vec<Arc<dyn Provider>> {
+    /// the failover order, without those in `skip` (cooling down or over budget, as the
+    /// database says).
+    pub fn failover_order(
+        &self,
+        first: Option<&str>,
+        skip: &HashSet<String>,
+    ) -> Vec<Arc<dyn Provider>> {
         let first = first.unwrap_or(&self.default);
         let mut order: Vec<Arc<dyn Provider>> = Vec::new();
         if let Some(p) = self.get(first) {
             order.push(p.clone());
         }
         order.extend(self.providers.iter().filter(|p| p.name() != first).cloned());
-        let health = self.lock();
-        let healthy: Vec<_> = order
-            .iter()
-            .filter(|p| !health.get(p.name()).is_some_and(|h| h.is_cooling(now)))
-            .cloned()
-            .collect();
-        if healthy.is_empty() { order } else { healthy }
-    }
-
-    pub fn record_success(&self, name: &'static str) {
-        self.lock().insert(name, ProviderHealth::default());
-    }
-
-    pub fn record_failure(&self, name: &'static str, now: Timestamp) {
-        let mut health = self.lock();
-        let h = health.entry(name).or_default();
-        h.consecutive_failures += 1;
-        if h.consecutive_failures >= FAILURES_BEFORE_COOL_DOWN {
-            h.cooling_until = Some(now.plus_millis(COOL_DOWN_MS));
-            tracing::warn!(
-                provider = name,
-                failures = h.consecutive_failures,
-                "provider cooling down"
-            );
-        }
-    }
-
-    pub fn health(&self) -> Vec<(&'static str, ProviderHealth)> {
-        let health = self.lock();
-        self.providers
-            .iter()
-            .map(|p| (p.name(), health.get(p.name()).copied().unwrap_or_default()))
-            .collect()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, ProviderHealth>> {
-        self.health.lock().unwrap_or_else(|p| p.into_inner())
+        order.retain(|p| !skip.contains(p.name()));
+        order
     }
 }

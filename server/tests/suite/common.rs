@@ -123,6 +123,8 @@ impl TestDb {
     pub async fn assert_verified(&self) {
         let report = fitroom_server::ledger::verify::verify(&self.db).await.expect("verify runs");
         assert!(report.is_clean(), "ledger invariants violated: {:#?}", report.violations);
+        let spend = fitroom_server::spend::verify::verify(&self.db).await.expect("verify runs");
+        assert!(spend.is_empty(), "spend ledger invariants violated: {spend:#?}");
     }
 }
 

@@ -11,8 +11,26 @@ use crate::http_app::TestApp;
 use crate::http_server::Server;
 
 /// Every admin route there is, with a path that would exist.
-const ADMIN_ROUTES: &[&str] =
-    &["/api/admin/jobs", "/api/admin/jobs?status=failed", "/api/admin/jobs/job_0"];
+const ADMIN_ROUTES: &[&str] = &[
+    "/api/admin/jobs",
+    "/api/admin/jobs?status=failed",
+    "/api/admin/jobs/job_0",
+    "/api/admin/jobs/job_0/images/result",
+    "/api/admin/users",
+    "/api/admin/users?email=a",
+    "/api/admin/users/user_0",
+    "/api/admin/audit",
+    "/api/admin/providers",
+];
+
+/// Every admin write there is.
+const ADMIN_WRITES: &[&str] = &[
+    "/api/admin/jobs/job_0/cancel",
+    "/api/admin/users/user_0/grants",
+    "/api/admin/users/user_0/suspend",
+    "/api/admin/users/user_0/unsuspend",
+    "/api/admin/providers/local/reset",
+];
 
 async fn every_admin_route_is_404_for_visitors_and_shoppers(t: TestDb) {
     let app = TestApp::new(t).await;
@@ -37,15 +55,17 @@ async fn every_admin_route_is_404_for_visitors_and_shoppers(t: TestDb) {
     let bad = app.get("/api/admin/jobs?status=lost", Some(&admin)).await;
     assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
 
-    // Writes too: a shopper's cancel through the admin route is a 404, and changes nothing.
-    let cancel = app
-        .post_json(
-            "/api/admin/jobs/job_0/cancel",
-            serde_json::json!({ "reason": "x" }),
-            Some(&shopper),
-        )
-        .await;
-    assert_eq!(cancel.status, StatusCode::NOT_FOUND);
+    // Writes too: a shopper's write through an admin route is a 404, and changes nothing.
+    let before = app.t.snapshot().await;
+    for route in ADMIN_WRITES {
+        for (who, cookie) in [("a visitor", None), ("a shopper", Some(shopper.as_str()))] {
+            let body = serde_json::json!({ "reason": "x", "amount": 5 });
+            let r = app.post_json(route, body, cookie).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{route} as {who}");
+        }
+    }
+    assert_eq!(app.t.snapshot().await, before);
+    assert_eq!(app.t.count("admin_audit").await, 0);
 
     set_admin(&app.state.db, "ops@example.com", false, app.t.clock.now()).await.expect("unmade");
     assert_eq!(app.get("/api/admin/jobs", Some(&admin)).await.status, StatusCode::NOT_FOUND);
@@ -98,6 +118,32 @@ async fn an_admin_reads_a_successful_jobs_timeline_oldest_first(t: TestDb) {
             "{earlier} before {later}: {kinds:?}"
         );
     }
+
+    // The stored images: the inputs (kept for the retention period) and the result, for admins
+    // only, never cached.
+    let names: Vec<&str> = body["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["person", "garment", "result"]);
+    let result = ops
+        .get(format!("{}/api/admin/jobs/{id}/images/result", server.base))
+        .send()
+        .await
+        .expect("image");
+    assert_eq!(result.status(), 200);
+    assert_eq!(result.headers()["cache-control"], "private, no-store");
+    assert!(result.bytes().await.expect("bytes").len() > 100);
+    let unknown = ops
+        .get(format!("{}/api/admin/jobs/{id}/images/secrets", server.base))
+        .send()
+        .await
+        .expect("image");
+    assert_eq!(unknown.status(), 404);
+    let shopper = server.http.get(format!("{}/api/admin/jobs/{id}/images/result", server.base));
+    assert_eq!(shopper.send().await.expect("image").status(), 404, "the owner is no admin");
 
     let listed =
         get(format!("{}/api/admin/jobs?status=succeeded&email=ANN@&provider=local", server.base))
@@ -268,7 +314,45 @@ async fn an_admin_grants_credits_with_a_reason_and_suspends_a_shopper(t: TestDb)
     app.t.assert_verified().await;
 }
 
+async fn an_admin_sees_each_providers_figures_and_resets_a_cool_down(t: TestDb) {
+    let app = TestApp::new(t).await;
+    let ops = app.signed_up("ops@example.com").await;
+    set_admin(&app.state.db, "ops@example.com", true, app.t.clock.now()).await.expect("admin");
+    let now = app.t.clock.now();
+    for _ in 0..fitroom_server::spend::health::FAILURES_BEFORE_COOL_DOWN {
+        fitroom_server::spend::health::record_failure(&app.state.db, "local", now)
+            .await
+            .expect("failure");
+    }
+    let r = app.get("/api/admin/providers", Some(&ops)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let row = &r.body["providers"][0];
+    assert_eq!((row["name"].as_str(), row["state"].as_str()), (Some("local"), Some("cooling")));
+    for field in ["price", "spend", "jobs"] {
+        assert!(row[field].is_number(), "{field}: {row}");
+    }
+    for field in ["budget", "period", "success_rate", "p50_ms", "p95_ms"] {
+        assert!(row[field].is_null(), "{field}: {row}");
+    }
+
+    let reset = "/api/admin/providers/local/reset";
+    let no_reason = app.post_json(reset, serde_json::json!({}), Some(&ops)).await;
+    assert_eq!(no_reason.code(), "invalid_request");
+    let unknown = app
+        .post_json("/api/admin/providers/nope/reset", serde_json::json!({ "reason": "x" }), Some(&ops))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let r = app.post_json(reset, serde_json::json!({ "reason": "it is back" }), Some(&ops)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["providers"][0]["state"], "ok");
+    let log = app.get("/api/admin/audit", Some(&ops)).await;
+    assert_eq!(log.body["entries"][0]["action"], "reset_cooldown");
+    assert_eq!(log.body["entries"][0]["target"], "local");
+    assert_eq!(log.body["entries"][0]["reason"], "it is back");
+}
+
 crate::on_both_databases!(
+    an_admin_sees_each_providers_figures_and_resets_a_cool_down,
     an_admin_grants_credits_with_a_reason_and_suspends_a_shopper,
     an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it,
     an_edited_or_deleted_audit_row_is_seen,

@@ -364,7 +364,7 @@ async fn a_late_failure_from_a_provider_failed_over_from_changes_nothing(t: Test
         w.jobs.timeline(&job.id).await.expect("timeline").into_iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        ["created", "held", "submit_failed", "submitted", "webhook", "stored", "settled"],
+        ["created", "held", "routed", "submit_failed", "submitted", "webhook", "stored", "settled"],
         "the timeline tells the whole story in order"
     );
     w.t.assert_verified().await;

@@ -28,6 +28,7 @@ mod providers_end_to_end;
 mod providers_evolink;
 mod providers_fal;
 mod providers_fashn;
+mod provider_spend;
 mod providers_replicate;
 mod s3s;
 mod storage;

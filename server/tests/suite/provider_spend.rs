@@ -1,0 +1,328 @@
+//! Provider spend as a second ledger, shared by every process on the database: a budget holds
+//! exactly under concurrent submissions from two processes, its period rolls over at the UTC
+//! boundary, success settles and failure releases, a cool-down one process saw is honoured by
+//! all, and with no provider usable a request writes nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use base64::Engine;
+use fitroom_server::Config;
+use fitroom_server::clock::{Clock, Timestamp};
+use fitroom_server::db::{Backend, Db};
+use fitroom_server::ids::UserId;
+use fitroom_server::jobs::{
+    Created, JobError, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport,
+};
+use fitroom_server::ledger::{Credits, Grant, Ledger};
+use fitroom_server::providers::{
+    FetchError, Provider, Registry, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent,
+};
+use fitroom_server::signing::Signer;
+use fitroom_server::spend::{Usd, figures, health};
+use fitroom_types::upload::Prompt;
+
+use crate::common::TestDb;
+use crate::http_server::png;
+
+/// A provider that counts the tasks it was sent, and can be told to be down.
+struct Counting {
+    name: &'static str,
+    sent: AtomicU64,
+    down: AtomicBool,
+}
+
+impl Counting {
+    fn new(name: &'static str) -> Arc<Self> {
+        Arc::new(Counting { name, sent: AtomicU64::new(0), down: AtomicBool::new(false) })
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Provider for Counting {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn submit(&self, _task: &TaskInput) -> Result<String, SubmitError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SubmitError::Unavailable("503".into()));
+        }
+        let n = self.sent.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(format!("{}-{}-{}", self.name, n, uuid::Uuid::new_v4().simple()))
+    }
+
+    async fn parse_webhook(
+        &self,
+        _headers: &HeaderMap,
+        _query: Option<&str>,
+        _body: &[u8],
+        _now: Timestamp,
+    ) -> Result<WebhookEvent, WebhookError> {
+        Err(WebhookError::Malformed("driven through reports".into()))
+    }
+
+    async fn fetch(&self, _task_id: &str) -> Result<TaskState, FetchError> {
+        Ok(TaskState::Pending)
+    }
+}
+
+/// One Fitroom process: its own registry and provider clients (and, on PostgreSQL, its own
+/// connection pool), the test's database and clock.
+struct Process {
+    jobs: Jobs,
+    providers: Vec<Arc<Counting>>,
+    config: Config,
+    db: Db,
+    _data: tempfile::TempDir,
+}
+
+impl Process {
+    async fn start(t: &TestDb, names: &[&'static str], settings: &[(&str, &str)]) -> Process {
+        let data = tempfile::tempdir().expect("data dir");
+        let mut env: HashMap<String, String> = [
+            ("DATABASE_URL", t.url.clone()),
+            ("FITROOM_DATA_DIR", data.path().display().to_string()),
+            ("FITROOM_SIGNUP_CREDITS", "0".to_owned()),
+            ("FITROOM_MAX_ACTIVE_JOBS", "0".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.insert("FITROOM_PROVIDERS".into(), names.join(","));
+        for (k, v) in settings {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = Config::from_source(&env).expect("config");
+        // PostgreSQL: a pool of its own, as a second process has. SQLite is the one-machine
+        // default, whose writers queue at the one pool's gate: processes there share it.
+        let db = match t.db.backend() {
+            Backend::Postgres => Db::connect(&t.url).await.expect("a second pool"),
+            Backend::Sqlite => t.db.clone(),
+        };
+        let ledger = Ledger::with_faults(db.clone(), Arc::new(t.clock.clone()), t.faults.clone());
+        let storage = fitroom_server::storage::from_config(&config).await.expect("storage");
+        let providers: Vec<Arc<Counting>> = names.iter().map(|n| Counting::new(n)).collect();
+        let registry = Registry::new(
+            providers.iter().map(|p| p.clone() as Arc<dyn Provider>).collect(),
+            names[0],
+        );
+        let jobs = Jobs::new(
+            ledger,
+            storage,
+            registry,
+            Signer::from_key([7; 32]),
+            Arc::new(config.clone()),
+            t.faults.clone(),
+        );
+        Process { jobs, providers, config, db, _data: data }
+    }
+
+    fn request(&self, user: &UserId) -> NewGeneration {
+        NewGeneration {
+            user: user.clone(),
+            person: fitroom_server::media::normalize(&png(40, 60, [200, 170, 150])).expect("photo"),
+            garment: None,
+            prompt: Prompt::parse("a red raincoat").expect("a prompt"),
+            aspect_ratio: None,
+            provider: None,
+            idempotency_key: None,
+            digest: "one request".into(),
+        }
+    }
+
+    async fn submit(&self, user: &UserId) -> Result<fitroom_server::jobs::Job, JobError> {
+        match self.jobs.create(self.request(user)).await? {
+            Created::New(job) | Created::Existing(job) => Ok(job),
+        }
+    }
+
+    async fn rows(&self, t: &TestDb) -> Vec<fitroom_types::admin::ProviderRow> {
+        let names: Vec<&str> = self.providers.iter().map(|p| p.name).collect();
+        figures::rows(&self.db, &self.config.spend, &names, 3_600_000, t.clock.now())
+            .await
+            .expect("rows")
+    }
+}
+
+async fn shopper(t: &TestDb, credits: i64) -> UserId {
+    let user = t.user().await;
+    let grant = Grant {
+        user: user.clone(),
+        credits: Credits::new(credits).expect("credits"),
+        name: "Test".into(),
+        expires_at: None,
+        source: None,
+    };
+    t.ledger().grant(&grant).await.expect("grant");
+    user
+}
+
+fn output() -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png(8, 8, [10, 200, 30]))
+    )
+}
+
+async fn a_budget_holds_exactly_when_two_processes_submit_at_once(t: TestDb) {
+    // A budget of five tasks: $1 a task, $5 a day.
+    let settings = [("FITROOM_PROVIDER_PRICES", "paid=1"), ("FITROOM_PROVIDER_BUDGETS", "paid=5/day")];
+    let a = Arc::new(Process::start(&t, &["paid"], &settings).await);
+    let b = Arc::new(Process::start(&t, &["paid"], &settings).await);
+    let mut shoppers = Vec::new();
+    for _ in 0..64 {
+        shoppers.push(shopper(&t, 1).await);
+    }
+    let mut handles = Vec::new();
+    for (i, user) in shoppers.iter().cloned().enumerate() {
+        let process = if i % 2 == 0 { a.clone() } else { b.clone() };
+        handles.push(tokio::spawn(async move { process.submit(&user).await }));
+    }
+    let mut refused = 0;
+    for handle in handles {
+        match handle.await.expect("task") {
+            Ok(_) => {}
+            Err(JobError::NoProviderAvailable) => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let sent = a.providers[0].sent() + b.providers[0].sent();
+    assert_eq!(sent, 5, "exactly the budget's five tasks were sent, by both processes together");
+    let (processing,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'processing'")
+            .fetch_one(t.db.pool())
+            .await
+            .expect("count");
+    assert_eq!(processing, 5);
+    let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'failed'")
+        .fetch_one(t.db.pool())
+        .await
+        .expect("count");
+    assert_eq!(failed + refused + 5, 64, "every other request was refused or failed, uncharged");
+    let row = &a.rows(&t).await[0];
+    assert_eq!((row.state.as_str(), row.spend, row.budget), ("over_budget", 5.0, Some(5.0)));
+    t.assert_verified().await;
+}
+
+async fn the_budget_period_rolls_over_at_the_utc_boundary(t: TestDb) {
+    let settings = [("FITROOM_PROVIDER_PRICES", "paid=0.5"), ("FITROOM_PROVIDER_BUDGETS", "paid=1/hour")];
+    let p = Process::start(&t, &["paid"], &settings).await;
+    // 00:59:59.000 UTC: the hour's last second.
+    t.clock.set(Timestamp::from_millis(crate::common::START.millis() + 3_599_000));
+    let user = shopper(&t, 5).await;
+    p.submit(&user).await.expect("first");
+    p.submit(&user).await.expect("second");
+    let before = t.snapshot().await;
+    assert!(matches!(p.submit(&user).await, Err(JobError::NoProviderAvailable)));
+    assert_eq!(t.snapshot().await, before, "a refused request writes nothing");
+    t.clock.advance_millis(999);
+    assert!(matches!(p.submit(&user).await, Err(JobError::NoProviderAvailable)), "still 00:59:59.999");
+    t.clock.advance_millis(1);
+    p.submit(&user).await.expect("a new hour, a new budget");
+    assert_eq!(p.providers[0].sent(), 3);
+    let row = &p.rows(&t).await[0];
+    assert_eq!((row.spend, row.period.as_deref()), (0.5, Some("hour")));
+    t.assert_verified().await;
+}
+
+async fn success_settles_the_task_and_failure_releases_it(t: TestDb) {
+    let settings = [("FITROOM_PROVIDER_PRICES", "paid=0.012"), ("FITROOM_PROVIDER_BUDGETS", "paid=1/day")];
+    let p = Process::start(&t, &["paid"], &settings).await;
+    let user = shopper(&t, 5).await;
+    let good = p.submit(&user).await.expect("submit");
+    let bad = p.submit(&user).await.expect("submit");
+    let row = &p.rows(&t).await[0];
+    assert_eq!(row.spend, 0.024, "two tasks in flight, held at their price");
+
+    let report = |job: &fitroom_server::jobs::Job, state| TaskReport {
+        provider: "paid",
+        task_key: job.task_key.clone().expect("task"),
+        state,
+        source: Source::Webhook,
+    };
+    let reported = p
+        .jobs
+        .report(&report(&good, TaskState::Succeeded { outputs: vec![output()] }))
+        .await
+        .expect("report");
+    if let Reported::OutputRecorded(id) = reported {
+        p.jobs.mirror(&id).await.expect("mirror");
+    }
+    p.jobs.report(&report(&bad, TaskState::Failed { reason: "no".into() })).await.expect("report");
+
+    let states: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT job_id, state, cost_micros FROM provider_tasks ORDER BY created_at, id",
+    )
+    .fetch_all(t.db.pool())
+    .await
+    .expect("tasks");
+    assert_eq!(
+        states,
+        [
+            (good.id.to_string(), "settled".to_owned(), Some(12_000)),
+            (bad.id.to_string(), "released".to_owned(), None),
+        ]
+    );
+    let row = &p.rows(&t).await[0];
+    assert_eq!((row.spend, row.jobs, row.success_rate), (0.012, 2, Some(0.5)));
+    assert_eq!(Usd::from_micros(12_000).to_string(), "$0.012");
+    t.assert_verified().await;
+}
+
+async fn a_cool_down_one_process_saw_is_honoured_by_every_process(t: TestDb) {
+    let a = Process::start(&t, &["flaky", "steady"], &[]).await;
+    let b = Process::start(&t, &["flaky", "steady"], &[]).await;
+    a.providers[0].down.store(true, Ordering::SeqCst);
+    let user = shopper(&t, 10).await;
+    for _ in 0..3 {
+        let job = a.submit(&user).await.expect("fails over");
+        assert_eq!(job.provider, "steady");
+    }
+    // Process b's own client for flaky would work; the database says flaky is cooling down.
+    let job = b.submit(&user).await.expect("submit");
+    assert_eq!(job.provider, "steady");
+    assert_eq!(b.providers[0].sent(), 0, "b never called the provider a saw fail three times");
+    let timeline = b.jobs.timeline(&job.id).await.expect("timeline");
+    let routed = timeline.iter().find(|e| e.kind == "routed").expect("the route is kept");
+    assert_eq!(routed.detail.as_deref(), Some("ordered: steady; flaky cooling down"));
+    assert_eq!(b.rows(&t).await[0].state, "cooling");
+
+    t.clock.advance_millis(health::COOL_DOWN_MS + 1);
+    let job = b.submit(&user).await.expect("submit");
+    assert_eq!(job.provider, "flaky", "tried again once the cool-down is over");
+    assert_eq!(b.providers[0].sent(), 1);
+    t.assert_verified().await;
+}
+
+async fn with_every_provider_cooling_down_a_request_writes_nothing(t: TestDb) {
+    let p = Process::start(&t, &["only"], &[]).await;
+    p.providers[0].down.store(true, Ordering::SeqCst);
+    let user = shopper(&t, 10).await;
+    for _ in 0..3 {
+        let job = p.submit(&user).await.expect("created, then failed uncharged");
+        assert_eq!(job.status, JobStatus::Failed);
+    }
+    let before = t.snapshot().await;
+    assert!(matches!(p.submit(&user).await, Err(JobError::NoProviderAvailable)));
+    assert_eq!(t.snapshot().await, before);
+    health::reset(&p.db, "only", t.clock.now()).await.expect("reset");
+    p.providers[0].down.store(false, Ordering::SeqCst);
+    assert_eq!(p.submit(&user).await.expect("usable again").status, JobStatus::Processing);
+    t.assert_verified().await;
+}
+
+crate::on_both_databases!(
+    a_budget_holds_exactly_when_two_processes_submit_at_once,
+    the_budget_period_rolls_over_at_the_utc_boundary,
+    success_settles_the_task_and_failure_releases_it,
+    a_cool_down_one_process_saw_is_honoured_by_every_process,
+    with_every_provider_cooling_down_a_request_writes_nothing,
+);

@@ -27,7 +27,7 @@ function server(listen: number, dir: string, extra: Record<string, string> = {})
       FITROOM_SIGNUPS_PER_HOUR: "0",
       FITROOM_LOGINS_PER_MINUTE: "0",
       LEPTOS_SITE_ROOT: "target/site",
-      RUST_LOG: "warn",
+      RUST_LOG: process.env.FITROOM_E2E_LOG ?? "warn",
       ...extra,
     },
   };

@@ -81,9 +81,10 @@ pub async fn console_jobs(
     let state = state()?;
     let status = match status.as_str() {
         "" => None,
-        text => Some(fitroom_server::jobs::JobStatus::parse(text).ok_or_else(|| {
-            failure(ApiError::invalid("Pick a status from the list."))
-        })?),
+        text => Some(
+            fitroom_server::jobs::JobStatus::parse(text)
+                .ok_or_else(|| failure(ApiError::invalid("Pick a status from the list.")))?,
+        ),
     };
     let since_ms = match hours.parse::<i64>() {
         Ok(h) if h > 0 => Some(state.clock.now().millis() - h.saturating_mul(3_600_000)),
@@ -190,11 +191,11 @@ pub async fn console_suspend(
     let page = fitroom_server::console::page_of("/admin/users", &user_id);
     let user = fitroom_server::ids::UserId::from_string(user_id);
     let outcome = match Reason::parse(Some(&reason)) {
-        Ok(reason) => {
-            fitroom_server::console::accounts::set_suspended(&state, &admin, &user, &reason, suspend)
-                .await
-                .map(|_| if suspend { "Suspended." } else { "Suspension lifted." }.to_owned())
-        }
+        Ok(reason) => fitroom_server::console::accounts::set_suspended(
+            &state, &admin, &user, &reason, suspend,
+        )
+        .await
+        .map(|_| if suspend { "Suspended." } else { "Suspension lifted." }.to_owned()),
         Err(e) => Err(e),
     };
     guard::back(&page, outcome);

@@ -1,6 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 import * as path from "path";
-import { png as makePng, signUp } from "./helpers";
+import { makeAdmin, png as makePng, signUp } from "./helpers";
 
 // axe is injected as a script, which our Content-Security-Policy rightly refuses.
 test.use({ bypassCSP: true });
@@ -54,3 +54,24 @@ test("a shopper without credits is told so and pointed to the account page", asy
   await expect(page.getByRole("alert").filter({ hasText: "credits" })).toBeVisible();
   await expect(page.getByRole("link", { name: "See your credits" })).toHaveAttribute("href", "/account");
 });
+
+for (const size of [{ name: "phone", width: 390, height: 844 }, { name: "desktop", width: 1280, height: 800 }]) {
+  test(`the console's pages pass axe (${size.name})`, async ({ browser }, info) => {
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: size.width, height: size.height } });
+    const page = await context.newPage();
+    const email = `a11y-ops-${size.name}-${Date.now()}@example.com`;
+    await signUp(page, email);
+    makeAdmin(email);
+    const me = await (await page.request.get("/api/me")).json();
+    await page.request.post("/api/generations", {
+      multipart: { person_image: { name: "me.png", mimeType: "image/png", buffer: makePng(120, 90, 60) }, prompt: "a coat" },
+    });
+    const jobs = await (await page.request.get("/api/generations")).json();
+    const job = jobs.items[0].id;
+    for (const p of ["/admin", "/admin/providers", "/admin/jobs", `/admin/jobs/${job}`, "/admin/users", `/admin/users/${me.id}`, "/admin/audit"]) {
+      await page.goto(p);
+      expect(await seriousViolations(page), p).toEqual([]);
+      await page.screenshot({ path: info.outputPath(`${p.slice(1).replace(/\//g, "-").slice(0, 40)}-${size.name}.png`), fullPage: true });
+    }
+  });
+}

@@ -1,5 +1,7 @@
 import { Page, expect } from "@playwright/test";
 import * as zlib from "zlib";
+import * as path from "path";
+import { execFileSync } from "child_process";
 
 // A tiny valid PNG (a 1×1 pixel would be too small to composite nicely, so 8×8).
 export function png(r: number, g: number, b: number): Buffer {
@@ -33,3 +35,16 @@ export async function signUp(page: Page, email: string) {
   await expect(page).toHaveURL(/\/$/);
 }
 
+
+const root = path.join(__dirname, "..", "..");
+// The servers run from the repository root (playwright.config.ts), so their data directory is
+// relative to it.
+const dataDir = path.resolve(root, process.env.FITROOM_E2E_DATA_DIR ?? "../target/e2e-data");
+
+/** `fitroom admin add`, against the database of the server the browser tests drive. */
+export function makeAdmin(email: string) {
+  execFileSync(path.join(root, "target", "debug", "fitroom"), ["admin", "add", "--email", email], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: `sqlite://${dataDir}/fitroom.db`, FITROOM_DATA_DIR: dataDir, RUST_LOG: "warn" },
+  });
+}

@@ -140,9 +140,7 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify) => {
-            let check =
-                crate::console::verification::run(&db, "cli", SystemClock.now())
-                    .await?;
+            let check = crate::console::verification::run(&db, "cli", SystemClock.now()).await?;
             if check.is_clean() {
                 println!("{}", check.summary);
                 Ok(ExitCode::SUCCESS)
@@ -171,7 +169,8 @@ fn providers_table(rows: &[fitroom_types::admin::ProviderRow]) -> String {
             (Some(b), Some(p)) => format!("${b}/{p}"),
             _ => "-".to_owned(),
         };
-        let success = r.success_rate.map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0));
+        let success =
+            r.success_rate.map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0));
         out.push_str(&format!(
             "{:<12} {:<12} {:>10} {:>12} {:>16} {:>6} {:>8} {:>9} {:>9}\n",
             r.name,

@@ -204,7 +204,8 @@ impl Reader<'_> {
 /// A duration as seconds (`3600`) or with a unit (`90s`, `30m`, `1h`, `1d`); at least a second.
 fn duration_secs(r: &Reader<'_>, key: &'static str, default: u64) -> Result<u64, ConfigError> {
     let Some(text) = r.string(key) else { return Ok(default) };
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) =
+        text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let scale = match unit.trim() {
         "" | "s" => 1,
         "m" => 60,

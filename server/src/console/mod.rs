@@ -89,7 +89,8 @@ pub fn page_after(path: &str, outcome: Result<&str, &str>) -> String {
         Ok(done) => ("done", done),
         Err(error) => ("error", error),
     };
-    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair(key, text).finish();
+    let query: String =
+        url::form_urlencoded::Serializer::new(String::new()).append_pair(key, text).finish();
     format!("{path}?{query}")
 }
 
@@ -107,7 +108,10 @@ mod tests {
 
     #[test]
     fn a_page_is_told_what_happened_in_its_query() {
-        assert_eq!(page_after("/admin/users/u1", Ok("Granted 5 credits.")), "/admin/users/u1?done=Granted+5+credits.");
+        assert_eq!(
+            page_after("/admin/users/u1", Ok("Granted 5 credits.")),
+            "/admin/users/u1?done=Granted+5+credits."
+        );
         assert_eq!(page_after("/admin", Err("a&b")), "/admin?error=a%26b");
     }
 

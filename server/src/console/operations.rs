@@ -20,12 +20,11 @@ pub async fn overview(state: &AppState) -> Result<Operations, ConsoleError> {
     .bind(since)
     .fetch_all(state.db.pool())
     .await?;
-    let (open_holds, held_credits): (i64, i64) =
-        sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM holds WHERE state = 'open'",
-        )
-            .fetch_one(state.db.pool())
-            .await?;
+    let (open_holds, held_credits): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM holds WHERE state = 'open'",
+    )
+    .fetch_one(state.db.pool())
+    .await?;
     let last_hour = rows
         .into_iter()
         .map(|(provider, jobs, succeeded, failed, unfinished)| {

@@ -10,8 +10,8 @@ use crate::spend::{figures, health};
 /// The rows of `fitroom providers --json`, for every enabled provider in failover order.
 pub async fn rows(state: &AppState) -> Result<Vec<ProviderRow>, ConsoleError> {
     let names = state.jobs.registry().names();
-    let window_ms = i64::try_from(state.config.routing_window_secs.saturating_mul(1000))
-        .unwrap_or(i64::MAX);
+    let window_ms =
+        i64::try_from(state.config.routing_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     Ok(figures::rows(&state.db, &state.config.spend, &names, window_ms, state.clock.now()).await?)
 }
 

@@ -224,7 +224,8 @@ pub async fn grant(
         expires_in_days: body.expires_in_days,
         reason: Reason::parse(body.reason.as_deref())?,
     };
-    let package = console::accounts::grant(&state, &admin, &UserId::from_string(id), &grant).await?;
+    let package =
+        console::accounts::grant(&state, &admin, &UserId::from_string(id), &grant).await?;
     Ok((StatusCode::CREATED, Json(Granted { package })))
 }
 

@@ -35,5 +35,7 @@ pub async fn ledger(
 ) -> Result<Json<Value>, ApiError> {
     let limit = page_size(query.limit.as_deref(), DEFAULT_LEDGER_LIMIT, MAX_LEDGER_LIMIT)?;
     let entries = state.ledger.entries(&user.id, limit).await?;
-    Ok(Json(json!({ "entries": entries.iter().map(crate::ledger::Entry::view).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "entries": entries.iter().map(crate::ledger::Entry::view).collect::<Vec<_>>() }),
+    ))
 }

@@ -22,8 +22,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     // Providers: ready while any of them can take a task (not cooling down, within budget), as
     // the database says for every process. What failed is named; the cause goes to the log.
     let names = state.jobs.registry().names();
-    let verdicts =
-        availability(&state.db, &state.config.spend, &names, state.clock.now()).await;
+    let verdicts = availability(&state.db, &state.config.spend, &names, state.clock.now()).await;
     let mut providers = serde_json::Map::new();
     let mut usable = false;
     match verdicts {
@@ -40,10 +39,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         }
         Err(e) => tracing::error!(error = %e, "reading the providers' state failed"),
     }
-    checks.insert(
-        "providers".into(),
-        json!({ "status": if usable { "ok" } else { "unavailable" } }),
-    );
+    checks
+        .insert("providers".into(), json!({ "status": if usable { "ok" } else { "unavailable" } }));
     let ready = ready && usable;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     // Payments are reported, not required: without them shoppers still spend what they have.

@@ -75,7 +75,11 @@ pub async fn metrics(
         let labels = [("provider", row.name.as_str())];
         metrics.gauge("fitroom_provider_spend_usd", &labels, row.spend);
         if let Some(budget) = row.budget {
-            metrics.gauge("fitroom_provider_budget_remaining_usd", &labels, (budget - row.spend).max(0.0));
+            metrics.gauge(
+                "fitroom_provider_budget_remaining_usd",
+                &labels,
+                (budget - row.spend).max(0.0),
+            );
         }
         if let Some(rate) = row.success_rate {
             metrics.gauge("fitroom_provider_success_rate", &labels, rate);

@@ -5,7 +5,6 @@ use bytes::Bytes;
 use fitroom_types::upload::{AspectRatio, Prompt};
 use rand::RngCore;
 
-use crate::spend::figures::availability;
 use crate::db::with_retry;
 use crate::ids::{HoldId, JobId, UserId};
 use crate::jobs::events::{self, EventKind};
@@ -14,6 +13,7 @@ use crate::jobs::{FailureCode, Job, JobError, Jobs, status::UNFINISHED};
 use crate::ledger::{FreezeRequest, LedgerError, LedgerTx};
 use crate::media::NormalizedImage;
 use crate::providers::ProviderName;
+use crate::spend::figures::availability;
 
 /// A validated generation request: images already checked and stripped of metadata.
 #[derive(Clone, Debug)]
@@ -105,8 +105,7 @@ impl Jobs {
         // answers its first job). Read before the transaction: holding SQLite's write lock while
         // waiting for a second pooled connection could wait on itself.
         let names = self.registry.names();
-        let verdicts =
-            availability(&self.db, &self.config.spend, &names, self.clock.now()).await?;
+        let verdicts = availability(&self.db, &self.config.spend, &names, self.clock.now()).await?;
         let usable = verdicts.iter().any(|(_, verdict)| verdict.is_none());
 
         let existing = with_retry(|| async {

@@ -65,7 +65,9 @@ impl Jobs {
             let estimate = self.config.spend.price(name);
             let budget = self.config.spend.budget(name);
             // The task's cost is held against the provider's budget before it is called.
-            let charge = match tasks::reserve(&self.db, &job.id, name, estimate, budget, now).await? {
+            let charge = match tasks::reserve(&self.db, &job.id, name, estimate, budget, now)
+                .await?
+            {
                 Reservation::Reserved(charge) => charge,
                 Reservation::OverBudget { committed } => {
                     tracing::warn!(provider = name, %committed, "provider over budget; trying the next");
@@ -166,7 +168,10 @@ impl Jobs {
         verdicts: &[(&str, Option<Unusable>)],
     ) -> Result<(), JobError> {
         let order: Vec<&str> = order.iter().map(|p| p.name()).collect();
-        let mut detail = format!("ordered: {}", if order.is_empty() { "none".to_owned() } else { order.join(", ") });
+        let mut detail = format!(
+            "ordered: {}",
+            if order.is_empty() { "none".to_owned() } else { order.join(", ") }
+        );
         for (name, verdict) in verdicts {
             match verdict {
                 Some(Unusable::Cooling) => detail.push_str(&format!("; {name} cooling down")),

@@ -85,7 +85,8 @@ pub async fn rows(
             None => tasks::spent_since(db, name, Period::Day.start(now)).await?,
         };
         let cooling_until = health::cooling_until(db, name, now).await?;
-        let over_budget = budget.is_some_and(|b| Usd::from_micros(spend.micros() + price.micros()) > b.limit);
+        let over_budget =
+            budget.is_some_and(|b| Usd::from_micros(spend.micros() + price.micros()) > b.limit);
         let state = if cooling_until.is_some() {
             "cooling"
         } else if over_budget {
@@ -148,7 +149,11 @@ mod tests {
 
     #[test]
     fn percentiles_take_the_nearest_rank() {
-        let m = Measured { succeeded: 10, failed: 0, durations_ms: (1..=10).map(|d| d * 100).collect() };
+        let m = Measured {
+            succeeded: 10,
+            failed: 0,
+            durations_ms: (1..=10).map(|d| d * 100).collect(),
+        };
         assert_eq!(m.percentile_ms(0.5), Some(500));
         assert_eq!(m.percentile_ms(0.95), Some(1000));
         assert_eq!(Measured::default().percentile_ms(0.5), None);

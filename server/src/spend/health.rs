@@ -34,7 +34,10 @@ pub async fn cooling_until(
             .bind(provider)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row.and_then(|(until,)| until).filter(|&until| until > now.millis()).map(Timestamp::from_millis))
+    Ok(row
+        .and_then(|(until,)| until)
+        .filter(|&until| until > now.millis())
+        .map(Timestamp::from_millis))
 }
 
 /// One more failure in a row; the third (or any after a cool-down) starts a cool-down.

@@ -26,7 +26,9 @@ impl TaskCharge {
 pub enum Reservation {
     Reserved(TaskCharge),
     /// The task would pass the provider's budget for this period.
-    OverBudget { committed: Usd },
+    OverBudget {
+        committed: Usd,
+    },
 }
 
 /// Reserves `estimate` for a task of `job` at `provider`, against `budget` when it has one.
@@ -137,8 +139,11 @@ pub async fn resolve_job_in(
         let settles = !settled
             && settle.is_some_and(|(p, key, _)| p == provider && task_key.as_deref() == Some(key));
         let cost = settle.and_then(|(_, _, cost)| cost).map_or(estimate, Usd::micros);
-        let (state, cost, change) =
-            if settles { ("settled", Some(cost), cost - estimate) } else { ("released", None, -estimate) };
+        let (state, cost, change) = if settles {
+            ("settled", Some(cost), cost - estimate)
+        } else {
+            ("released", None, -estimate)
+        };
         settled |= settles;
         let moved = sqlx::query(
             "UPDATE provider_tasks SET state = $1, cost_micros = $2, resolved_at = $3 \

@@ -29,7 +29,8 @@ pub async fn verify(db: &Db) -> Result<Vec<String>, sqlx::Error> {
     .fetch_all(db.pool())
     .await?;
     for (task, job, status) in held {
-        violations.push(format!("provider task {task} is still held but its job {job} is {status}"));
+        violations
+            .push(format!("provider task {task} is still held but its job {job} is {status}"));
     }
     let doubles: Vec<(String, i64)> = sqlx::query_as(
         "SELECT job_id, COUNT(*) FROM provider_tasks WHERE state = 'settled' \

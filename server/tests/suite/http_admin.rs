@@ -339,7 +339,11 @@ async fn an_admin_sees_each_providers_figures_and_resets_a_cool_down(t: TestDb) 
     let no_reason = app.post_json(reset, serde_json::json!({}), Some(&ops)).await;
     assert_eq!(no_reason.code(), "invalid_request");
     let unknown = app
-        .post_json("/api/admin/providers/nope/reset", serde_json::json!({ "reason": "x" }), Some(&ops))
+        .post_json(
+            "/api/admin/providers/nope/reset",
+            serde_json::json!({ "reason": "x" }),
+            Some(&ops),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let r = app.post_json(reset, serde_json::json!({ "reason": "it is back" }), Some(&ops)).await;

@@ -174,7 +174,8 @@ fn output() -> String {
 
 async fn a_budget_holds_exactly_when_two_processes_submit_at_once(t: TestDb) {
     // A budget of five tasks: $1 a task, $5 a day.
-    let settings = [("FITROOM_PROVIDER_PRICES", "paid=1"), ("FITROOM_PROVIDER_BUDGETS", "paid=5/day")];
+    let settings =
+        [("FITROOM_PROVIDER_PRICES", "paid=1"), ("FITROOM_PROVIDER_BUDGETS", "paid=5/day")];
     let a = Arc::new(Process::start(&t, &["paid"], &settings).await);
     let b = Arc::new(Process::start(&t, &["paid"], &settings).await);
     let mut shoppers = Vec::new();
@@ -213,7 +214,8 @@ async fn a_budget_holds_exactly_when_two_processes_submit_at_once(t: TestDb) {
 }
 
 async fn the_budget_period_rolls_over_at_the_utc_boundary(t: TestDb) {
-    let settings = [("FITROOM_PROVIDER_PRICES", "paid=0.5"), ("FITROOM_PROVIDER_BUDGETS", "paid=1/hour")];
+    let settings =
+        [("FITROOM_PROVIDER_PRICES", "paid=0.5"), ("FITROOM_PROVIDER_BUDGETS", "paid=1/hour")];
     let p = Process::start(&t, &["paid"], &settings).await;
     // 00:59:59.000 UTC: the hour's last second.
     t.clock.set(Timestamp::from_millis(crate::common::START.millis() + 3_599_000));
@@ -224,7 +226,10 @@ async fn the_budget_period_rolls_over_at_the_utc_boundary(t: TestDb) {
     assert!(matches!(p.submit(&user).await, Err(JobError::NoProviderAvailable)));
     assert_eq!(t.snapshot().await, before, "a refused request writes nothing");
     t.clock.advance_millis(999);
-    assert!(matches!(p.submit(&user).await, Err(JobError::NoProviderAvailable)), "still 00:59:59.999");
+    assert!(
+        matches!(p.submit(&user).await, Err(JobError::NoProviderAvailable)),
+        "still 00:59:59.999"
+    );
     t.clock.advance_millis(1);
     p.submit(&user).await.expect("a new hour, a new budget");
     assert_eq!(p.providers[0].sent(), 3);
@@ -234,7 +239,8 @@ async fn the_budget_period_rolls_over_at_the_utc_boundary(t: TestDb) {
 }
 
 async fn success_settles_the_task_and_failure_releases_it(t: TestDb) {
-    let settings = [("FITROOM_PROVIDER_PRICES", "paid=0.012"), ("FITROOM_PROVIDER_BUDGETS", "paid=1/day")];
+    let settings =
+        [("FITROOM_PROVIDER_PRICES", "paid=0.012"), ("FITROOM_PROVIDER_BUDGETS", "paid=1/day")];
     let p = Process::start(&t, &["paid"], &settings).await;
     let user = shopper(&t, 5).await;
     let good = p.submit(&user).await.expect("submit");

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{AdminOnly, CELL, HEAD_ROW, ROW, TABLE, failed, when};
+use super::{AdminOnly, CELL, HEAD_ROW, ROW, Scroll, TABLE, failed, when};
 use crate::admin_api::console_audit;
 
 #[component]
@@ -22,7 +22,7 @@ fn Audit() -> impl IntoView {
                     Err(e) => failed(&e),
                     Ok(entries) if entries.is_empty() => view! { <p class="mt-4 text-stone-700">"No admin writes yet."</p> }.into_any(),
                     Ok(entries) => view! {
-                        <div class="mt-4 overflow-x-auto">
+                        <Scroll label="Audit log">
                             <table class=TABLE>
                                 <thead><tr class=HEAD_ROW>
                                     <th scope="col" class=CELL>"When (UTC)"</th>
@@ -49,7 +49,7 @@ fn Audit() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        </div>
+                        </Scroll>
                     }.into_any(),
                 }
             })}

@@ -4,7 +4,7 @@ use fitroom_types::admin::JobTimeline;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{AdminOnly, CELL, DANGER, HEAD_ROW, INPUT, LINK, ROW, TABLE, failed, when};
+use super::{AdminOnly, CELL, DANGER, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, failed, when};
 use crate::admin_api::{ConsoleCancelJob, console_job};
 
 #[component]
@@ -15,10 +15,7 @@ pub fn JobPage() -> impl IntoView {
 #[component]
 fn Job() -> impl IntoView {
     let params = use_params_map();
-    let data = Resource::new(
-        move || params.read().get("id").unwrap_or_default(),
-        console_job,
-    );
+    let data = Resource::new(move || params.read().get("id").unwrap_or_default(), console_job);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -36,11 +33,13 @@ fn Details(timeline: JobTimeline) -> impl IntoView {
     let JobTimeline { job, events, images } = timeline;
     let g = job.generation.clone();
     let id = g.id.clone();
-    let row = |label: &'static str, value: String| view! {
-        <div class="flex flex-wrap gap-x-2 border-b border-stone-200 py-1">
-            <dt class="w-40 text-stone-700">{label}</dt>
-            <dd class="break-all font-medium">{value}</dd>
-        </div>
+    let row = |label: &'static str, value: String| {
+        view! {
+            <div class="flex flex-wrap gap-x-2 border-b border-stone-200 py-1">
+                <dt class="w-40 text-stone-700">{label}</dt>
+                <dd class="break-all font-medium">{value}</dd>
+            </div>
+        }
     };
     view! {
         <h1 class="text-2xl font-bold">"Job " <span class="font-mono text-lg">{g.id.clone()}</span></h1>
@@ -84,7 +83,7 @@ fn Details(timeline: JobTimeline) -> impl IntoView {
             }.into_any()
         }}
         <h2 class="mt-8 text-xl font-semibold">"Timeline"</h2>
-        <div class="mt-3 overflow-x-auto">
+        <Scroll label="Timeline">
             <table class=TABLE>
                 <thead><tr class=HEAD_ROW>
                     <th scope="col" class=CELL>"When (UTC)"</th>
@@ -101,7 +100,7 @@ fn Details(timeline: JobTimeline) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </Scroll>
     }
 }
 

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, TABLE, failed, when};
+use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, failed, when};
 use crate::admin_api::console_jobs;
 
 const STATUSES: [&str; 5] = ["queued", "processing", "succeeded", "failed", "canceled"];
@@ -57,7 +57,7 @@ fn Jobs() -> impl IntoView {
                     Err(e) => failed(&e),
                     Ok(items) if items.is_empty() => view! { <p class="mt-4 text-stone-700">"No jobs match."</p> }.into_any(),
                     Ok(items) => view! {
-                        <div class="mt-4 overflow-x-auto">
+                        <Scroll label="Jobs">
                             <table class=TABLE>
                                 <thead><tr class=HEAD_ROW>
                                     <th scope="col" class=CELL>"Created (UTC)"</th>
@@ -82,7 +82,7 @@ fn Jobs() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        </div>
+                        </Scroll>
                     }.into_any(),
                 }
             })}

@@ -86,6 +86,17 @@ fn Notice() -> impl IntoView {
     }
 }
 
+/// A table that may scroll sideways on a phone: focusable and named, so that a keyboard can
+/// scroll it too.
+#[component]
+pub(crate) fn Scroll(label: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="mt-3 overflow-x-auto rounded focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700" tabindex="0" role="region" aria-label=label>
+            {children()}
+        </div>
+    }
+}
+
 /// `2026-12-04T10:30:00.000Z` as `2026-12-04 10:30:00`.
 pub(crate) fn when(rfc3339: &str) -> String {
     rfc3339.get(..19).unwrap_or(rfc3339).replace('T', " ")

@@ -3,7 +3,7 @@
 use fitroom_types::admin::{Operations, Verification};
 use leptos::prelude::*;
 
-use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, ROW, TABLE, failed, percent, when};
+use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, ROW, Scroll, TABLE, failed, percent, when};
 use crate::admin_api::{ConsoleVerifyLedger, console_operations};
 use crate::pages::admin::providers::ProviderTable;
 
@@ -46,7 +46,7 @@ fn Figures(ops: Operations) -> impl IntoView {
             view! { <p class="mt-2 text-stone-700">"No jobs in the last hour."</p> }.into_any()
         } else {
             view! {
-                <div class="mt-3 overflow-x-auto">
+                <Scroll label="Last hour by provider">
                     <table class=TABLE>
                         <thead><tr class=HEAD_ROW>
                             <th scope="col" class=CELL>"Provider"</th>
@@ -71,11 +71,11 @@ fn Figures(ops: Operations) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                </div>
+                </Scroll>
             }.into_any()
         }}
         <h2 class="mt-8 text-xl font-semibold">"Spend against budgets"</h2>
-        <ProviderTable />
+        <ProviderTable rows=ops.providers />
         <h2 class="mt-8 text-xl font-semibold">"Ledger"</h2>
         <LastVerification last=ops.last_verification />
     }

@@ -4,7 +4,7 @@
 use fitroom_types::admin::ProviderRow;
 use leptos::prelude::*;
 
-use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, ROW, TABLE, failed, percent, when};
+use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, ROW, Scroll, TABLE, failed, percent, when};
 use crate::admin_api::{ConsoleResetCooldown, console_providers};
 
 #[component]
@@ -13,9 +13,23 @@ pub fn ProvidersPage() -> impl IntoView {
         <AdminOnly>
             <h1 class="text-2xl font-bold">"Providers"</h1>
             <p class="mt-1 text-stone-700">"Success rate and times over the routing window; spend over the budget's period (the UTC day without one), tasks in flight counted at their price."</p>
-            <ProviderTable />
-            <Resets />
+            <Providers />
         </AdminOnly>
+    }
+}
+
+#[component]
+fn Providers() -> impl IntoView {
+    let data = Resource::new(|| (), |_| console_providers());
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => failed(&e),
+                    Ok(rows) => view! { <ProviderTable rows=rows.clone() /> <Resets rows /> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
@@ -24,29 +38,17 @@ fn money(usd: f64) -> String {
 }
 
 fn millis(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "–".to_owned(), |ms| if ms >= 1000 { format!("{:.1} s", ms as f64 / 1000.0) } else { format!("{ms} ms") })
+    ms.map_or_else(
+        || "–".to_owned(),
+        |ms| if ms >= 1000 { format!("{:.1} s", ms as f64 / 1000.0) } else { format!("{ms} ms") },
+    )
 }
 
 /// The providers' figures, as the overview and this page show them.
 #[component]
-pub fn ProviderTable() -> impl IntoView {
-    let data = Resource::new(|| (), |_| console_providers());
+pub fn ProviderTable(rows: Vec<ProviderRow>) -> impl IntoView {
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Err(e) => failed(&e),
-                    Ok(rows) => view! { <Rows rows /> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn Rows(rows: Vec<ProviderRow>) -> impl IntoView {
-    view! {
-        <div class="mt-3 overflow-x-auto">
+        <Scroll label="Providers">
             <table class=TABLE>
                 <thead><tr class=HEAD_ROW>
                     <th scope="col" class=CELL>"Provider"</th>
@@ -86,20 +88,16 @@ fn Rows(rows: Vec<ProviderRow>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </Scroll>
     }
 }
 
 /// One reset form per provider that is cooling down.
 #[component]
-fn Resets() -> impl IntoView {
-    let data = Resource::new(|| (), |_| console_providers());
+fn Resets(rows: Vec<ProviderRow>) -> impl IntoView {
     let reset = ServerAction::<ConsoleResetCooldown>::new();
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let cooling: Vec<ProviderRow> = data.await.unwrap_or_default().into_iter().filter(|r| r.state == "cooling").collect();
-                cooling.into_iter().map(|r| {
+                {rows.into_iter().filter(|r| r.state == "cooling").map(|r| {
                     let id = format!("reset-{}", r.name);
                     view! {
                         <section class="mt-6 max-w-xl rounded-xl border border-stone-200 bg-white p-4">
@@ -112,8 +110,6 @@ fn Resets() -> impl IntoView {
                             </ActionForm>
                         </section>
                     }
-                }).collect_view()
-            })}
-        </Suspense>
+                }).collect_view()}
     }
 }

@@ -5,7 +5,9 @@ use fitroom_types::admin::AdminAccountDetail;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{AdminOnly, BUTTON, CELL, DANGER, HEAD_ROW, INPUT, LINK, ROW, TABLE, failed, when};
+use super::{
+    AdminOnly, BUTTON, CELL, DANGER, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, failed, when,
+};
 use crate::admin_api::{ConsoleGrant, ConsoleSuspend, console_user};
 
 #[component]
@@ -16,10 +18,7 @@ pub fn UserPage() -> impl IntoView {
 #[component]
 fn User() -> impl IntoView {
     let params = use_params_map();
-    let data = Resource::new(
-        move || params.read().get("id").unwrap_or_default(),
-        console_user,
-    );
+    let data = Resource::new(move || params.read().get("id").unwrap_or_default(), console_user);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -59,7 +58,7 @@ fn Account(detail: AdminAccountDetail) -> impl IntoView {
             <SuspendForm id=id.clone() suspended=user.suspended />
         </div>
         <h2 class="mt-8 text-xl font-semibold">"Packages, in the order they are spent"</h2>
-        <div class="mt-3 overflow-x-auto">
+        <Scroll label="Packages">
             <table class=TABLE>
                 <thead><tr class=HEAD_ROW>
                     <th scope="col" class=CELL>"Name"</th>
@@ -82,9 +81,9 @@ fn Account(detail: AdminAccountDetail) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </Scroll>
         <h2 class="mt-8 text-xl font-semibold">"Ledger"</h2>
-        <div class="mt-3 overflow-x-auto">
+        <Scroll label="Ledger">
             <table class=TABLE>
                 <thead><tr class=HEAD_ROW>
                     <th scope="col" class=CELL>"When (UTC)"</th>
@@ -105,7 +104,7 @@ fn Account(detail: AdminAccountDetail) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </Scroll>
         <h2 class="mt-8 text-xl font-semibold">"Generations"</h2>
         {if generations.is_empty() {
             view! { <p class="mt-2 text-stone-700">"None yet."</p> }.into_any()

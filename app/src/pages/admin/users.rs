@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, TABLE, failed, when};
+use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, failed, when};
 use crate::admin_api::console_users;
 
 #[component]
@@ -31,7 +31,7 @@ fn Users() -> impl IntoView {
                     Err(e) => failed(&e),
                     Ok(users) if users.is_empty() => view! { <p class="mt-4 text-stone-700">"No accounts match."</p> }.into_any(),
                     Ok(users) => view! {
-                        <div class="mt-4 overflow-x-auto">
+                        <Scroll label="Accounts">
                             <table class=TABLE>
                                 <thead><tr class=HEAD_ROW>
                                     <th scope="col" class=CELL>"Email"</th>
@@ -52,7 +52,7 @@ fn Users() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        </div>
+                        </Scroll>
                     }.into_any(),
                 }
             })}

@@ -19,6 +19,10 @@ impl Workspace {
     }
 
     fn fitroom(&self, args: &[&str]) -> Output {
+        self.fitroom_with(args, &[])
+    }
+
+    fn fitroom_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_fitroom"))
             .args(args)
             .current_dir(self.dir.path())
@@ -27,6 +31,7 @@ impl Workspace {
             .env("DATABASE_URL", self.url())
             .env("FITROOM_DATA_DIR", self.dir.path().join("data"))
             .env("RUST_LOG", "error")
+            .envs(vars.iter().copied())
             .output()
             .expect("run fitroom")
     }
@@ -227,4 +232,97 @@ async fn admins_are_made_and_unmade_by_email_and_an_unknown_email_fails() {
     let unknown = ws.fitroom(&["admin", "add", "--email", "nobody@example.com"]);
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("no account"), "{}", text(&unknown.stderr));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
+    let ws = Workspace::new();
+    ws.user("ann@example.com").await;
+    let db = ws.db().await;
+    let now = now_ms();
+    // Two jobs ended at local in the window: one succeeded after 1.2 s, one failed.
+    for (id, status, took) in [("job_a", "succeeded", 1200), ("job_b", "failed", 300)] {
+        sqlx::query(
+            "INSERT INTO jobs (id, user_id, status, cost, provider, created_at, updated_at, submitted_at, finished_at) \
+             VALUES ($1, 'usr_ann@example.com', $2, 1, 'local', $3, $3, $3, $4)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(now - 5_000)
+        .bind(now - 5_000 + took)
+        .execute(db.pool())
+        .await
+        .expect("job");
+    }
+    sqlx::query(
+        "INSERT INTO provider_tasks (id, job_id, provider, task_key, estimate_micros, cost_micros, state, period, period_start, created_at) \
+         VALUES ('t1', 'job_a', 'local', 'k', 10000, 10000, 'settled', 'day', $1, $2)",
+    )
+    .bind(now - now.rem_euclid(86_400_000))
+    .bind(now - 5_000)
+    .execute(db.pool())
+    .await
+    .expect("task");
+    sqlx::query("INSERT INTO provider_budgets (provider, period, period_start, committed_micros) VALUES ('local', 'day', $1, 10000)")
+        .bind(now - now.rem_euclid(86_400_000))
+        .execute(db.pool())
+        .await
+        .expect("budget");
+
+    let vars = [
+        ("FITROOM_PROVIDERS", "local"),
+        ("FITROOM_PROVIDER_PRICES", "local=0.01"),
+        ("FITROOM_PROVIDER_BUDGETS", "local=2/day"),
+    ];
+    let out = ws.fitroom_with(&["providers", "--json"], &vars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = &body["providers"][0];
+    assert_eq!(row["name"], "local");
+    assert_eq!(row["state"], "ok");
+    assert_eq!(row["price"], 0.01);
+    assert_eq!(row["spend"], 0.01);
+    assert_eq!(row["budget"], 2.0);
+    assert_eq!(row["period"], "day");
+    assert_eq!(row["jobs"], 2);
+    assert_eq!(row["success_rate"], 0.5);
+    assert_eq!((row["p50_ms"].as_i64(), row["p95_ms"].as_i64()), (Some(1200), Some(1200)));
+
+    let table = ws.fitroom_with(&["providers"], &vars);
+    let table = text(&table.stdout);
+    assert!(
+        table.lines().any(|l| l.starts_with("local") && l.contains("$2/day") && l.contains("50%")),
+        "{table}"
+    );
+
+    let bad = ws.fitroom_with(&["providers"], &[("FITROOM_PROVIDER_BUDGETS", "local=2/week")]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("hour, day or month"), "{}", text(&bad.stderr));
+
+    // The spend ledger is verified beside the credits ledger, and each run is kept.
+    sqlx::query("UPDATE provider_budgets SET committed_micros = 99")
+        .execute(db.pool())
+        .await
+        .expect("corrupt");
+    let verify = ws.fitroom(&["ledger", "verify"]);
+    assert!(!verify.status.success());
+    assert!(
+        text(&verify.stdout).contains("violation: provider budget local/day"),
+        "{}",
+        text(&verify.stdout)
+    );
+    let (checks, violations): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), MAX(violations) FROM ledger_checks WHERE run_by = 'cli'")
+            .fetch_one(db.pool())
+            .await
+            .expect("checks");
+    // Two: the budget, and the hand-made succeeded job that has no credit hold.
+    assert_eq!((checks, violations), (1, 2), "{}", text(&verify.stdout));
 }

@@ -38,3 +38,7 @@ CREATE TABLE provider_health (
 
 -- The routing window's figures: finished jobs per provider by time.
 CREATE INDEX jobs_by_provider_finished ON jobs (provider, finished_at);
+
+-- The provider a request named, if any: routing puts it first, on every submission of the job
+-- (the reconciler's too). Without one, `FITROOM_ROUTING` decides.
+ALTER TABLE jobs ADD COLUMN requested_provider TEXT;

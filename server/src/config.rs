@@ -125,6 +125,11 @@ pub struct Config {
     /// `FITROOM_ROUTING_WINDOW` (default 1 h): the sliding window routing and the provider
     /// figures measure over.
     pub routing_window_secs: u64,
+    /// `FITROOM_ROUTING` (default `ordered`).
+    pub routing: crate::spend::routing::Strategy,
+    /// `FITROOM_ROUTING_EXPLORE` (default 0.05): the share of tasks that measured strategies
+    /// send first to another provider, so that it is measured.
+    pub routing_explore: f64,
     pub local: LocalProviderConfig,
     pub fetch_allow_private: bool,
     /// `FITROOM_SECRET`: signs URLs and the local provider's webhooks; several processes sharing
@@ -325,6 +330,17 @@ impl Config {
             reason,
         })?;
         let routing_window_secs = duration_secs(&r, "FITROOM_ROUTING_WINDOW", 3600)?;
+        let routing_text = r.or("FITROOM_ROUTING", "ordered");
+        let routing =
+            crate::spend::routing::Strategy::parse(&routing_text).ok_or_else(|| ConfigError {
+                key: "FITROOM_ROUTING",
+                value: routing_text.clone(),
+                reason: "expected ordered, cheapest, fastest, reliable or balanced".into(),
+            })?;
+        let routing_explore = match r.string("FITROOM_ROUTING_EXPLORE") {
+            None => 0.05,
+            Some(_) => r.rate("FITROOM_ROUTING_EXPLORE")?,
+        };
 
         Ok(Config {
             database_url: r.or("DATABASE_URL", "sqlite://data/fitroom.db"),
@@ -349,6 +365,8 @@ impl Config {
             input_retention_hours: r.parsed("FITROOM_INPUT_RETENTION_HOURS", 24)?,
             spend,
             routing_window_secs,
+            routing,
+            routing_explore,
             local: LocalProviderConfig {
                 delay_ms: r.parsed("FITROOM_LOCAL_DELAY_MS", 2000)?,
                 failure_rate: r.rate("FITROOM_LOCAL_FAILURE_RATE")?,

@@ -148,7 +148,7 @@ impl Jobs {
                 sqlx::query(
                     "INSERT INTO jobs (id, user_id, status, cost, provider, idempotency_key, created_at, updated_at, \
                      prompt, aspect_ratio, person_key, garment_key, callback_token, next_check_at, lease_until, \
-                     hold_id, request_digest) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     hold_id, request_digest, requested_provider) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 )
                 .bind(id.as_str())
                 .bind(request.user.as_str())
@@ -165,6 +165,7 @@ impl Jobs {
                 .bind(now.plus_secs(self.submit_lease_secs()).millis())
                 .bind(hold.as_str())
                 .bind(&request.digest)
+                .bind(request.provider.map(|p| p.as_str()))
                 .execute(tx.conn().await?)
                 .await?;
                 events::append(tx.conn().await?, &id, now, EventKind::Created, Some(&provider)).await?;

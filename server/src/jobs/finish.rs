@@ -45,9 +45,7 @@ impl Jobs {
                 // The provider's side in the same transaction: the accepted task of a success
                 // is settled, every other hold on its spend released.
                 let settle = match (step, &job.task_key) {
-                    (Step::Stored { .. }, Some(key)) => {
-                        Some((job.provider.as_str(), key.as_str(), None))
-                    }
+                    (Step::Stored { .. }, Some(key)) => Some((job.provider.as_str(), key.as_str())),
                     _ => None,
                 };
                 tasks::resolve_job_in(tx.conn().await?, &job.id, settle, now).await?;

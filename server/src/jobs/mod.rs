@@ -127,6 +127,8 @@ pub struct Jobs {
     pub(crate) clock: SharedClock,
     pub(crate) faults: FaultPoints,
     pub(crate) statuses: Arc<StatusCache>,
+    /// The routing window's figures, reused for a moment between submissions.
+    pub(crate) window: Arc<crate::spend::figures::WindowCache>,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -152,6 +154,7 @@ impl Jobs {
             clock,
             faults,
             statuses: Arc::new(status_cache::new()),
+            window: Arc::default(),
             metrics: Default::default(),
         }
     }

@@ -14,8 +14,10 @@ pub struct Job {
     pub cost: Credits,
     /// The credit hold written with the job; settled on success, released otherwise.
     pub hold: Option<HoldId>,
-    /// The requested provider until one accepts the task, then the one that did.
+    /// The first provider to try until one accepts the task, then the one that did.
     pub provider: String,
+    /// The provider the request named; routing puts it first.
+    pub requested_provider: Option<String>,
     /// What the provider needs to find its task again (fal keeps URLs in it).
     pub provider_task_id: Option<String>,
     /// The bare task id the provider's deliveries name: what binds a delivery to this job.
@@ -39,7 +41,7 @@ pub struct Job {
 
 pub(crate) const JOB_COLUMNS: &str = "id, user_id, status, cost, hold_id, provider, provider_task_id, task_key, \
      callback_token, prompt, aspect_ratio, person_key, garment_key, output_url, result_key, result_content_type, \
-     error_code, error, created_at, updated_at, submitted_at, finished_at, mirror_attempts";
+     error_code, error, created_at, updated_at, submitted_at, finished_at, mirror_attempts, requested_provider";
 
 pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Job, sqlx::Error> {
     use sqlx::Row;
@@ -55,6 +57,7 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Job, sqlx::Error> {
         cost: Credits::new(cost).map_err(|e| decode(e.to_string()))?,
         hold: row.try_get::<Option<String>, _>("hold_id")?.map(HoldId::from_string),
         provider: row.try_get("provider")?,
+        requested_provider: row.try_get("requested_provider")?,
         provider_task_id: row.try_get("provider_task_id")?,
         task_key: row.try_get("task_key")?,
         callback_token: row.try_get("callback_token")?,

@@ -134,13 +134,13 @@ impl Jobs {
                 self.finish(&job.id, Step::Failed(FailureCode::ProviderFailed)).await?;
                 Ok(Reported::Ended)
             }
-            TaskState::Succeeded { outputs } => {
+            TaskState::Succeeded { outputs, cost } => {
                 let Some(output) = outputs.first() else {
                     self.note(&job.id, kind, &detail).await?;
                     self.finish(&job.id, Step::Failed(FailureCode::NoOutput)).await?;
                     return Ok(Reported::Ended);
                 };
-                self.record_output(&job, output, kind, &detail).await?;
+                self.record_output(&job, output, *cost, kind, &detail).await?;
                 Ok(Reported::OutputRecorded(job.id))
             }
         }
@@ -181,11 +181,15 @@ impl Jobs {
         &self,
         job: &Job,
         output: &str,
+        cost: Option<crate::spend::Usd>,
         kind: EventKind,
         detail: &str,
     ) -> Result<(), JobError> {
         let now = self.clock.now();
         let mut tx = self.db.pool().begin().await?;
+        if let (Some(cost), Some(key)) = (cost, &job.task_key) {
+            crate::spend::tasks::reported_cost_in(&mut tx, &job.id, key, cost).await?;
+        }
         sqlx::query(
             "UPDATE jobs SET output_url = $1, updated_at = $2, next_check_at = $2 \
              WHERE id = $3 AND status = 'processing' AND output_url IS NULL",
@@ -263,7 +267,12 @@ impl Jobs {
 fn describe(state: &TaskState) -> String {
     let text = match state {
         TaskState::Pending => "pending".to_owned(),
-        TaskState::Succeeded { outputs } => format!("succeeded with {} output(s)", outputs.len()),
+        TaskState::Succeeded { outputs, cost: None } => {
+            format!("succeeded with {} output(s)", outputs.len())
+        }
+        TaskState::Succeeded { outputs, cost: Some(cost) } => {
+            format!("succeeded with {} output(s), cost {cost}", outputs.len())
+        }
         TaskState::Failed { reason } => format!("failed: {reason}"),
     };
     text.chars().take(MAX_DETAIL_CHARS).collect()

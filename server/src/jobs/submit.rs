@@ -10,14 +10,17 @@
 //! once, for the task that was recorded.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::jobs::events::{self, EventKind};
 use crate::jobs::transition::{Step, transition};
 use crate::jobs::{FailureCode, Job, JobError, Jobs};
+use crate::providers::Provider;
 use crate::providers::{CALL_TIMEOUT, SubmitError, TaskInput, callback};
 use crate::spend::figures::{Unusable, availability};
 use crate::spend::health;
+use crate::spend::routing::{Candidate, decide};
 use crate::spend::tasks::{self, Reservation, TaskCharge};
 
 /// How long a shopper's image URL handed to a provider stays valid.
@@ -52,13 +55,7 @@ impl Jobs {
             Some(key) => Some(self.input_url(key).await?),
             None => None,
         };
-        let now = self.clock.now();
-        let names = self.registry.names();
-        let verdicts = availability(&self.db, &self.config.spend, &names, now).await?;
-        let skip: HashSet<String> =
-            verdicts.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| (*n).to_owned()).collect();
-        let order = self.registry.failover_order(Some(&job.provider), &skip);
-        self.note_route(job, &order, &verdicts).await?;
+        let order = self.route(job).await?;
         for provider in order {
             let name = provider.name();
             let now = self.clock.now();
@@ -159,19 +156,51 @@ impl Jobs {
         Ok(moved)
     }
 
+    /// The providers to offer the task to, in order: the usable ones (not cooling down, within
+    /// budget), ranked by `FITROOM_ROUTING`. What was decided and why goes in the job's timeline.
+    async fn route(&self, job: &Job) -> Result<Vec<Arc<dyn Provider>>, JobError> {
+        let now = self.clock.now();
+        let names = self.registry.names();
+        let verdicts = availability(&self.db, &self.config.spend, &names, now).await?;
+        let skip: HashSet<String> =
+            verdicts.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| (*n).to_owned()).collect();
+        // The configured failover order (the default provider first): `ordered` keeps it, and
+        // the other strategies break ties by it.
+        let usable: Vec<&str> =
+            self.registry.failover_order(None, &skip).iter().map(|p| p.name()).collect();
+        let strategy = self.config.routing;
+        let measured = if strategy.is_measured() {
+            let window_ms = i64::try_from(self.config.routing_window_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX);
+            Some(self.window.measured(&self.db, &usable, window_ms, now).await?)
+        } else {
+            None
+        };
+        let candidates: Vec<Candidate<'_>> = usable
+            .iter()
+            .map(|&name| Candidate {
+                name,
+                price: self.config.spend.price(name),
+                measured: measured.as_ref().and_then(|m| m.get(name).cloned()),
+            })
+            .collect();
+        let explore = (strategy.is_measured()
+            && rand::random::<f64>() < self.config.routing_explore)
+            .then(|| rand::random::<u32>() as usize);
+        let route = decide(strategy, &candidates, job.requested_provider.as_deref(), explore);
+        self.note_route(job, &route.reason, &verdicts).await?;
+        Ok(route.order.iter().filter_map(|name| self.registry.get(name).cloned()).collect())
+    }
+
     /// The route this submission takes, and why the others are left out: the operator's
     /// timeline shows what each submission decided.
     async fn note_route(
         &self,
         job: &Job,
-        order: &[std::sync::Arc<dyn crate::providers::Provider>],
+        reason: &str,
         verdicts: &[(&str, Option<Unusable>)],
     ) -> Result<(), JobError> {
-        let order: Vec<&str> = order.iter().map(|p| p.name()).collect();
-        let mut detail = format!(
-            "ordered: {}",
-            if order.is_empty() { "none".to_owned() } else { order.join(", ") }
-        );
+        let mut detail = reason.to_owned();
         for (name, verdict) in verdicts {
             match verdict {
                 Some(Unusable::Cooling) => detail.push_str(&format!("; {name} cooling down")),

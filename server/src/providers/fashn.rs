@@ -88,6 +88,6 @@ impl Provider for Fashn {
 
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
         let url = format!("{}/status/{task_id}", self.api_base);
-        report::from_query(fetch_json(self.http.get(url).bearer_auth(&self.key)).await?, word)
+        report::from_query(fetch_json(self.http.get(url).bearer_auth(&self.key)).await?, word, None)
     }
 }

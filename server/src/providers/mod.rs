@@ -53,8 +53,16 @@ pub struct TaskInput {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TaskState {
     Pending,
-    Succeeded { outputs: Vec<String> },
-    Failed { reason: String },
+    /// `cost`: what the provider says this task cost us, when it says (Replicate's compute time
+    /// at `REPLICATE_PRICE_PER_SECOND`); the configured price stands otherwise.
+    Succeeded {
+        outputs: Vec<String>,
+        #[serde(default)]
+        cost: Option<crate::spend::Usd>,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl TaskState {

@@ -3,7 +3,8 @@
 //!
 //! Settings: `REPLICATE_API_TOKEN`, `REPLICATE_WEBHOOK_SECRET`, `REPLICATE_MODEL` (`owner/name`,
 //! `owner/name:version` or a bare version id), `REPLICATE_API_BASE`, and `REPLICATE_INPUTS`
-//! (an `input_map`, by default IDM-VTON's fields).
+//! (an `input_map`, by default IDM-VTON's fields), `REPLICATE_PRICE_PER_SECOND` (what a second of
+//! compute costs: a success is then charged to the spend ledger at its `metrics.predict_time`).
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
@@ -20,6 +21,7 @@ use crate::providers::{
     Authenticity, FetchError, Provider, RegistryError, SubmitError, TaskInput, TaskState,
     WebhookError, WebhookEvent,
 };
+use crate::spend::Usd;
 
 pub const NAME: &str = "replicate";
 const DEFAULT_API_BASE: &str = "https://api.replicate.com/v1";
@@ -63,6 +65,9 @@ pub struct Replicate {
     model: Model,
     api_base: String,
     inputs: InputMap,
+    /// `REPLICATE_PRICE_PER_SECOND`: with it, a success costs its `predict_time` at this price
+    /// instead of the configured price per generation.
+    price_per_second: Option<Usd>,
     http: reqwest::Client,
 }
 
@@ -91,6 +96,13 @@ impl Replicate {
             model,
             api_base: s.url("REPLICATE_API_BASE", DEFAULT_API_BASE)?,
             inputs: s.inputs("REPLICATE_INPUTS", DEFAULT_INPUTS)?,
+            price_per_second: match config.var("REPLICATE_PRICE_PER_SECOND") {
+                None => None,
+                Some(text) => Some(
+                    text.parse::<Usd>()
+                        .map_err(|e| s.invalid("REPLICATE_PRICE_PER_SECOND", e.to_string()))?,
+                ),
+            },
             http: crate::providers::http::client(),
         })
     }
@@ -131,13 +143,17 @@ impl Provider for Replicate {
         now: Timestamp,
     ) -> Result<WebhookEvent, WebhookError> {
         self.secret.verify(headers, body, now)?;
-        let (task_id, state) = report::from_webhook(body, word)?;
+        let (task_id, state) = report::from_webhook(body, word, self.price_per_second)?;
         Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Signed })
     }
 
     async fn fetch(&self, task_id: &str) -> Result<TaskState, FetchError> {
         let url = format!("{}/predictions/{task_id}", self.api_base);
-        report::from_query(fetch_json(self.http.get(url).bearer_auth(&self.token)).await?, word)
+        report::from_query(
+            fetch_json(self.http.get(url).bearer_auth(&self.token)).await?,
+            word,
+            self.price_per_second,
+        )
     }
 }
 

@@ -9,6 +9,7 @@ use crate::providers::http::{error_text, urls};
 use crate::providers::{
     Authenticity, FetchError, SubmitError, TaskState, WebhookError, WebhookEvent, callback,
 };
+use crate::spend::Usd;
 
 /// What a provider's status word means.
 pub(crate) enum Word {
@@ -30,13 +31,23 @@ struct Report {
     output: Value,
     #[serde(default)]
     error: Value,
+    /// Replicate's `metrics.predict_time`: the seconds of compute it bills.
+    #[serde(default)]
+    metrics: Value,
 }
 
 impl Report {
-    fn state(&self, words: Words) -> Option<TaskState> {
+    /// `per_second`: what a second of the provider's compute costs us, when it bills by time and
+    /// reports the time.
+    fn state(&self, words: Words, per_second: Option<Usd>) -> Option<TaskState> {
         Some(match words(&self.status)? {
             Word::Pending => TaskState::Pending,
-            Word::Succeeded => TaskState::Succeeded { outputs: urls(&self.output) },
+            Word::Succeeded => TaskState::Succeeded {
+                outputs: urls(&self.output),
+                cost: per_second
+                    .zip(self.metrics["predict_time"].as_f64())
+                    .and_then(|(price, seconds)| price.per_second_for(seconds)),
+            },
             Word::Failed(fallback) => TaskState::Failed {
                 reason: error_text(&self.error).unwrap_or_else(|| fallback.to_owned()),
             },
@@ -45,11 +56,15 @@ impl Report {
 }
 
 /// A webhook body: the task id and its state; an unknown word makes it malformed.
-pub(crate) fn from_webhook(body: &[u8], words: Words) -> Result<(String, TaskState), WebhookError> {
+pub(crate) fn from_webhook(
+    body: &[u8],
+    words: Words,
+    per_second: Option<Usd>,
+) -> Result<(String, TaskState), WebhookError> {
     let report: Report =
         serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
     let state = report
-        .state(words)
+        .state(words, per_second)
         .ok_or_else(|| WebhookError::Malformed(format!("unknown status {:?}", report.status)))?;
     Ok((report.id, state))
 }
@@ -62,15 +77,21 @@ pub(crate) fn unsigned_webhook(
     words: Words,
 ) -> Result<WebhookEvent, WebhookError> {
     let token = callback::token(query)?;
-    let (task_id, state) = from_webhook(body, words)?;
+    let (task_id, state) = from_webhook(body, words, None)?;
     Ok(WebhookEvent { task_id, state, authenticity: Authenticity::Token(token) })
 }
 
 /// A status query's answer.
-pub(crate) fn from_query(answer: Value, words: Words) -> Result<TaskState, FetchError> {
+pub(crate) fn from_query(
+    answer: Value,
+    words: Words,
+    per_second: Option<Usd>,
+) -> Result<TaskState, FetchError> {
     let report: Report =
         serde_json::from_value(answer).map_err(|e| FetchError(format!("unreadable task: {e}")))?;
-    report.state(words).ok_or_else(|| FetchError(format!("unknown status {:?}", report.status)))
+    report
+        .state(words, per_second)
+        .ok_or_else(|| FetchError(format!("unknown status {:?}", report.status)))
 }
 
 /// The id of a created task; a 2xx answer without one (`{id: null, error}`) is a refusal.

@@ -111,6 +111,42 @@ pub async fn rows(
     Ok(rows)
 }
 
+/// How long measured figures are reused within one process before the database is read again:
+/// routing reads them on every submission, and they move slowly.
+pub const CACHE_MS: i64 = 2_000;
+
+/// The window's measurements of each provider, kept for `CACHE_MS`: a cache, not a source of
+/// truth; every process reads the same rows.
+#[derive(Default)]
+pub struct WindowCache {
+    kept: std::sync::Mutex<Option<(Timestamp, std::collections::HashMap<String, Measured>)>>,
+}
+
+impl WindowCache {
+    pub async fn measured(
+        &self,
+        db: &Db,
+        providers: &[&str],
+        window_ms: i64,
+        now: Timestamp,
+    ) -> Result<std::collections::HashMap<String, Measured>, sqlx::Error> {
+        if let Some((at, kept)) = self.kept.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && now.millis() - at.millis() < CACHE_MS
+            && now >= *at
+            && providers.iter().all(|p| kept.contains_key(*p))
+        {
+            return Ok(kept.clone());
+        }
+        let since = Timestamp::from_millis(now.millis() - window_ms);
+        let mut fresh = std::collections::HashMap::new();
+        for &name in providers {
+            fresh.insert(name.to_owned(), measure(db, name, since).await?);
+        }
+        *self.kept.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, fresh.clone()));
+        Ok(fresh)
+    }
+}
+
 /// Why a provider cannot take a task now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unusable {

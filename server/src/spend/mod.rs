@@ -5,6 +5,7 @@
 
 pub mod figures;
 pub mod health;
+pub mod routing;
 mod settings;
 pub mod tasks;
 mod usd;

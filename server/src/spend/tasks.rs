@@ -116,29 +116,48 @@ pub async fn accepted_in(
     Ok(())
 }
 
-type HeldRow = (String, String, Option<String>, i64, Option<String>, Option<i64>);
+/// The provider said what the accepted task cost: the figure its success settles at. Inside the
+/// transaction that records the report.
+pub async fn reported_cost_in(
+    conn: &mut AnyConnection,
+    job: &JobId,
+    task_key: &str,
+    cost: Usd,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_tasks SET cost_micros = $1 WHERE job_id = $2 AND task_key = $3 AND state = 'held'",
+    )
+    .bind(cost.micros())
+    .bind(job.as_str())
+    .bind(task_key)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+type HeldRow = (String, String, Option<String>, i64, Option<i64>, Option<String>, Option<i64>);
 
 /// Ends every hold of a job, inside the transaction that ends the job: the accepted task of a
-/// success (`settle` names it by provider and task key) is settled at `cost` (its estimate when
-/// the provider reported none); every other hold is released.
+/// success (`settle` names it by provider and task key) is settled at the cost the provider
+/// reported, or its estimate; every other hold is released.
 pub async fn resolve_job_in(
     conn: &mut AnyConnection,
     job: &JobId,
-    settle: Option<(&str, &str, Option<Usd>)>,
+    settle: Option<(&str, &str)>,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     let held: Vec<HeldRow> = sqlx::query_as(
-        "SELECT id, provider, task_key, estimate_micros, period, period_start FROM provider_tasks \
-         WHERE job_id = $1 AND state = 'held'",
+        "SELECT id, provider, task_key, estimate_micros, cost_micros, period, period_start \
+         FROM provider_tasks WHERE job_id = $1 AND state = 'held'",
     )
     .bind(job.as_str())
     .fetch_all(&mut *conn)
     .await?;
     let mut settled = false;
-    for (id, provider, task_key, estimate, period, start) in held {
+    for (id, provider, task_key, estimate, reported, period, start) in held {
         let settles = !settled
-            && settle.is_some_and(|(p, key, _)| p == provider && task_key.as_deref() == Some(key));
-        let cost = settle.and_then(|(_, _, cost)| cost).map_or(estimate, Usd::micros);
+            && settle.is_some_and(|(p, key)| p == provider && task_key.as_deref() == Some(key));
+        let cost = reported.unwrap_or(estimate);
         let (state, cost, change) = if settles {
             ("settled", Some(cost), cost - estimate)
         } else {

@@ -4,7 +4,21 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Stored and serialised as whole millionths.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Usd(i64);
 
 const MICROS: i64 = 1_000_000;
@@ -23,6 +37,13 @@ impl Usd {
     /// For JSON and metrics, where the API promises a number; never stored.
     pub fn as_f64(self) -> f64 {
         self.0 as f64 / MICROS as f64
+    }
+
+    /// `seconds` of compute at `self` per second, to the nearest millionth; `None` for a
+    /// negative or unreadable duration.
+    pub fn per_second_for(self, seconds: f64) -> Option<Usd> {
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Usd((self.0 as f64 * seconds).round() as i64))
     }
 
     pub fn saturating_sub(self, other: Usd) -> Usd {
@@ -94,6 +115,14 @@ mod tests {
         for bad in ["", ".", "-1", "1.0000001", "1e3", "abc", "1.2.3", "nan"] {
             assert_eq!(bad.parse::<Usd>(), Err(UsdError), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn compute_time_is_priced_to_the_millionth() {
+        let per_second: Usd = "0.0014".parse().unwrap();
+        assert_eq!(per_second.per_second_for(2.5), Some(Usd(3_500)));
+        assert_eq!(per_second.per_second_for(-1.0), None);
+        assert_eq!(per_second.per_second_for(f64::NAN), None);
     }
 
     #[test]

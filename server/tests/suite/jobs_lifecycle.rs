@@ -212,7 +212,7 @@ async fn happen(w: &World, user: &UserId, job: &Job, event: Event) {
         Event::Webhook | Event::DuplicateWebhook => {
             let reported = w
                 .jobs
-                .report(&report(TaskState::Succeeded { outputs: vec![output()] }))
+                .report(&report(TaskState::Succeeded { outputs: vec![output()], cost: None }))
                 .await
                 .expect("report");
             if let Reported::OutputRecorded(id) = reported {
@@ -226,7 +226,8 @@ async fn happen(w: &World, user: &UserId, job: &Job, event: Event) {
                 .expect("report");
         }
         Event::Poll => {
-            w.providers[0].answer(&task, TaskState::Succeeded { outputs: vec![output()] });
+            w.providers[0]
+                .answer(&task, TaskState::Succeeded { outputs: vec![output()], cost: None });
             w.t.clock.advance_millis(w.config.poll_after_secs as i64 * 1000 + 1000);
             w.jobs.sweep_jobs().await;
         }
@@ -354,7 +355,7 @@ async fn a_late_failure_from_a_provider_failed_over_from_changes_nothing(t: Test
     let done = TaskReport {
         provider: "second",
         task_key: job.task_key.clone().expect("task"),
-        state: TaskState::Succeeded { outputs: vec![output()] },
+        state: TaskState::Succeeded { outputs: vec![output()], cost: None },
         source: Source::Webhook,
     };
     w.jobs.report(&done).await.expect("report");
@@ -416,7 +417,7 @@ async fn the_reconciler_never_submits_a_job_twice_while_it_is_being_submitted(t:
     let orphan = TaskReport {
         provider: "scripted",
         task_key: "scripted-1".into(),
-        state: TaskState::Succeeded { outputs: vec![output()] },
+        state: TaskState::Succeeded { outputs: vec![output()], cost: None },
         source: Source::Poll,
     };
     assert_eq!(w.jobs.report(&orphan).await.expect("report"), Reported::Unbound);
@@ -436,7 +437,7 @@ async fn a_result_copied_around_a_cancel_is_deleted_with_its_job(t: TestDb) {
     let report = TaskReport {
         provider: "scripted",
         task_key: task,
-        state: TaskState::Succeeded { outputs: vec![output()] },
+        state: TaskState::Succeeded { outputs: vec![output()], cost: None },
         source: Source::Webhook,
     };
     // The output is recorded, then the shopper cancels while the copy is on its way.

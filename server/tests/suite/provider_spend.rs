@@ -256,7 +256,7 @@ async fn success_settles_the_task_and_failure_releases_it(t: TestDb) {
     };
     let reported = p
         .jobs
-        .report(&report(&good, TaskState::Succeeded { outputs: vec![output()] }))
+        .report(&report(&good, TaskState::Succeeded { outputs: vec![output()], cost: None }))
         .await
         .expect("report");
     if let Reported::OutputRecorded(id) = reported {
@@ -325,7 +325,100 @@ async fn with_every_provider_cooling_down_a_request_writes_nothing(t: TestDb) {
     t.assert_verified().await;
 }
 
+/// A job at `provider` (named in the request) that ends after `latency_ms`, succeeded or failed.
+async fn history(
+    p: &Process,
+    t: &TestDb,
+    user: &UserId,
+    provider: &str,
+    latency_ms: i64,
+    ok: bool,
+) {
+    let mut request = p.request(user);
+    request.provider = p.jobs.registry().name(provider);
+    let job = match p.jobs.create(request).await.expect("create") {
+        Created::New(job) | Created::Existing(job) => job,
+    };
+    assert_eq!(job.provider, provider);
+    t.clock.advance_millis(latency_ms);
+    let state = if ok {
+        TaskState::Succeeded { outputs: vec![output()], cost: None }
+    } else {
+        TaskState::Failed { reason: "no".into() }
+    };
+    let report = TaskReport {
+        provider: p.jobs.registry().name(provider).expect("enabled").as_str(),
+        task_key: job.task_key.clone().expect("task"),
+        state,
+        source: Source::Webhook,
+    };
+    if let Reported::OutputRecorded(id) = p.jobs.report(&report).await.expect("report") {
+        p.jobs.mirror(&id).await.expect("mirror");
+    }
+}
+
+async fn each_strategy_routes_by_what_the_database_measured(t: TestDb) {
+    let names = ["steady", "swift", "thrifty"];
+    let prices = ("FITROOM_PROVIDER_PRICES", "steady=0.02,swift=0.05,thrifty=0.01");
+    let recorder = Process::start(&t, &names, &[prices]).await;
+    let user = shopper(&t, 100).await;
+    // steady: always works, 3 s. swift: 1 s, fails one in five. thrifty: cheap, 9 s, 60 %.
+    for i in 0..10 {
+        history(&recorder, &t, &user, "steady", 3000, true).await;
+        history(&recorder, &t, &user, "swift", 1000, i % 5 != 0).await;
+        history(&recorder, &t, &user, "thrifty", 9000, i % 5 < 3).await;
+    }
+    for (strategy, expected) in [
+        ("ordered", "steady"),
+        ("cheapest", "thrifty"),
+        ("fastest", "swift"),
+        ("reliable", "steady"),
+        // swift 0.32 + 0.3 + 0.06 = 0.68; steady 0.4 + 0.1 + 0.15 = 0.65; thrifty 0.57.
+        ("balanced", "swift"),
+    ] {
+        // Another process, which measured nothing itself: the database is what they share.
+        let p = Process::start(
+            &t,
+            &names,
+            &[prices, ("FITROOM_ROUTING", strategy), ("FITROOM_ROUTING_EXPLORE", "0")],
+        )
+        .await;
+        let job = p.submit(&user).await.expect("submit");
+        assert_eq!(job.provider, expected, "{strategy}");
+        let timeline = p.jobs.timeline(&job.id).await.expect("timeline");
+        let routed = timeline.iter().find(|e| e.kind == "routed").expect("routed");
+        assert!(
+            routed
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with(&format!("{strategy}: {expected}"))),
+            "{strategy}: {:?}",
+            routed.detail
+        );
+        // A provider the request names still goes first.
+        let mut named = p.request(&user);
+        named.provider = p.jobs.registry().name("thrifty");
+        let job = match p.jobs.create(named).await.expect("create") {
+            Created::New(job) | Created::Existing(job) => job,
+        };
+        assert_eq!(job.provider, "thrifty", "{strategy}, thrifty requested");
+    }
+
+    // Exploring every task: the fastest is never first, so the others keep being measured.
+    let p = Process::start(
+        &t,
+        &names,
+        &[prices, ("FITROOM_ROUTING", "fastest"), ("FITROOM_ROUTING_EXPLORE", "1")],
+    )
+    .await;
+    for _ in 0..6 {
+        assert_ne!(p.submit(&user).await.expect("submit").provider, "swift");
+    }
+    t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    each_strategy_routes_by_what_the_database_measured,
     a_budget_holds_exactly_when_two_processes_submit_at_once,
     the_budget_period_rolls_over_at_the_utc_boundary,
     success_settles_the_task_and_failure_releases_it,

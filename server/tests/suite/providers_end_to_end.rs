@@ -84,6 +84,24 @@ async fn a_replicate_generation_is_finished_by_its_signed_webhook(t: TestDb) {
     generation_succeeds_and_is_charged_once(&server, "replicate", &fake.core).await;
 }
 
+async fn replicates_reported_compute_time_is_what_the_spend_ledger_settles(t: TestDb) {
+    let fake = FakeReplicate::start(clock_of(&t)).await;
+    fake.core.complete_tasks_automatically(3);
+    let mut env = fake.env();
+    env.push(("REPLICATE_PRICE_PER_SECOND".into(), "0.0014".into()));
+    env.push(("FITROOM_PROVIDER_PRICES".into(), "replicate=0.012".into()));
+    let server = start(t, "replicate", env).await;
+    generation_succeeds_and_is_charged_once(&server, "replicate", &fake.core).await;
+    let tasks: Vec<(String, i64, Option<i64>)> =
+        sqlx::query_as("SELECT state, estimate_micros, cost_micros FROM provider_tasks")
+            .fetch_all(server.state.db.pool())
+            .await
+            .expect("tasks");
+    // 4.2 s at $0.0014 a second, not the $0.012 estimate.
+    assert_eq!(tasks, [("settled".to_owned(), 12_000, Some(5_880))]);
+    server.t.assert_verified().await;
+}
+
 async fn a_fal_generation_is_finished_by_its_ed25519_webhook(t: TestDb) {
     let fake = FakeFal::start(clock_of(&t)).await;
     fake.core.complete_tasks_automatically(3);
@@ -154,6 +172,7 @@ async fn when_every_provider_is_down_the_job_fails_and_the_balance_is_restored(t
 
 crate::on_both_databases!(
     a_replicate_generation_is_finished_by_its_signed_webhook,
+    replicates_reported_compute_time_is_what_the_spend_ledger_settles,
     a_fal_generation_is_finished_by_its_ed25519_webhook,
     a_fashn_generation_is_finished_through_its_token_and_a_status_query,
     an_evolink_generation_is_finished_through_its_token_and_a_task_query,

@@ -58,7 +58,10 @@ async fn a_callback_is_believed_only_through_its_token_and_a_fetch() {
     assert_eq!(event.authenticity, Authenticity::Token(TOKEN.into()));
     assert_eq!(
         provider.fetch(&id).await.expect("task"),
-        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+        TaskState::Succeeded {
+            outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)],
+            cost: None
+        }
     );
     let without_token =
         provider.parse_webhook(&delivery.headers, None, &delivery.body, clock.now()).await;

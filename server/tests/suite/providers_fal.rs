@@ -74,7 +74,10 @@ async fn a_signed_webhook_reads_as_success_with_the_images() {
     assert_eq!(event.authenticity, Authenticity::Signed);
     assert_eq!(
         event.state,
-        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+        TaskState::Succeeded {
+            outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)],
+            cost: None
+        }
     );
     // The JWKS was fetched once and is cached for the next delivery.
     provider

@@ -60,7 +60,10 @@ async fn a_webhook_is_believed_only_through_its_token_and_a_fetch() {
     // The body is only a hint; the webhook handler asks the API, which says the same here.
     assert_eq!(
         provider.fetch(&id).await.expect("status"),
-        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+        TaskState::Succeeded {
+            outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)],
+            cost: None
+        }
     );
 
     let without_token = provider

@@ -84,7 +84,10 @@ async fn a_signed_completion_webhook_reads_as_success_with_the_output() {
     assert_eq!(event.authenticity, Authenticity::Signed);
     assert_eq!(
         event.state,
-        TaskState::Succeeded { outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)] }
+        TaskState::Succeeded {
+            outputs: vec![format!("{}/outputs/{id}.png", fake.core.base)],
+            cost: None
+        }
     );
 }
 

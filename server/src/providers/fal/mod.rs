@@ -172,7 +172,7 @@ impl Fal {
         if status.is_success() {
             let payload: Value = serde_json::from_str(&text)
                 .map_err(|e| FetchError(format!("unreadable result: {e}")))?;
-            return Ok(TaskState::Succeeded { outputs: image_urls(&payload) });
+            return Ok(TaskState::Succeeded { outputs: image_urls(&payload), cost: None });
         }
         match classify(status, &text) {
             // fal answers a failed request's result with a 4xx naming the error.
@@ -234,7 +234,7 @@ impl Provider for Fal {
                 Some(reason) => TaskState::Failed {
                     reason: format!("the result could not be delivered: {reason}"),
                 },
-                None => TaskState::Succeeded { outputs: image_urls(&callback.payload) },
+                None => TaskState::Succeeded { outputs: image_urls(&callback.payload), cost: None },
             },
             "ERROR" => TaskState::Failed {
                 reason: error_text(&callback.error)

@@ -303,9 +303,10 @@ impl Provider for LocalProvider {
         let callback: Callback =
             serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
         let state = match callback.status.as_str() {
-            "succeeded" => {
-                TaskState::Succeeded { outputs: callback.output_url.into_iter().collect() }
-            }
+            "succeeded" => TaskState::Succeeded {
+                outputs: callback.output_url.into_iter().collect(),
+                cost: None,
+            },
             "failed" => {
                 TaskState::Failed { reason: callback.error.unwrap_or_else(|| "failed".into()) }
             }
@@ -320,12 +321,15 @@ impl Provider for LocalProvider {
         Ok(match state {
             Some(LocalState::Running) => TaskState::Pending,
             Some(LocalState::Succeeded) => {
-                TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] }
+                TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)], cost: None }
             }
             Some(LocalState::Failed(reason)) => TaskState::Failed { reason },
             // Not in memory (Fitroom restarted): a finished output is still on disk.
             None => match self.inner.output_path(task_id).filter(|p| p.exists()) {
-                Some(_) => TaskState::Succeeded { outputs: vec![self.inner.output_url(task_id)] },
+                Some(_) => TaskState::Succeeded {
+                    outputs: vec![self.inner.output_url(task_id)],
+                    cost: None,
+                },
                 None => TaskState::Failed {
                     reason: "the local provider has no such task (was it restarted?)".into(),
                 },

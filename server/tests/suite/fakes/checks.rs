@@ -97,7 +97,7 @@ pub async fn fetch_maps_every_word(
         let state = provider.fetch(stored_id).await.unwrap_or_else(|e| panic!("{word}: {e}"));
         match (expect, &state) {
             (Expect::Pending, TaskState::Pending) | (Expect::Failed, TaskState::Failed { .. }) => {}
-            (Expect::Succeeded, TaskState::Succeeded { outputs }) => {
+            (Expect::Succeeded, TaskState::Succeeded { outputs, .. }) => {
                 assert_eq!(
                     outputs,
                     &vec![format!("{}/outputs/{task_id}.png", core.base)],

@@ -24,6 +24,9 @@ pub const TOKEN: &str = "r8_fake_token";
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const MODEL: &str = "cuuupid/idm-vton";
 
+/// What every finished prediction of the fake reports as its compute time, in seconds.
+pub const PREDICT_TIME: f64 = 4.2;
+
 pub struct FakeReplicate {
     pub core: Core,
     next: AtomicU32,
@@ -76,6 +79,8 @@ impl FakeReplicate {
             "error": task.error,
             "logs": "",
             "status": task.status,
+            // The seconds of compute Replicate bills, once the prediction has ended.
+            "metrics": if task.status == "succeeded" { json!({ "predict_time": PREDICT_TIME }) } else { json!({}) },
             "created_at": "2026-01-01T00:00:00.000Z",
             "urls": {
                 "get": format!("{}/v1/predictions/{id}", self.core.base),

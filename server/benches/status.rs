@@ -13,16 +13,18 @@
 //! Run through scripts/bench-status.sh (needs `wrk`). `FITROOM_BENCH_POSTGRES_URL` adds a
 //! PostgreSQL run beside the SQLite one.
 
-use std::collections::HashMap;
-use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::routing::get;
 use fitroom_server::{AppState, Config};
-use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
-use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::json;
+
+mod support;
+
+use support::{
+    bench_env, cpu_seconds, generate, png, postgres_database, register, run_jobs, wait_finished,
+};
 
 const CONNECTIONS: usize = 64;
 const SECONDS: u64 = 10;
@@ -75,57 +77,6 @@ fn millis(text: &str) -> f64 {
     }
 }
 
-/// User + system CPU time of this process, from /proc (clock ticks of 10 ms).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let img = RgbaImage::from_pixel(w, h, Rgba([rgb[0], rgb[1], rgb[2], 255]));
-    let mut out = Cursor::new(Vec::new());
-    DynamicImage::ImageRgba8(img).write_to(&mut out, ImageFormat::Png).expect("encode");
-    out.into_inner()
-}
-
-async fn generate(http: &reqwest::Client, base: &str, person: &[u8], garment: &[u8]) -> String {
-    let form = Form::new()
-        .part("person_image", Part::bytes(person.to_vec()).file_name("me.png"))
-        .part("garment_image", Part::bytes(garment.to_vec()).file_name("shirt.png"))
-        .text("aspect_ratio", "3:4");
-    let r = http
-        .post(format!("{base}/api/generations"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("generate");
-    assert_eq!(r.status(), 202, "a generation is accepted");
-    let g: Value = r.json().await.expect("json");
-    g["id"].as_str().expect("id").to_owned()
-}
-
-async fn wait_finished(http: &reqwest::Client, base: &str, id: &str) -> String {
-    loop {
-        let g: Value = http
-            .get(format!("{base}/api/generations/{id}"))
-            .send()
-            .await
-            .expect("poll")
-            .json()
-            .await
-            .expect("json");
-        let status = g["status"].as_str().unwrap_or_default().to_owned();
-        if matches!(status.as_str(), "succeeded" | "failed" | "canceled") {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Median milliseconds of `n` sign-in attempts with this email and password (all must fail).
 async fn failed_login_ms(http: &reqwest::Client, base: &str, email: &str, n: usize) -> f64 {
     let mut times = Vec::with_capacity(n);
@@ -161,20 +112,8 @@ async fn run(database: &'static str, url: String) -> Row {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let base = format!("http://{addr}");
-    let env: HashMap<String, String> = [
-        ("DATABASE_URL", url),
-        ("FITROOM_DATA_DIR", data.path().display().to_string()),
-        ("FITROOM_ADDR", addr.to_string()),
-        ("FITROOM_LOCAL_DELAY_MS", "0".into()),
-        ("FITROOM_SIGNUP_CREDITS", "100000".into()),
-        ("FITROOM_MAX_ACTIVE_JOBS", "0".into()),
-        ("FITROOM_SUBMITS_PER_MINUTE", "0".into()),
-        ("FITROOM_LOGINS_PER_MINUTE", "0".into()),
-        ("FITROOM_LOG_FORMAT", "json".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut env = bench_env(&url, data.path(), &[]);
+    env.insert("FITROOM_ADDR".into(), addr.to_string());
     let state = AppState::build(Config::from_source(&env).expect("config")).await.expect("state");
     // The ceiling is mounted beside the real routes, after their middleware: bare axum + serde.
     let router = fitroom_server::http::router(state.clone()).route(
@@ -192,20 +131,7 @@ async fn run(database: &'static str, url: String) -> Row {
     });
 
     let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
-    let r = http
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"email": "bench@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status(), 201);
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.split(';').next().map(str::to_owned))
-        .expect("a session cookie");
+    let cookie = register(&http, &base).await;
 
     let (person, garment) = (png(480, 640, [200, 170, 150]), png(160, 160, [20, 40, 200]));
     let id = generate(&http, &base, &person, &garment).await;
@@ -244,24 +170,7 @@ async fn run(database: &'static str, url: String) -> Row {
     // Whole jobs: JOB_CONCURRENCY shoppers' worth of requests in flight at once.
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..JOB_CONCURRENCY {
-        let (http, base, person, garment) =
-            (http.clone(), base.clone(), person.clone(), garment.clone());
-        workers.push(tokio::spawn(async move {
-            let mut done = 0;
-            for _ in (w..JOBS).step_by(JOB_CONCURRENCY) {
-                let id = generate(&http, &base, &person, &garment).await;
-                assert_eq!(wait_finished(&http, &base, &id).await, "succeeded");
-                done += 1;
-            }
-            done
-        }));
-    }
-    let mut jobs = 0;
-    for w in workers {
-        jobs += w.await.expect("worker");
-    }
+    let jobs = run_jobs(&base, &http, &person, &garment, JOBS, JOB_CONCURRENCY).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
 
@@ -288,15 +197,6 @@ async fn run(database: &'static str, url: String) -> Row {
         jobs_per_sec: jobs as f64 / elapsed,
         cpu_ms_per_job: 1000.0 * cpu / jobs as f64,
     }
-}
-
-async fn postgres_database(admin: &str) -> String {
-    let db = fitroom_server::db::Db::connect(admin).await.expect("admin");
-    let name = format!("fitroom_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(db.pool()).await.expect("create");
-    db.close().await;
-    let (base, _) = admin.rsplit_once('/').expect("url");
-    format!("{base}/{name}")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,7 @@ pub(crate) use record::{JOB_COLUMNS, from_row};
 pub use report::{Reported, Source, TaskReport};
 pub use status::{JobStatus, UNFINISHED};
 use status_cache::StatusCache;
+pub use submit::RoutePlan;
 
 use crate::clock::SharedClock;
 use crate::config::Config;

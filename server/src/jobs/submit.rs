@@ -26,6 +26,13 @@ use crate::spend::tasks::{self, Reservation, TaskCharge};
 /// How long a shopper's image URL handed to a provider stays valid.
 const INPUT_URL_TTL_SECS: i64 = 3600;
 
+/// What one submission decided: the providers to try, in order, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutePlan {
+    pub order: Vec<&'static str>,
+    pub reason: String,
+}
+
 impl Jobs {
     /// A short-lived URL a provider can fetch an input from: presigned by S3, or Fitroom's own
     /// signed route for local storage. Never a permanent public link.
@@ -156,9 +163,19 @@ impl Jobs {
         Ok(moved)
     }
 
-    /// The providers to offer the task to, in order: the usable ones (not cooling down, within
-    /// budget), ranked by `FITROOM_ROUTING`. What was decided and why goes in the job's timeline.
+    /// The providers to offer the task to, in order, as `plan_route` decides; the decision and
+    /// its reasons go in the job's timeline.
     async fn route(&self, job: &Job) -> Result<Vec<Arc<dyn Provider>>, JobError> {
+        let plan = self.plan_route(job.requested_provider.as_deref()).await?;
+        let mut conn = self.db.pool().acquire().await?;
+        events::append(&mut conn, &job.id, self.clock.now(), EventKind::Routed, Some(&plan.reason))
+            .await?;
+        Ok(plan.order.iter().filter_map(|name| self.registry.get(name).cloned()).collect())
+    }
+
+    /// The usable providers (not cooling down, within budget) ranked by `FITROOM_ROUTING`, a
+    /// `requested` one first, and why, in words: what one submission decides.
+    pub async fn plan_route(&self, requested: Option<&str>) -> Result<RoutePlan, JobError> {
         let now = self.clock.now();
         let names = self.registry.names();
         let verdicts = availability(&self.db, &self.config.spend, &names, now).await?;
@@ -166,7 +183,7 @@ impl Jobs {
             verdicts.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| (*n).to_owned()).collect();
         // The configured failover order (the default provider first): `ordered` keeps it, and
         // the other strategies break ties by it.
-        let usable: Vec<&str> =
+        let usable: Vec<&'static str> =
             self.registry.failover_order(None, &skip).iter().map(|p| p.name()).collect();
         let strategy = self.config.routing;
         let measured = if strategy.is_measured() {
@@ -176,7 +193,7 @@ impl Jobs {
         } else {
             None
         };
-        let candidates: Vec<Candidate<'_>> = usable
+        let candidates: Vec<Candidate<'static>> = usable
             .iter()
             .map(|&name| Candidate {
                 name,
@@ -187,31 +204,16 @@ impl Jobs {
         let explore = (strategy.is_measured()
             && rand::random::<f64>() < self.config.routing_explore)
             .then(|| rand::random::<u32>() as usize);
-        let route = decide(strategy, &candidates, job.requested_provider.as_deref(), explore);
-        self.note_route(job, &route.reason, &verdicts).await?;
-        Ok(route.order.iter().filter_map(|name| self.registry.get(name).cloned()).collect())
-    }
-
-    /// The route this submission takes, and why the others are left out: the operator's
-    /// timeline shows what each submission decided.
-    async fn note_route(
-        &self,
-        job: &Job,
-        reason: &str,
-        verdicts: &[(&str, Option<Unusable>)],
-    ) -> Result<(), JobError> {
-        let mut detail = reason.to_owned();
-        for (name, verdict) in verdicts {
+        let route = decide(strategy, &candidates, requested, explore);
+        let mut reason = route.reason;
+        for (name, verdict) in &verdicts {
             match verdict {
-                Some(Unusable::Cooling) => detail.push_str(&format!("; {name} cooling down")),
-                Some(Unusable::OverBudget) => detail.push_str(&format!("; {name} over budget")),
+                Some(Unusable::Cooling) => reason.push_str(&format!("; {name} cooling down")),
+                Some(Unusable::OverBudget) => reason.push_str(&format!("; {name} over budget")),
                 None => {}
             }
         }
-        let mut conn = self.db.pool().acquire().await?;
-        events::append(&mut conn, &job.id, self.clock.now(), EventKind::Routed, Some(&detail))
-            .await?;
-        Ok(())
+        Ok(RoutePlan { order: route.order, reason })
     }
 
     async fn note_submit_failure(

@@ -149,7 +149,12 @@ impl Server {
 }
 
 async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t: TestDb) {
-    let server = Server::start(t, &[("FITROOM_LOCAL_WEBHOOK_COPIES", "3")]).await;
+    let settings = [
+        ("FITROOM_LOCAL_WEBHOOK_COPIES", "3"),
+        ("FITROOM_PROVIDER_PRICES", "local=0.5"),
+        ("FITROOM_PROVIDER_BUDGETS", "local=10/day"),
+    ];
+    let server = Server::start(t, &settings).await;
     server.sign_up("ann@example.com").await;
     let (status, created) = server.generate(None).await;
     assert_eq!(status, 202, "{created}");
@@ -208,6 +213,16 @@ async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t:
         metrics.contains("fitroom_submissions_total{provider=\"local\",outcome=\"accepted\"} 1"),
         "{metrics}"
     );
+    // The provider's economics, from the database: one task settled at its price.
+    for line in [
+        "fitroom_provider_spend_usd{provider=\"local\"} 0.5",
+        "fitroom_provider_budget_remaining_usd{provider=\"local\"} 9.5",
+        "fitroom_provider_success_rate{provider=\"local\"} 1",
+        "fitroom_provider_cooling_down{provider=\"local\"} 0",
+        "fitroom_provider_latency_seconds{provider=\"local\",quantile=\"0.5\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     let ready: Value = server
         .http
         .get(format!("{}/readyz", server.base))

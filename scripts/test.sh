@@ -5,7 +5,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_BIN=/usr/lib/postgresql/15/bin
-ensure_apt "$PG_BIN/initdb" postgresql-15 /usr/lib/chromium/chromium chromium
+ensure_apt "$PG_BIN/initdb" postgresql-15 /usr/lib/chromium/chromium chromium \
+  /usr/lib/python3/dist-packages/aiosmtpd python3-aiosmtpd
 ensure_build_tools
 ensure_s3s_fs
 

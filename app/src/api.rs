@@ -82,10 +82,11 @@ pub(crate) mod server {
         state.accounts.session_user(&token).await.map_err(failure)
     }
 
-    /// The client's address, as `http::client` resolved it for this request.
-    pub async fn client() -> Result<Option<std::net::IpAddr>, ServerFnError> {
-        let fitroom_server::http::client::ClientAddr(addr) = leptos_axum::extract().await?;
-        Ok(addr)
+    /// The client as accounts see it: its address (as `http::client` resolved it for this
+    /// request) and its user agent.
+    pub async fn client() -> Result<fitroom_server::accounts::Client, ServerFnError> {
+        let fitroom_server::http::client::AccountClient(client) = leptos_axum::extract().await?;
+        Ok(client)
     }
 
     pub async fn require_user() -> Result<UserId, ServerFnError> {
@@ -122,7 +123,7 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<()
     let state = server::state()?;
     let client = server::client().await?;
     let (_, token) =
-        state.accounts.login(&email, &password, client).await.map_err(server::failure)?;
+        state.accounts.login(&email, &password, &client).await.map_err(server::failure)?;
     server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
     leptos_axum::redirect(&fitroom_server::http::next::same_site_path(&next));
     Ok(())
@@ -133,7 +134,7 @@ pub async fn sign_up(email: String, password: String, next: String) -> Result<()
     let state = server::state()?;
     let client = server::client().await?;
     let (_, token) =
-        state.accounts.register(&email, password, client).await.map_err(server::failure)?;
+        state.accounts.register(&email, password, &client).await.map_err(server::failure)?;
     server::set_cookie(&fitroom_server::http::session::cookie_value(&state, &token));
     leptos_axum::redirect(&fitroom_server::http::next::same_site_path(&next));
     Ok(())

@@ -84,8 +84,14 @@ impl AppState {
         );
         let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
         let limits = Limits::new(&config, clock.clone());
+        let mailer = crate::mail::Mailer::from_config(&config)?;
         let accounts =
-            Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift, limits.clone());
+            Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift, limits.clone())
+                .with_mail(crate::accounts::MailSettings {
+                    mailer,
+                    public_url: config.public_url.clone(),
+                    verify: config.verify_email,
+                });
         Ok(AppState(Arc::new(Services {
             config,
             db,

@@ -35,6 +35,9 @@ pub enum Command {
     /// Make or unmake operators of the console.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Look after stored objects.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Each enabled provider: state, price, spend against budget, success rate and latency over
     /// the routing window.
     Providers {
@@ -71,6 +74,16 @@ pub enum CreditsCommand {
         expires_in_days: Option<i64>,
         #[arg(long, default_value = "Granted by the operator")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Delete stored objects that nothing references and that are older than an hour.
+    Sweep {
+        /// Only print what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -119,6 +132,22 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Storage(StorageCommand::Sweep { dry_run }) => {
+            let storage = crate::storage::from_config(&config).await?;
+            let swept =
+                crate::storage::sweep::sweep(&db, storage.as_ref(), SystemClock.now(), dry_run)
+                    .await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            for key in &swept.unreferenced {
+                println!("{verb} {key}");
+            }
+            println!(
+                "{} objects examined; {verb} {} that nothing references",
+                swept.examined,
+                swept.unreferenced.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Providers { json } => {
             let names: Vec<&str> = config.providers.iter().map(String::as_str).collect();

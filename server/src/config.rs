@@ -120,6 +120,14 @@ pub struct Config {
     /// `FITROOM_INPUT_RETENTION_HOURS` (default 24): input photos are deleted this long after
     /// their job ends (0: at the next sweep).
     pub input_retention_hours: u64,
+    /// `FITROOM_RESULT_RETENTION_DAYS` (default 0: kept until the shopper deletes them).
+    pub result_retention_days: u64,
+    /// `FITROOM_SMTP_URL`: without it, mail goes to `<data dir>/outbox/` and the log.
+    pub smtp_url: Option<String>,
+    /// `FITROOM_MAIL_FROM` (default `Fitroom <noreply@localhost>`).
+    pub mail_from: String,
+    /// `FITROOM_VERIFY_EMAIL` (default `off`).
+    pub verify_email: crate::accounts::VerifyEmail,
     /// `FITROOM_PROVIDER_PRICES` and `FITROOM_PROVIDER_BUDGETS`.
     pub spend: crate::spend::SpendSettings,
     /// `FITROOM_ROUTING_WINDOW` (default 1 h): the sliding window routing and the provider
@@ -330,6 +338,13 @@ impl Config {
             reason,
         })?;
         let routing_window_secs = duration_secs(&r, "FITROOM_ROUTING_WINDOW", 3600)?;
+        let verify_text = r.or("FITROOM_VERIFY_EMAIL", "off");
+        let verify_email =
+            crate::accounts::VerifyEmail::parse(&verify_text).ok_or_else(|| ConfigError {
+                key: "FITROOM_VERIFY_EMAIL",
+                value: verify_text.clone(),
+                reason: "expected off, credits or required".into(),
+            })?;
         let routing_text = r.or("FITROOM_ROUTING", "ordered");
         let routing =
             crate::spend::routing::Strategy::parse(&routing_text).ok_or_else(|| ConfigError {
@@ -363,6 +378,10 @@ impl Config {
             poll_after_secs: r.parsed("FITROOM_POLL_AFTER_SECS", 60)?,
             job_timeout_secs: r.parsed("FITROOM_JOB_TIMEOUT_SECS", 900)?,
             input_retention_hours: r.parsed("FITROOM_INPUT_RETENTION_HOURS", 24)?,
+            result_retention_days: r.parsed("FITROOM_RESULT_RETENTION_DAYS", 0)?,
+            smtp_url: r.string("FITROOM_SMTP_URL").filter(|u| !u.is_empty()),
+            mail_from: r.or("FITROOM_MAIL_FROM", "Fitroom <noreply@localhost>"),
+            verify_email,
             spend,
             routing_window_secs,
             routing,

@@ -33,6 +33,10 @@ pub enum AccountsError {
     TooManySignUps,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("the link is unknown, used or expired")]
+    InvalidToken,
+    #[error("no such account")]
+    NotFound,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("database error: {0}")]
@@ -46,15 +50,33 @@ pub struct SignupGift {
     pub days: i64,
 }
 
+/// Who is asking, as far as an account cares: the client's address (for the limits) and its
+/// user agent (for the sessions page).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Client {
+    pub addr: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// How accounts reach their owners: the mailer, the base of links, and whether addresses must
+/// be verified.
+#[derive(Clone)]
+pub struct MailSettings {
+    pub mailer: crate::mail::Mailer,
+    pub public_url: String,
+    pub verify: crate::accounts::VerifyEmail,
+}
+
 #[derive(Clone)]
 pub struct Accounts {
-    db: Db,
-    ledger: Ledger,
-    clock: SharedClock,
-    hasher: PasswordHasher,
-    gift: SignupGift,
-    sessions: Arc<SessionCache>,
-    limits: Limits,
+    pub(crate) db: Db,
+    pub(crate) ledger: Ledger,
+    pub(crate) clock: SharedClock,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) gift: SignupGift,
+    pub(crate) sessions: Arc<SessionCache>,
+    pub(crate) limits: Limits,
+    pub(crate) mail: Option<Arc<MailSettings>>,
     pub policy: SessionPolicy,
 }
 
@@ -76,7 +98,25 @@ impl Accounts {
             gift,
             sessions: Default::default(),
             limits,
+            mail: None,
             policy: SessionPolicy::default(),
+        }
+    }
+
+    /// Mail for verification and password resets; without it no mail is sent.
+    pub fn with_mail(mut self, settings: MailSettings) -> Self {
+        self.mail = Some(Arc::new(settings));
+        self
+    }
+
+    /// The sign-up package of `user`, its source unique so that it is granted once.
+    pub(crate) fn signup_grant(&self, user: &UserId, now: crate::clock::Timestamp) -> Grant {
+        Grant {
+            user: user.clone(),
+            credits: self.gift.credits,
+            name: "Welcome credits".into(),
+            expires_at: (self.gift.days > 0).then(|| now.plus_days(self.gift.days)),
+            source: Some(format!("signup:{user}")),
         }
     }
 
@@ -86,11 +126,11 @@ impl Accounts {
         &self,
         email: &str,
         password: String,
-        client: Option<IpAddr>,
+        client: &Client,
     ) -> Result<(User, SessionToken), AccountsError> {
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
-        if let Some(ip) = client
+        if let Some(ip) = client.addr
             && !self.limits.signup_by_client.allow(&ip.to_string())
         {
             return Err(AccountsError::TooManySignUps);
@@ -114,21 +154,36 @@ impl Accounts {
         if inserted.rows_affected() == 0 {
             return Err(AccountsError::EmailTaken);
         }
+        let verify = self.verify_mode();
+        let link = match verify {
+            crate::accounts::VerifyEmail::Off => None,
+            _ => Some(
+                crate::accounts::token::issue(
+                    &mut tx,
+                    &id,
+                    crate::accounts::token::Purpose::VerifyEmail,
+                    now,
+                )
+                .await?,
+            ),
+        };
         let mut tx = LedgerTx::begin_in(&self.ledger, tx, &id).await?;
-        if !self.gift.credits.is_zero() {
+        // With `credits`, the package waits for the verified address (`verify_email`).
+        if !self.gift.credits.is_zero() && verify != crate::accounts::VerifyEmail::Credits {
             let now = tx.now()?;
-            let grant = Grant {
-                user: id.clone(),
-                credits: self.gift.credits,
-                name: "Welcome credits".into(),
-                expires_at: (self.gift.days > 0).then(|| now.plus_days(self.gift.days)),
-                source: Some(format!("signup:{id}")),
-            };
+            let grant = self.signup_grant(&id, now);
             self.ledger.grant_in(&mut tx, &grant).await?;
         }
-        let token = session::create(tx.conn().await?, &id, now, self.policy).await?;
+        let token = session::create(tx.conn().await?, &id, now, self.policy, client).await?;
         tx.commit().await?;
         tracing::info!(user = %id, "account created");
+        if let Some(link) = link {
+            self.send_later(crate::mail::templates::verify_email(
+                self.mail.as_ref().map_or("", |m| m.public_url.as_str()),
+                email.as_str(),
+                &link,
+            ));
+        }
         Ok((User { id, email: email.as_str().to_owned() }, token))
     }
 
@@ -139,17 +194,19 @@ impl Accounts {
         &self,
         email: &str,
         password: &str,
-        client: Option<IpAddr>,
+        client: &Client,
     ) -> Result<(User, SessionToken), AccountsError> {
-        let allowed = client.is_none_or(|ip| self.limits.login_by_client.allow(&ip.to_string()))
-            && self.limits.login_by_email.allow(&email.trim().to_lowercase());
+        let allowed =
+            client.addr.is_none_or(|ip| self.limits.login_by_client.allow(&ip.to_string()))
+                && self.limits.login_by_email.allow(&email.trim().to_lowercase());
         if !allowed {
             return Err(AccountsError::TooManySignIns);
         }
         let row: Option<(String, String, String, Option<i64>)> = match Email::parse(email) {
             Ok(email) => {
                 sqlx::query_as(
-                    "SELECT id, email, password_hash, suspended_at FROM users WHERE lower(email) = lower($1)",
+                    "SELECT id, email, password_hash, suspended_at FROM users \
+                     WHERE lower(email) = lower($1) AND deleted_at IS NULL",
                 )
                 .bind(email.as_str())
                 .fetch_optional(self.db.pool())
@@ -171,7 +228,7 @@ impl Accounts {
         let id = UserId::from_string(id);
         let mut conn = self.db.pool().acquire().await?;
         // A fresh token on every sign-in: a session id planted before login is worthless after.
-        let token = session::create(&mut conn, &id, self.clock.now(), self.policy).await?;
+        let token = session::create(&mut conn, &id, self.clock.now(), self.policy, client).await?;
         Ok((User { id, email }, token))
     }
 
@@ -221,11 +278,12 @@ impl Accounts {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AccountsError> {
         let Ok(email) = Email::parse(email) else { return Ok(None) };
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, email FROM users WHERE lower(email) = lower($1)")
-                .bind(email.as_str())
-                .fetch_optional(self.db.pool())
-                .await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, email FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL",
+        )
+        .bind(email.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
         Ok(row.map(|(id, email)| User { id: UserId::from_string(id), email }))
     }
 }

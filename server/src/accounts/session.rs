@@ -47,7 +47,7 @@ impl SessionToken {
         Sha256::digest(self.0.as_bytes()).into()
     }
 
-    fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         hex::encode(self.digest())
     }
 }
@@ -73,15 +73,23 @@ pub async fn create(
     user: &UserId,
     now: Timestamp,
     policy: SessionPolicy,
+    client: &crate::accounts::Client,
 ) -> Result<SessionToken, sqlx::Error> {
     let token = SessionToken::generate();
+    // What the sessions page shows: enough to recognise a browser, no more.
+    let agent: Option<String> = client
+        .user_agent
+        .as_deref()
+        .map(|a| a.chars().filter(|c| !c.is_control()).take(200).collect());
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, user_agent) \
+         VALUES ($1, $2, $3, $3, $4, $5)",
     )
     .bind(token.hash())
     .bind(user.as_str())
     .bind(now.millis())
     .bind(now.plus_secs(policy.absolute_secs).millis())
+    .bind(agent)
     .execute(conn)
     .await?;
     Ok(token)
@@ -112,6 +120,13 @@ impl Seen {
 
 /// Sessions recently read by this process, keyed by the token's digest (never the token).
 pub struct SessionCache(TtlCache<[u8; 32], Seen>);
+
+impl SessionCache {
+    /// Forgets every session this process remembers (after sessions were ended in bulk).
+    pub fn forget_all(&self) {
+        self.0.forget_all();
+    }
+}
 
 impl Default for SessionCache {
     fn default() -> Self {

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::accounts::User;
 use crate::http::ApiError;
-use crate::http::client::ClientAddr;
+use crate::http::client::AccountClient;
 use crate::http::json::ApiJson;
 use crate::http::session::{CurrentUser, SessionCookie, session_token};
 
@@ -26,10 +26,10 @@ fn user_json(user: &User) -> serde_json::Value {
 
 pub async fn register(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
+    AccountClient(client): AccountClient,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (user, token) = state.accounts.register(&body.email, body.password, client).await?;
+    let (user, token) = state.accounts.register(&body.email, body.password, &client).await?;
     Ok((
         StatusCode::CREATED,
         SessionCookie::set(&state, &token),
@@ -39,10 +39,10 @@ pub async fn register(
 
 pub async fn login(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
+    AccountClient(client): AccountClient,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (user, token) = state.accounts.login(&body.email, &body.password, client).await?;
+    let (user, token) = state.accounts.login(&body.email, &body.password, &client).await?;
     Ok((SessionCookie::set(&state, &token), Json(json!({ "user": user_json(&user) }))))
 }
 
@@ -64,10 +64,12 @@ pub async fn me(
     let balance = state.ledger.balance(&user.id).await?;
     let admin =
         crate::accounts::admin::is_admin(&state.db, &user.id).await.map_err(ApiError::internal)?;
+    let email_verified = state.accounts.email_verified(&user.id).await?;
     Ok(Json(json!({
         "id": account.id,
         "email": account.email,
         "credits": { "available": balance.available, "held": balance.held },
         "admin": admin,
+        "email_verified": email_verified,
     })))
 }

@@ -54,6 +54,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// The asking client as accounts see it: its address and its `User-Agent`.
+pub struct AccountClient(pub crate::accounts::Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for AccountClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(AccountClient(crate::accounts::Client { addr, user_agent }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

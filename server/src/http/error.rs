@@ -11,6 +11,7 @@ use crate::billing::{FulfilmentError, StripeError};
 use crate::console::ConsoleError;
 use crate::jobs::JobError;
 use crate::ledger::LedgerError;
+use crate::privacy::PrivacyError;
 
 /// The `code` strings of docs/api.md (Error codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub enum ErrorCode {
     CrossOrigin,
     IdempotencyKeyReused,
     AccountSuspended,
+    InvalidToken,
+    EmailUnverified,
     Internal,
 }
 
@@ -46,6 +49,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::AccountSuspended => "account_suspended",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::EmailUnverified => "email_unverified",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidEmail => "invalid_email",
             ErrorCode::WeakPassword => "weak_password",
@@ -73,9 +78,10 @@ impl ErrorCode {
             | ErrorCode::InvalidCredentials
             | ErrorCode::InvalidSignature => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::InvalidRequest | ErrorCode::InvalidEmail | ErrorCode::WeakPassword => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorCode::InvalidRequest
+            | ErrorCode::InvalidEmail
+            | ErrorCode::WeakPassword
+            | ErrorCode::InvalidToken => StatusCode::BAD_REQUEST,
             ErrorCode::EmailTaken | ErrorCode::StillRunning | ErrorCode::AlreadyFinished => {
                 StatusCode::CONFLICT
             }
@@ -89,7 +95,9 @@ impl ErrorCode {
             ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ErrorCode::CrossOrigin | ErrorCode::AccountSuspended => StatusCode::FORBIDDEN,
+            ErrorCode::CrossOrigin | ErrorCode::AccountSuspended | ErrorCode::EmailUnverified => {
+                StatusCode::FORBIDDEN
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -192,6 +200,11 @@ impl From<AccountsError> for ApiError {
                 ErrorCode::AccountSuspended,
                 "This account is suspended. Write to support to find out why.",
             ),
+            AccountsError::InvalidToken => ApiError::new(
+                ErrorCode::InvalidToken,
+                "This link is unknown, was already used, or has expired. Ask for a new one.",
+            ),
+            AccountsError::NotFound => ApiError::not_found(),
             AccountsError::TooManySignUps => ApiError::new(
                 ErrorCode::RateLimited,
                 "Too many new accounts from your network. Try again later.",
@@ -247,6 +260,17 @@ impl From<ConsoleError> for ApiError {
             ConsoleError::Ledger(e) => e.into(),
             ConsoleError::Accounts(e) => e.into(),
             ConsoleError::Database(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<PrivacyError> for ApiError {
+    fn from(e: PrivacyError) -> Self {
+        match e {
+            PrivacyError::Accounts(e) => e.into(),
+            PrivacyError::Jobs(e) => e.into(),
+            PrivacyError::Ledger(e) => e.into(),
+            other => ApiError::internal(other),
         }
     }
 }

@@ -54,6 +54,14 @@ pub async fn create(
             Some(key.to_owned())
         }
     };
+    if state.accounts.verify_mode() == crate::accounts::VerifyEmail::Required
+        && !state.accounts.email_verified(&user.id).await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::EmailUnverified,
+            "Confirm your email address first: follow the link we mailed you.",
+        ));
+    }
     if !state.limits.submit_by_user.allow(user.id.as_str()) {
         return Err(ApiError::new(
             ErrorCode::RateLimited,

@@ -1,5 +1,6 @@
 //! The HTTP surface that is not Leptos: health, the REST API and the webhooks (docs/api.md).
 
+mod account;
 mod admin;
 mod auth;
 mod billing;
@@ -15,6 +16,7 @@ pub mod next;
 mod object;
 pub mod origin;
 mod page_size;
+mod privacy;
 mod request_id;
 pub mod session;
 mod upload;
@@ -22,7 +24,7 @@ mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use error::{ApiError, ErrorCode};
 pub use request_id::with_request_tracing;
@@ -36,9 +38,18 @@ const JSON_BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/verify-email", post(account::verify_email))
+        .route("/api/auth/resend-verification", post(account::resend_verification))
+        .route("/api/auth/password-reset", post(account::request_reset))
+        .route("/api/auth/password-reset/confirm", post(account::confirm_reset))
+        .route("/api/auth/change-password", post(account::change_password))
+        .route("/api/auth/sessions", get(account::sessions))
+        .route("/api/auth/sessions/{id}", delete(account::end_session))
+        .route("/api/auth/logout-everywhere", post(account::logout_everywhere))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
-        .route("/api/me", get(auth::me))
+        .route("/api/me", get(auth::me).delete(privacy::delete))
+        .route("/api/me/export", get(privacy::export))
         .route("/api/credits", get(credits::credits))
         .route("/api/credits/ledger", get(credits::ledger))
         .route("/api/generations/{id}", get(generations::get).delete(generations::delete))

@@ -20,6 +20,7 @@ mod cancel;
 mod create;
 mod delete;
 pub mod download;
+mod erase;
 mod events;
 mod failure;
 mod finish;

@@ -51,6 +51,7 @@ pub struct Pass {
     pub released_holds: usize,
     /// Ended jobs whose input photos were deleted.
     pub deleted_inputs: usize,
+    pub deleted_results: usize,
     /// Items that failed this time and will be tried again.
     pub failures: usize,
 }
@@ -65,6 +66,7 @@ impl Jobs {
             expired_packages: ledger.expired_packages,
             released_holds: ledger.released_holds,
             deleted_inputs: jobs.deleted_inputs,
+            deleted_results: jobs.deleted_results,
             failures: jobs.failures + ledger.failures,
         })
     }
@@ -74,6 +76,7 @@ impl Jobs {
     pub async fn sweep_jobs(&self) -> Pass {
         let mut pass = Pass::default();
         self.sweep_inputs(&mut pass).await;
+        self.sweep_results(&mut pass).await;
         let now = self.clock.now();
         let due: Result<Vec<(String,)>, _> = sqlx::query_as(
             "SELECT id FROM jobs WHERE status IN ('queued', 'processing') AND next_check_at IS NOT NULL \

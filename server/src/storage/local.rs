@@ -170,6 +170,48 @@ impl Storage for LocalStorage {
         tokio::fs::remove_file(&probe).await?;
         Ok(())
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<super::Listed>, StorageError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || walk(&root, &prefix))
+            .await
+            .map_err(|e| StorageError::Remote(e.to_string()))?
+    }
+}
+
+/// Every file under `root` whose key (its path relative to `root`) starts with `prefix`, except
+/// the temporary directory of writes in progress.
+fn walk(root: &std::path::Path, prefix: &str) -> Result<Vec<super::Listed>, StorageError> {
+    let mut listed = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let Ok(relative) = path.strip_prefix(root) else { continue };
+            let key = relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+            if key == ".tmp" {
+                continue;
+            }
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                dirs.push(path);
+            } else if key.starts_with(prefix) {
+                let modified = meta
+                    .modified()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                listed.push(super::Listed {
+                    key,
+                    modified: crate::clock::Timestamp::from_millis(modified),
+                });
+            }
+        }
+    }
+    listed.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(listed)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod local;
 mod range;
 mod s3;
+pub mod sweep;
 
 use std::sync::Arc;
 
@@ -60,6 +61,13 @@ pub struct ObjectBody {
     pub body: ByteStream,
 }
 
+/// One stored object, as listing finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub modified: crate::clock::Timestamp,
+}
+
 /// What reading a key found.
 pub enum Read {
     Missing,
@@ -89,6 +97,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// A cheap round trip that proves the store answers.
     async fn health(&self) -> Result<(), StorageError>;
+    /// Every object whose key starts with `prefix`, with when it was last written (for the
+    /// sweep of objects nothing references).
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError>;
     /// A URL that reads the object without credentials until `ttl` passes, when the store can
     /// make one (S3 presigning); `None` means Fitroom serves it through its own signed route.
     async fn presign_get(

@@ -164,6 +164,30 @@ impl Storage for S3Storage {
         Ok(())
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<super::Listed>, StorageError> {
+        let mut listed = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.map_err(remote)?.contents() {
+                let (Some(key), Some(modified)) = (object.key(), object.last_modified()) else {
+                    continue;
+                };
+                let millis = modified.to_millis().unwrap_or(0);
+                listed.push(super::Listed {
+                    key: key.to_owned(),
+                    modified: crate::clock::Timestamp::from_millis(millis),
+                });
+            }
+        }
+        Ok(listed)
+    }
+
     async fn presign_get(
         &self,
         key: &str,

@@ -67,10 +67,12 @@ async fn sign_in_attempts_count_on_every_path_against_one_limit(t: TestDb) {
     }
     // The page's form and its server function call the accounts service, as REST does: the
     // budget the REST attempts spent is spent for them too.
-    let by_form = app.state.accounts.login("ann@example.com", PASSWORD, None).await;
+    let by_form = app.state.accounts.login("ann@example.com", PASSWORD, &Default::default()).await;
     assert!(matches!(by_form, Err(AccountsError::TooManySignIns)), "{by_form:?}");
     app.t.clock.advance_millis(60_000);
-    assert!(app.state.accounts.login("ANN@example.com", PASSWORD, None).await.is_ok());
+    assert!(
+        app.state.accounts.login("ANN@example.com", PASSWORD, &Default::default()).await.is_ok()
+    );
 }
 
 async fn an_address_refused_by_the_client_limit_keeps_its_own_budget(t: TestDb) {

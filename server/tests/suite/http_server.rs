@@ -89,6 +89,11 @@ impl Server {
         self.serving = serve(listener.expect("the address is free again"), &self.state);
     }
 
+    /// The server's data directory (objects, the outbox).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(&self.env["FITROOM_DATA_DIR"])
+    }
+
     pub async fn sign_up_as(&self, client: &reqwest::Client, email: &str) {
         let r = client
             .post(format!("{}/api/auth/register", self.base))

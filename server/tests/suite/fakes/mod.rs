@@ -14,6 +14,7 @@ pub mod fal;
 pub mod fashn;
 pub mod replicate;
 pub mod s3_recorder;
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

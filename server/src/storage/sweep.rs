@@ -1,0 +1,66 @@
+//! `fitroom storage sweep`: objects that nothing references and that are older than an hour,
+//! left by crashes (an input stored for a job whose transaction then rolled back, a result
+//! copied for a job that ended otherwise), are deleted. The hour keeps the objects of work in
+//! flight: a result is written before its job records it.
+
+use std::collections::HashSet;
+
+use super::{Listed, Storage, StorageError};
+use crate::clock::Timestamp;
+use crate::db::Db;
+
+/// Objects younger than this are left alone.
+pub const GRACE_MS: i64 = 3_600_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What a sweep found, and (unless it was a dry run) deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub examined: usize,
+    pub unreferenced: Vec<String>,
+}
+
+/// Every key a job still references.
+async fn referenced(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT person_key, garment_key, result_key FROM jobs \
+         WHERE person_key IS NOT NULL OR garment_key IS NOT NULL OR result_key IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().flat_map(|(a, b, c)| [a, b, c]).flatten().collect())
+}
+
+pub async fn sweep(
+    db: &Db,
+    storage: &dyn Storage,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<Swept, SweepError> {
+    let mut swept = Swept::default();
+    // Listed first, references read after: an object whose job records it in between is seen
+    // as referenced.
+    let mut objects: Vec<Listed> = Vec::new();
+    for prefix in ["inputs/", "results/"] {
+        objects.extend(storage.list(prefix).await?);
+    }
+    let keep = referenced(db).await?;
+    for object in objects {
+        swept.examined += 1;
+        if keep.contains(&object.key) || now.millis() - object.modified.millis() < GRACE_MS {
+            continue;
+        }
+        if !dry_run {
+            storage.delete(&object.key).await?;
+        }
+        swept.unreferenced.push(object.key);
+    }
+    Ok(swept)
+}

@@ -1,5 +1,6 @@
 //! Fitroom's pages: rendered on the server, hydrated in the browser.
 
+mod account_api;
 mod admin_api;
 pub mod api;
 mod client;
@@ -19,7 +20,11 @@ use pages::admin::{
 use pages::auth::{LoginPage, SignupPage};
 use pages::history::HistoryPage;
 use pages::not_found::NotFound;
+use pages::password::{ForgotPasswordPage, ResetPasswordPage};
+use pages::privacy::PrivacyPage;
+use pages::security::SecurityPage;
 use pages::tryon::TryOnPage;
+use pages::verify::VerifyEmailPage;
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -81,6 +86,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=StaticSegment("signup") view=SignupPage />
+                    <Route path=path!("/account/security") view=SecurityPage ssr=SsrMode::Async />
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                    <Route path=path!("/reset-password") view=ResetPasswordPage />
+                    <Route path=path!("/verify-email") view=VerifyEmailPage />
+                    <Route path=path!("/privacy") view=PrivacyPage ssr=SsrMode::Async />
                     // The operator console: 404 for anyone who is not an admin.
                     <Route path=path!("/admin") view=OperationsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/providers") view=ProvidersPage ssr=SsrMode::Async />

@@ -18,17 +18,17 @@ async function seriousViolations(page: Page) {
 for (const size of [{ name: "phone", width: 390, height: 844 }, { name: "desktop", width: 1280, height: 800 }]) {
   test(`every page passes axe with no serious or critical violation (${size.name})`, async ({ page }, info) => {
     await page.setViewportSize({ width: size.width, height: size.height });
-    for (const p of ["/login", "/signup"]) {
+    for (const p of ["/login", "/signup", "/forgot-password", "/reset-password?token=0", "/verify-email?token=0", "/privacy"]) {
       await page.goto(p);
       expect(await seriousViolations(page), p).toEqual([]);
-      await page.screenshot({ path: info.outputPath(`${p.slice(1)}-${size.name}.png`), fullPage: true });
+      await page.screenshot({ path: info.outputPath(`${p.slice(1).split("?")[0]}-${size.name}.png`), fullPage: true });
     }
     await signUp(page, `a11y-${size.name}-${Date.now()}@example.com`);
-    for (const p of ["/", "/history", "/account"]) {
+    for (const p of ["/", "/history", "/account", "/account/security"]) {
       await page.goto(p);
       await page.waitForLoadState("networkidle");
       expect(await seriousViolations(page), p).toEqual([]);
-      await page.screenshot({ path: info.outputPath(`${p === "/" ? "try-on" : p.slice(1)}-${size.name}.png`), fullPage: true });
+      await page.screenshot({ path: info.outputPath(`${p === "/" ? "try-on" : p.slice(1).replace("/", "-")}-${size.name}.png`), fullPage: true });
     }
   });
 }

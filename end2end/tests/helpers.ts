@@ -41,6 +41,11 @@ const root = path.join(__dirname, "..", "..");
 // relative to it.
 const dataDir = path.resolve(root, process.env.FITROOM_E2E_DATA_DIR ?? "../target/e2e-data");
 
+/** The data directory of the server the browser tests drive. */
+export function e2eDataDir(): string {
+  return dataDir;
+}
+
 /** `fitroom admin add`, against the database of the server the browser tests drive. */
 export function makeAdmin(email: string) {
   execFileSync(path.join(root, "target", "debug", "fitroom"), ["admin", "add", "--email", email], {

@@ -16,6 +16,7 @@ fn Credits() -> impl IntoView {
     let offers = Resource::new(|| (), |_| catalog());
     view! {
         <h1 class="text-2xl font-bold">"Credits"</h1>
+        <p class="mt-1"><a class="text-indigo-800 underline" href="/account/security">"Security and privacy: sessions, password, your data, deleting the account"</a></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {

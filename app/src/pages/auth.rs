@@ -18,9 +18,14 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let next = next_param();
     let error = move || action.value().get().and_then(|r| r.err()).map(|e| error_text(&e));
+    let query = use_query_map();
+    let reset = move || query.read().get("reset").is_some();
     view! {
         <main id="main" class="mx-auto w-full max-w-sm flex-1 px-4 py-10">
             <h1 class="text-2xl font-bold">"Sign in to Fitroom"</h1>
+            {move || reset().then(|| view! {
+                <p role="status" class="mt-4 rounded-lg border border-emerald-300 bg-emerald-50 px-4 py-2 text-emerald-900">"Your password is changed. Sign in with it."</p>
+            })}
             <ActionForm action>
                 <input type="hidden" name="next" value=next />
                 <label class="mt-6 block font-medium" for="email">"Email"</label>
@@ -30,6 +35,7 @@ pub fn LoginPage() -> impl IntoView {
                 <p role="alert" class="mt-3 text-red-800">{error}</p>
                 <button type="submit" class=BUTTON>"Sign in"</button>
             </ActionForm>
+            <p class="mt-4"><a class="text-indigo-800 underline" href="/forgot-password">"Forgot password?"</a></p>
             <p class="mt-6 text-stone-700">
                 "New here? " <a class="text-indigo-800 underline" href=move || format!("/signup?next={}", next.get())>"Create an account"</a>
             </p>

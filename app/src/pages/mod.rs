@@ -3,4 +3,8 @@ pub mod admin;
 pub mod auth;
 pub mod history;
 pub mod not_found;
+pub mod password;
+pub mod privacy;
+pub mod security;
 pub mod tryon;
+pub mod verify;

@@ -8,7 +8,8 @@
 //!    process CPU time per job.
 //!
 //! 3. Failed sign-ins: an unknown email against a wrong password, median time of each, to show
-//!    that the answer does not reveal which accounts exist.
+//!    that the answer does not reveal which accounts exist; and password-reset requests for an
+//!    unknown and a known address, for the same reason.
 //!
 //! Run through scripts/bench-status.sh (needs `wrk`). `FITROOM_BENCH_POSTGRES_URL` adds a
 //! PostgreSQL run beside the SQLite one.
@@ -77,6 +78,24 @@ fn millis(text: &str) -> f64 {
     }
 }
 
+/// Median milliseconds of `n` password-reset requests for this address (all answered 202).
+async fn reset_request_ms(http: &reqwest::Client, base: &str, email: &str, n: usize) -> f64 {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let r = http
+            .post(format!("{base}/api/auth/password-reset"))
+            .json(&json!({"email": email}))
+            .send()
+            .await
+            .expect("reset");
+        assert_eq!(r.status(), 202, "a reset request");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[n / 2]
+}
+
 /// Median milliseconds of `n` sign-in attempts with this email and password (all must fail).
 async fn failed_login_ms(http: &reqwest::Client, base: &str, email: &str, n: usize) -> f64 {
     let mut times = Vec::with_capacity(n);
@@ -99,6 +118,8 @@ struct Row {
     database: &'static str,
     unknown_email_ms: f64,
     wrong_password_ms: f64,
+    reset_unknown_ms: f64,
+    reset_known_ms: f64,
     ceiling: Wrk,
     status: Wrk,
     status_beside_sign_ins: Wrk,
@@ -184,12 +205,21 @@ async fn run(database: &'static str, url: String) -> Row {
     }
     unknown.sort_by(f64::total_cmp);
     wrong.sort_by(f64::total_cmp);
+    let (mut reset_unknown, mut reset_known) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        reset_unknown.push(reset_request_ms(&anonymous, &base, "nobody@example.com", 5).await);
+        reset_known.push(reset_request_ms(&anonymous, &base, "bench@example.com", 5).await);
+    }
+    reset_unknown.sort_by(f64::total_cmp);
+    reset_known.sort_by(f64::total_cmp);
     server.abort();
     state.db.close().await;
     Row {
         database,
         unknown_email_ms: unknown[2],
         wrong_password_ms: wrong[2],
+        reset_unknown_ms: reset_unknown[2],
+        reset_known_ms: reset_known[2],
         ceiling,
         status,
         status_beside_sign_ins,
@@ -211,8 +241,18 @@ async fn main() {
         "| database | bare handler req/s | p99 | status endpoint req/s | p99 | % of ceiling | jobs/s (local, 0 ms delay) | CPU ms per job |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let failed: Vec<(&str, f64, f64)> =
-        rows.iter().map(|r| (r.database, r.unknown_email_ms, r.wrong_password_ms)).collect();
+    let failed: Vec<(&str, f64, f64, f64, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.database,
+                r.unknown_email_ms,
+                r.wrong_password_ms,
+                r.reset_unknown_ms,
+                r.reset_known_ms,
+            )
+        })
+        .collect();
     let beside: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -242,11 +282,11 @@ async fn main() {
     }
     println!();
     println!(
-        "| database | failed sign-in, unknown email (median ms) | failed sign-in, wrong password (median ms) |"
+        "| database | failed sign-in, unknown email (median ms) | failed sign-in, wrong password (median ms) | reset request, unknown address (median ms) | reset request, known address (median ms) |"
     );
-    println!("|---|---|---|");
+    println!("|---|---|---|---|---|");
     for r in &failed {
-        println!("| {} | {:.1} | {:.1} |", r.0, r.1, r.2);
+        println!("| {} | {:.1} | {:.1} | {:.2} | {:.2} |", r.0, r.1, r.2, r.3, r.4);
     }
     println!();
     println!(

@@ -326,3 +326,35 @@ async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
     // Two: the budget, and the hand-made succeeded job that has no credit hold.
     assert_eq!((checks, violations), (1, 2), "{}", text(&verify.stdout));
 }
+
+#[tokio::test]
+async fn storage_sweep_deletes_only_old_objects_that_nothing_references() {
+    let ws = Workspace::new();
+    ws.db().await;
+    let objects = ws.dir.path().join("data").join("objects");
+    let results = objects.join("results");
+    std::fs::create_dir_all(&results).expect("dir");
+    for name in ["old-orphan.png", "new-orphan.png"] {
+        std::fs::write(results.join(name), b"png").expect("write");
+    }
+    // An hour and more ago, by the file's own time.
+    let touched = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(results.join("old-orphan.png"))
+        .status()
+        .expect("touch");
+    assert!(touched.success());
+
+    let dry = ws.fitroom(&["storage", "sweep", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let out = text(&dry.stdout);
+    assert!(out.contains("would delete results/old-orphan.png"), "{out}");
+    assert!(!out.contains("new-orphan"), "{out}");
+    assert!(results.join("old-orphan.png").exists(), "a dry run deletes nothing");
+
+    let swept = ws.fitroom(&["storage", "sweep"]);
+    assert!(swept.status.success());
+    assert!(text(&swept.stdout).contains("deleted results/old-orphan.png"));
+    assert!(!results.join("old-orphan.png").exists());
+    assert!(results.join("new-orphan.png").exists(), "younger than an hour: kept");
+}

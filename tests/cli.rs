@@ -334,13 +334,16 @@ async fn storage_sweep_deletes_only_old_objects_that_nothing_references() {
     let objects = ws.dir.path().join("data").join("objects");
     let results = objects.join("results");
     std::fs::create_dir_all(&results).expect("dir");
-    for name in ["old-orphan.png", "new-orphan.png"] {
+    for name in ["old-orphan.png", "new-orphan.png", "new-orphan.png.type"] {
         std::fs::write(results.join(name), b"png").expect("write");
     }
     // An hour and more ago, by the file's own time.
+    // (The `.type` file beside an object holds its content type: part of the object, never an
+    // object of its own, however old.)
     let touched = Command::new("touch")
         .args(["-d", "2 hours ago"])
         .arg(results.join("old-orphan.png"))
+        .arg(results.join("new-orphan.png.type"))
         .status()
         .expect("touch");
     assert!(touched.success());
@@ -350,6 +353,7 @@ async fn storage_sweep_deletes_only_old_objects_that_nothing_references() {
     let out = text(&dry.stdout);
     assert!(out.contains("would delete results/old-orphan.png"), "{out}");
     assert!(!out.contains("new-orphan"), "{out}");
+    assert!(out.contains("2 objects examined"), "{out}");
     assert!(results.join("old-orphan.png").exists(), "a dry run deletes nothing");
 
     let swept = ws.fitroom(&["storage", "sweep"]);

@@ -57,6 +57,10 @@ id_type!(
     /// One step in a job's timeline.
     EventId, "evt"
 );
+id_type!(
+    /// A person photo a shopper kept to try on again.
+    PhotoId, "pho"
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod mail;
 pub mod media;
 pub mod metrics;
+pub mod photos;
 pub mod privacy;
 pub mod providers;
 pub mod signing;

@@ -8,9 +8,11 @@ mod balance;
 mod credits;
 mod error_body;
 mod generation;
+mod photo;
 pub mod upload;
 
 pub use balance::{Balance, Me};
 pub use credits::{LedgerEntry, Package};
 pub use error_body::{ErrorBody, ErrorDetail};
 pub use generation::{Generation, GenerationStatus};
+pub use photo::SavedPhoto;

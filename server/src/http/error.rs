@@ -11,6 +11,7 @@ use crate::billing::{FulfilmentError, StripeError};
 use crate::console::ConsoleError;
 use crate::jobs::JobError;
 use crate::ledger::LedgerError;
+use crate::photos::PhotoError;
 use crate::privacy::PrivacyError;
 
 /// The `code` strings of docs/api.md (Error codes).
@@ -260,6 +261,15 @@ impl From<ConsoleError> for ApiError {
             ConsoleError::Ledger(e) => e.into(),
             ConsoleError::Accounts(e) => e.into(),
             ConsoleError::Database(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<PhotoError> for ApiError {
+    fn from(e: PhotoError) -> Self {
+        match e {
+            PhotoError::NotFound => ApiError::not_found(),
+            other => ApiError::internal(other),
         }
     }
 }

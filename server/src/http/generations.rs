@@ -72,9 +72,20 @@ pub async fn create(
     let digest = form.digest();
     state.jobs.precheck(&user.id, idempotency_key.as_deref(), &digest).await?;
     // Decoding is CPU work and memory: off the async workers, a bounded number at a time.
+    // A saved photo is the shopper's own or it does not exist: 404 before anything is written.
+    let save_photo = form.save_photo && matches!(form.person, upload::Person::Upload(_));
+    let person_bytes = match form.person {
+        upload::Person::Upload(bytes) => bytes,
+        upload::Person::Saved(id) => {
+            crate::photos::load(&state.db, state.storage.as_ref(), &user.id, &id)
+                .await?
+                .bytes
+                .to_vec()
+        }
+    };
     let (person, garment) = {
         let _turn = media::decoding_turn().await;
-        let (person, garment) = (form.person, form.garment);
+        let (person, garment) = (person_bytes, form.garment);
         tokio::task::spawn_blocking(move || {
             let person = media::normalize(&person).map_err(|e| image_error("Your photo", e))?;
             let garment = garment
@@ -86,6 +97,7 @@ pub async fn create(
         .map_err(ApiError::internal)??
     };
 
+    let kept = save_photo.then(|| person.clone());
     let created = state
         .jobs
         .create(NewGeneration {
@@ -99,6 +111,11 @@ pub async fn create(
             digest,
         })
         .await?;
+    // Kept only for a generation that was accepted: a refused request changes nothing.
+    if let (Some(image), Created::New(_)) = (&kept, &created) {
+        crate::photos::save(&state.db, state.storage.as_ref(), &user.id, image, state.clock.now())
+            .await?;
+    }
     let public_url = &state.config.public_url;
     Ok(match created {
         Created::New(job) => (StatusCode::ACCEPTED, Json(job.generation(public_url))),

@@ -16,6 +16,7 @@ pub mod next;
 mod object;
 pub mod origin;
 mod page_size;
+mod photos;
 mod privacy;
 mod request_id;
 pub mod session;
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/me", get(auth::me).delete(privacy::delete))
         .route("/api/me/export", get(privacy::export))
+        .route("/api/photos", get(photos::list))
+        .route("/api/photos/{id}", get(photos::image).delete(photos::delete))
         .route("/api/credits", get(credits::credits))
         .route("/api/credits/ledger", get(credits::ledger))
         .route("/api/generations/{id}", get(generations::get).delete(generations::delete))

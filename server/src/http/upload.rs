@@ -17,11 +17,20 @@ pub const MAX_FORM_BYTES: usize = 2 * MAX_UPLOAD_BYTES + 64 * 1024;
 /// A generation's form once every field is known to be acceptable. The images are still the
 /// bytes as sent: decoding them is CPU work done off the async threads (`media::normalize`).
 pub struct GenerationForm {
-    pub person: Vec<u8>,
+    pub person: Person,
+    /// `save_photo=true`: keep the uploaded person photo among the shopper's saved photos.
+    pub save_photo: bool,
     pub garment: Option<Vec<u8>>,
     pub prompt: Option<Prompt>,
     pub aspect_ratio: Option<AspectRatio>,
     pub provider: Option<ProviderName>,
+}
+
+/// Where the person photo comes from.
+pub enum Person {
+    Upload(Vec<u8>),
+    /// `person_photo_id`: one of the shopper's saved photos.
+    Saved(String),
 }
 
 impl GenerationForm {
@@ -37,7 +46,11 @@ impl GenerationForm {
                 hash.update(b);
             }
         };
-        field(Some(&self.person));
+        match &self.person {
+            Person::Upload(bytes) => field(Some(bytes)),
+            Person::Saved(id) => field(Some(format!("saved:{id}").as_bytes())),
+        }
+        field(self.save_photo.then_some(b"save".as_slice()));
         field(self.garment.as_deref());
         field(self.prompt.as_ref().map(|p| p.as_str().as_bytes()));
         let ratio = self.aspect_ratio.map(|r| r.to_string());
@@ -65,6 +78,8 @@ pub async fn read(
     registry: &Registry,
 ) -> Result<GenerationForm, ApiError> {
     let mut person = None;
+    let mut person_photo_id = None;
+    let mut save_photo = false;
     let mut garment = None;
     let mut prompt = None;
     let mut aspect_ratio = None;
@@ -89,6 +104,17 @@ pub async fn read(
                     garment = image;
                 }
             }
+            "person_photo_id" => {
+                let text = text()?.trim();
+                person_photo_id = (!text.is_empty()).then(|| text.to_owned());
+            }
+            "save_photo" => {
+                save_photo = match text()?.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "on" | "yes" => true,
+                    "" | "false" | "0" | "off" | "no" => false,
+                    _ => return Err(ApiError::invalid("save_photo must be true or false.")),
+                }
+            }
             "prompt" => prompt = Prompt::parse(text()?)?,
             "aspect_ratio" => {
                 let text = text()?.trim();
@@ -109,11 +135,24 @@ pub async fn read(
             _ => {} // browsers may add fields of their own
         }
     }
-    let person = person.ok_or_else(|| ApiError::invalid("Add your photo (person_image)."))?;
+    let person = match (person, person_photo_id) {
+        (Some(bytes), None) => Person::Upload(bytes),
+        (None, Some(id)) => Person::Saved(id),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "Send either a photo (person_image) or a saved photo (person_photo_id), not both.",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "Add your photo (person_image) or pick a saved one (person_photo_id).",
+            ));
+        }
+    };
     if garment.is_none() && prompt.is_none() {
         return Err(ApiError::invalid(
             "Add a garment photo (garment_image) or describe the outfit (prompt).",
         ));
     }
-    Ok(GenerationForm { person, garment, prompt, aspect_ratio, provider })
+    Ok(GenerationForm { person, save_photo, garment, prompt, aspect_ratio, provider })
 }

@@ -75,6 +75,7 @@ pub async fn write(state: &AppState, user: &UserId) -> Result<PathBuf, PrivacyEr
     let balance = state.ledger.balance(user).await?;
     let entries = state.ledger.entries(user, u32::MAX).await?;
     let jobs = state.jobs.list(user, u32::MAX).await?;
+    let photos = crate::photos::keys_of(&state.db, user).await?;
 
     let account_file = AccountFile {
         id: account.id.to_string(),
@@ -138,8 +139,11 @@ pub async fn write(state: &AppState, user: &UserId) -> Result<PathBuf, PrivacyEr
         feed("account.json", json(&account_file)?).await.map_err(|_| closed())?;
         feed("generations.json", json(&generations)?).await.map_err(|_| closed())?;
         feed("ledger.csv", ledger.into_bytes()).await.map_err(|_| closed())?;
-        for job in &jobs {
-            for (name, key) in images_of(job) {
+        let saved = photos
+            .iter()
+            .map(|(id, key)| (format!("images/saved/{id}.{}", ext_of(key)), key.clone()));
+        for (name, key) in jobs.iter().flat_map(images_of).chain(saved) {
+            {
                 // An image retention deleted meanwhile is simply not in the export.
                 if let Some(object) = state.storage.get(&key).await? {
                     feed(&name, object.bytes.to_vec()).await.map_err(|_| closed())?;

@@ -19,6 +19,8 @@ pub enum PrivacyError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Photos(#[from] crate::photos::PhotoError),
     #[error("writing the export failed: {0}")]
     Export(String),
 }

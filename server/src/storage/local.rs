@@ -180,8 +180,8 @@ impl Storage for LocalStorage {
     }
 }
 
-/// Every file under `root` whose key (its path relative to `root`) starts with `prefix`, except
-/// the temporary directory of writes in progress.
+/// Every object under `root` whose key (its path relative to `root`) starts with `prefix`: not
+/// the temporary directory of writes in progress, nor the `.type` file beside each object.
 fn walk(root: &std::path::Path, prefix: &str) -> Result<Vec<super::Listed>, StorageError> {
     let mut listed = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
@@ -197,7 +197,8 @@ fn walk(root: &std::path::Path, prefix: &str) -> Result<Vec<super::Listed>, Stor
             let meta = entry.metadata()?;
             if meta.is_dir() {
                 dirs.push(path);
-            } else if key.starts_with(prefix) {
+            } else if key.starts_with(prefix) && !key.ends_with(".type") {
+                // `<key>.type` beside each object keeps its content type: part of the object.
                 let modified = meta
                     .modified()?
                     .duration_since(std::time::UNIX_EPOCH)

@@ -35,7 +35,12 @@ async fn referenced(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
     )
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().flat_map(|(a, b, c)| [a, b, c]).flatten().collect())
+    let mut keys: HashSet<String> =
+        rows.into_iter().flat_map(|(a, b, c)| [a, b, c]).flatten().collect();
+    let saved: Vec<(String,)> =
+        sqlx::query_as("SELECT storage_key FROM saved_photos").fetch_all(db.pool()).await?;
+    keys.extend(saved.into_iter().map(|(k,)| k));
+    Ok(keys)
 }
 
 pub async fn sweep(
@@ -48,7 +53,7 @@ pub async fn sweep(
     // Listed first, references read after: an object whose job records it in between is seen
     // as referenced.
     let mut objects: Vec<Listed> = Vec::new();
-    for prefix in ["inputs/", "results/"] {
+    for prefix in ["inputs/", "results/", "photos/"] {
         objects.extend(storage.list(prefix).await?);
     }
     let keep = referenced(db).await?;

@@ -32,5 +32,6 @@ mod providers_fal;
 mod providers_fashn;
 mod providers_replicate;
 mod s3s;
+mod saved_photos;
 mod storage;
 mod storage_outage;

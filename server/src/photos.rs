@@ -1,0 +1,144 @@
+//! Saved person photos: a shopper ticks "Save this photo" once, and later try-ons use it without
+//! an upload (`person_photo_id`). Each is its own object, owned by one account: another account's
+//! id is answered like one that does not exist.
+
+use fitroom_types::SavedPhoto;
+
+use crate::clock::Timestamp;
+use crate::db::Db;
+use crate::ids::{PhotoId, UserId};
+use crate::media::NormalizedImage;
+use crate::storage::{Storage, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoError {
+    #[error("no such photo")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A saved photo's bytes, for a try-on or for its owner's browser.
+pub struct PhotoBytes {
+    pub bytes: bytes::Bytes,
+    pub content_type: String,
+    pub key: String,
+}
+
+fn view(public_url: &str, id: &str, created_at: i64) -> SavedPhoto {
+    SavedPhoto {
+        id: id.to_owned(),
+        created_at: Timestamp::from_millis(created_at).to_rfc3339(),
+        url: format!("{public_url}/api/photos/{id}"),
+    }
+}
+
+/// Keeps `image` (already normalised, metadata stripped) as one of `user`'s photos.
+pub async fn save(
+    db: &Db,
+    storage: &dyn Storage,
+    user: &UserId,
+    image: &NormalizedImage,
+    now: Timestamp,
+) -> Result<PhotoId, PhotoError> {
+    let id = PhotoId::generate();
+    let key = format!("photos/{user}/{id}.{}", image.kind.extension());
+    storage.put(&key, bytes::Bytes::from(image.bytes.clone()), image.kind.content_type()).await?;
+    let written = sqlx::query(
+        "INSERT INTO saved_photos (id, user_id, storage_key, content_type, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.as_str())
+    .bind(user.as_str())
+    .bind(&key)
+    .bind(image.kind.content_type())
+    .bind(now.millis())
+    .execute(db.pool())
+    .await;
+    if let Err(e) = written {
+        // Nothing may outlive a failed save: the object goes too.
+        let _ = storage.delete(&key).await;
+        return Err(e.into());
+    }
+    Ok(id)
+}
+
+/// The user's saved photos, newest first.
+pub async fn list(db: &Db, user: &UserId, public_url: &str) -> Result<Vec<SavedPhoto>, PhotoError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, created_at FROM saved_photos WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(user.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(|(id, at)| view(public_url, id, *at)).collect())
+}
+
+async fn key_of(db: &Db, user: &UserId, id: &str) -> Result<(String, String), PhotoError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT storage_key, content_type FROM saved_photos WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    row.ok_or(PhotoError::NotFound)
+}
+
+/// One of the user's photos; `NotFound` for anyone else's.
+pub async fn load(
+    db: &Db,
+    storage: &dyn Storage,
+    user: &UserId,
+    id: &str,
+) -> Result<PhotoBytes, PhotoError> {
+    let (key, content_type) = key_of(db, user, id).await?;
+    let object = storage.get(&key).await?.ok_or(PhotoError::NotFound)?;
+    Ok(PhotoBytes { bytes: object.bytes, content_type, key })
+}
+
+/// The storage key of one of the user's photos, for streaming it to its owner.
+pub async fn stored_key(db: &Db, user: &UserId, id: &str) -> Result<String, PhotoError> {
+    Ok(key_of(db, user, id).await?.0)
+}
+
+/// Deletes one of the user's photos (object and row).
+pub async fn delete(
+    db: &Db,
+    storage: &dyn Storage,
+    user: &UserId,
+    id: &str,
+) -> Result<(), PhotoError> {
+    let (key, _) = key_of(db, user, id).await?;
+    storage.delete(&key).await?;
+    sqlx::query("DELETE FROM saved_photos WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user.as_str())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Every saved photo of the user, for the export: `(id, key)`.
+pub async fn keys_of(db: &Db, user: &UserId) -> Result<Vec<(String, String)>, PhotoError> {
+    Ok(sqlx::query_as(
+        "SELECT id, storage_key FROM saved_photos WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user.as_str())
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Deletes every saved photo of the user (account deletion); answers how many.
+pub async fn erase_all(db: &Db, storage: &dyn Storage, user: &UserId) -> Result<usize, PhotoError> {
+    let photos = keys_of(db, user).await?;
+    for (_, key) in &photos {
+        storage.delete(key).await?;
+    }
+    sqlx::query("DELETE FROM saved_photos WHERE user_id = $1")
+        .bind(user.as_str())
+        .execute(db.pool())
+        .await?;
+    Ok(photos.len())
+}

@@ -1,0 +1,11 @@
+use serde::{Deserialize, Serialize};
+
+/// A person photo the shopper kept (`GET /api/photos`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPhoto {
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// A Fitroom URL only the owner's session can open.
+    pub url: String,
+}

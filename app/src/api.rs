@@ -194,6 +194,16 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
     })
 }
 
+/// The shopper's saved person photos, newest first (`GET /api/photos`).
+#[server(prefix = "/_fn")]
+pub async fn saved_photos() -> Result<Vec<fitroom_types::SavedPhoto>, ServerFnError> {
+    let state = server::state()?;
+    let user = server::require_user().await?;
+    fitroom_server::photos::list(&state.db, &user, &state.config.public_url)
+        .await
+        .map_err(server::failure)
+}
+
 /// The shopper's generations, newest first: the same `Generation` as `GET /api/generations`.
 #[server(prefix = "/_fn")]
 pub async fn history() -> Result<Vec<Generation>, ServerFnError> {

@@ -2,10 +2,10 @@
 //! generation progress by polling the cheap status endpoint, with backoff, until it finishes.
 
 use fitroom_types::upload::{ACCEPTED_IMAGE_TYPES, MAX_PROMPT_CHARS, check_image};
-use fitroom_types::{Generation, GenerationStatus};
+use fitroom_types::{Generation, GenerationStatus, SavedPhoto};
 use leptos::prelude::*;
 
-use crate::api::Viewer;
+use crate::api::{Viewer, saved_photos};
 use crate::client;
 use crate::layout::{Credits, SignedIn, shared_credits};
 
@@ -32,15 +32,21 @@ fn TryOn() -> impl IntoView {
         available: v.available,
         held: v.held,
     });
+    let photos = Resource::new(|| (), |_| saved_photos());
     view! {
         <h1 class="text-2xl font-bold">"Try it on"</h1>
         <p class="mt-1 text-stone-700">"A photo of you and a garment (or a description), and Fitroom shows you wearing it."</p>
-        <TryOnForm cost credits />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let photos = photos.await.unwrap_or_default();
+                view! { <TryOnForm cost credits photos /> }
+            })}
+        </Suspense>
     }
 }
 
 #[island]
-fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
+fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoView {
     let credits = shared_credits(credits);
     let available = move || credits.get().available;
     // The button stays disabled until the wasm runs: before that a click would post the form
@@ -51,6 +57,8 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
     let person_preview = RwSignal::new(None::<String>);
     let garment_preview = RwSignal::new(None::<String>);
     let file_error = RwSignal::new(None::<String>);
+    // The saved photo picked instead of an upload, if any.
+    let use_saved = RwSignal::new(None::<String>);
     let now_ms = RwSignal::new(0.0);
 
     let busy = move || matches!(phase.get(), Phase::Uploading | Phase::Running { .. });
@@ -109,8 +117,15 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
     view! {
         <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit>
             <div>
+                {(!photos.is_empty()).then(|| view! { <SavedPhotos photos=photos.clone() use_saved person_preview /> })}
                 <label class="block font-medium" for="person_image">"Your photo"</label>
-                <input class=field id="person_image" name="person_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") required on:change=preview(person_preview) />
+                <input class=field id="person_image" name="person_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",")
+                    required=move || use_saved.get().is_none() disabled=move || use_saved.get().is_some()
+                    capture="user" on:change=preview(person_preview) />
+                <label class="mt-2 flex items-center gap-2 text-stone-800">
+                    <input type="checkbox" name="save_photo" value="true" class="h-4 w-4" disabled=move || use_saved.get().is_some() />
+                    "Save this photo for next time"
+                </label>
                 {move || person_preview.get().map(|src| view! { <img src=src alt="Preview of your photo" class="mt-2 max-h-48 rounded-lg" /> })}
             </div>
             <div>
@@ -172,6 +187,41 @@ fn TryOnForm(cost: i64, credits: Credits) -> impl IntoView {
                 }.into_any(),
             }}
         </section>
+    }
+}
+
+/// "Use a saved photo": radio buttons with a thumbnail each, and "Upload a new photo". The
+/// choice posts as `person_photo_id` (empty for an upload).
+#[component]
+fn SavedPhotos(
+    photos: Vec<SavedPhoto>,
+    use_saved: RwSignal<Option<String>>,
+    person_preview: RwSignal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <fieldset class="mb-4">
+            <legend class="font-medium">"Use a saved photo"</legend>
+            <div class="mt-2 flex flex-wrap gap-3">
+                <label class="flex items-center gap-2 rounded-lg border border-stone-300 px-3 py-2">
+                    <input type="radio" name="person_photo_id" value="" checked
+                        on:change=move |_| { use_saved.set(None); person_preview.set(None); } />
+                    "Upload a new photo"
+                </label>
+                {photos.into_iter().map(|photo| {
+                    let src = format!("/api/photos/{}", photo.id);
+                    let id = photo.id.clone();
+                    let when = photo.created_at.get(..10).unwrap_or(&photo.created_at).to_owned();
+                    let preview = src.clone();
+                    view! {
+                        <label class="flex items-center gap-2 rounded-lg border border-stone-300 px-2 py-1">
+                            <input type="radio" name="person_photo_id" value=id.clone()
+                                on:change=move |_| { use_saved.set(Some(id.clone())); person_preview.set(Some(preview.clone())); } />
+                            <img src=src alt=format!("Saved photo from {when}") class="h-16 w-12 rounded object-cover" />
+                        </label>
+                    }
+                }).collect_view()}
+            </div>
+        </fieldset>
     }
 }
 

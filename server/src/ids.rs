@@ -61,6 +61,10 @@ id_type!(
     /// A person photo a shopper kept to try on again.
     PhotoId, "pho"
 );
+id_type!(
+    /// A garment picture a shopper took from a shop's product page.
+    GarmentId, "gar"
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod fault;
+pub mod garments;
 pub mod http;
 pub mod ids;
 pub mod jobs;

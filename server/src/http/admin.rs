@@ -16,7 +16,7 @@ use crate::console::jobs::{JobFilter, JobImage};
 use crate::console::{self, Admin, Reason};
 use crate::http::ApiError;
 use crate::http::json::ApiJson;
-use crate::http::object::{self, Caching};
+use crate::http::object;
 use crate::http::page_size::page_size;
 use crate::http::session::session_token;
 use crate::ids::{JobId, UserId};
@@ -64,11 +64,7 @@ pub async fn job_image(
 ) -> Result<axum::response::Response, ApiError> {
     let image = JobImage::parse(&image).ok_or_else(ApiError::not_found)?;
     let key = console::jobs::image_key(&state, &admin, &JobId::from_string(id), image).await?;
-    let caching = Caching { etag: None, cache_control: "private, no-store" };
-    object::serve(state.storage.as_ref(), &key, &headers, &caching)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(ApiError::not_found)
+    object::serve_private(state.storage.as_ref(), &key, &headers).await
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ use fitroom_types::{ErrorBody, ErrorDetail};
 use crate::accounts::AccountsError;
 use crate::billing::{FulfilmentError, StripeError};
 use crate::console::ConsoleError;
+use crate::garments::GarmentError;
 use crate::jobs::JobError;
 use crate::ledger::LedgerError;
 use crate::photos::PhotoError;
@@ -40,6 +41,8 @@ pub enum ErrorCode {
     AccountSuspended,
     InvalidToken,
     EmailUnverified,
+    InvalidUrl,
+    NoGarmentFound,
     Internal,
 }
 
@@ -51,6 +54,8 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::AccountSuspended => "account_suspended",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidUrl => "invalid_url",
+            ErrorCode::NoGarmentFound => "no_garment_found",
             ErrorCode::EmailUnverified => "email_unverified",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidEmail => "invalid_email",
@@ -82,7 +87,8 @@ impl ErrorCode {
             ErrorCode::InvalidRequest
             | ErrorCode::InvalidEmail
             | ErrorCode::WeakPassword
-            | ErrorCode::InvalidToken => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidToken
+            | ErrorCode::InvalidUrl => StatusCode::BAD_REQUEST,
             ErrorCode::EmailTaken | ErrorCode::StillRunning | ErrorCode::AlreadyFinished => {
                 StatusCode::CONFLICT
             }
@@ -90,9 +96,9 @@ impl ErrorCode {
             ErrorCode::TooManyJobs | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnknownProvider | ErrorCode::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ErrorCode::UnknownProvider
+            | ErrorCode::IdempotencyKeyReused
+            | ErrorCode::NoGarmentFound => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NoProviderAvailable | ErrorCode::PaymentsDisabled => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -261,6 +267,22 @@ impl From<ConsoleError> for ApiError {
             ConsoleError::Ledger(e) => e.into(),
             ConsoleError::Accounts(e) => e.into(),
             ConsoleError::Database(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<GarmentError> for ApiError {
+    fn from(e: GarmentError) -> Self {
+        match e {
+            GarmentError::InvalidUrl(why) => {
+                ApiError::new(ErrorCode::InvalidUrl, format!("That link cannot be used: {why}."))
+            }
+            GarmentError::NoGarmentFound => ApiError::new(
+                ErrorCode::NoGarmentFound,
+                "No garment picture was found on that page. Try the product's own page, or upload a photo.",
+            ),
+            GarmentError::NotFound => ApiError::not_found(),
+            other => ApiError::internal(other),
         }
     }
 }

@@ -83,9 +83,14 @@ pub async fn create(
                 .to_vec()
         }
     };
+    // So is a garment taken from a product page.
+    let garment_bytes = match form.garment_id {
+        Some(id) => Some(crate::garments::load(&state, &user.id, &id).await?),
+        None => form.garment,
+    };
     let (person, garment) = {
         let _turn = media::decoding_turn().await;
-        let (person, garment) = (person_bytes, form.garment);
+        let (person, garment) = (person_bytes, garment_bytes);
         tokio::task::spawn_blocking(move || {
             let person = media::normalize(&person).map_err(|e| image_error("Your photo", e))?;
             let garment = garment

@@ -8,6 +8,7 @@ pub mod client;
 pub(crate) mod credits;
 mod error;
 mod files;
+mod garments;
 mod generations;
 mod health;
 mod json;
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/me", get(auth::me).delete(privacy::delete))
         .route("/api/me/export", get(privacy::export))
+        .route("/api/garments/from-url", post(garments::from_url))
+        .route("/api/garments/{id}", get(garments::image))
         .route("/api/photos", get(photos::list))
         .route("/api/photos/{id}", get(photos::image).delete(photos::delete))
         .route("/api/credits", get(credits::credits))

@@ -102,6 +102,20 @@ fn requested_range(request: &HeaderMap, etag: Option<&str>) -> Option<ByteRange>
     }
 }
 
+/// An object only its owner may see (a saved photo, a garment, an operator's view of a job's
+/// image): never cached anywhere, 404 once it is gone.
+pub async fn serve_private(
+    storage: &dyn Storage,
+    key: &str,
+    request: &HeaderMap,
+) -> Result<Response, crate::http::ApiError> {
+    let caching = Caching { etag: None, cache_control: "private, no-store" };
+    serve(storage, key, request, &caching)
+        .await
+        .map_err(crate::http::ApiError::internal)?
+        .ok_or_else(crate::http::ApiError::not_found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::http::ApiError;
-use crate::http::object::{self, Caching};
+use crate::http::object;
 use crate::http::session::CurrentUser;
 use crate::photos;
 
@@ -28,11 +28,7 @@ pub async fn image(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = photos::stored_key(&state.db, &user.id, &id).await?;
-    let caching = Caching { etag: None, cache_control: "private, no-store" };
-    object::serve(state.storage.as_ref(), &key, &headers, &caching)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(ApiError::not_found)
+    object::serve_private(state.storage.as_ref(), &key, &headers).await
 }
 
 pub async fn delete(

@@ -21,6 +21,8 @@ pub struct GenerationForm {
     /// `save_photo=true`: keep the uploaded person photo among the shopper's saved photos.
     pub save_photo: bool,
     pub garment: Option<Vec<u8>>,
+    /// `garment_id`: a garment taken from a product page, instead of `garment_image`.
+    pub garment_id: Option<String>,
     pub prompt: Option<Prompt>,
     pub aspect_ratio: Option<AspectRatio>,
     pub provider: Option<ProviderName>,
@@ -52,6 +54,7 @@ impl GenerationForm {
         }
         field(self.save_photo.then_some(b"save".as_slice()));
         field(self.garment.as_deref());
+        field(self.garment_id.as_deref().map(str::as_bytes));
         field(self.prompt.as_ref().map(|p| p.as_str().as_bytes()));
         let ratio = self.aspect_ratio.map(|r| r.to_string());
         field(ratio.as_deref().map(str::as_bytes));
@@ -81,6 +84,7 @@ pub async fn read(
     let mut person_photo_id = None;
     let mut save_photo = false;
     let mut garment = None;
+    let mut garment_id = None;
     let mut prompt = None;
     let mut aspect_ratio = None;
     let mut provider = None;
@@ -107,6 +111,10 @@ pub async fn read(
             "person_photo_id" => {
                 let text = text()?.trim();
                 person_photo_id = (!text.is_empty()).then(|| text.to_owned());
+            }
+            "garment_id" => {
+                let text = text()?.trim();
+                garment_id = (!text.is_empty()).then(|| text.to_owned());
             }
             "save_photo" => {
                 save_photo = match text()?.trim().to_ascii_lowercase().as_str() {
@@ -149,10 +157,15 @@ pub async fn read(
             ));
         }
     };
-    if garment.is_none() && prompt.is_none() {
+    if garment.is_some() && garment_id.is_some() {
+        return Err(ApiError::invalid(
+            "Send either a garment photo (garment_image) or a garment (garment_id), not both.",
+        ));
+    }
+    if garment.is_none() && garment_id.is_none() && prompt.is_none() {
         return Err(ApiError::invalid(
             "Add a garment photo (garment_image) or describe the outfit (prompt).",
         ));
     }
-    Ok(GenerationForm { person, save_photo, garment, prompt, aspect_ratio, provider })
+    Ok(GenerationForm { person, save_photo, garment, garment_id, prompt, aspect_ratio, provider })
 }

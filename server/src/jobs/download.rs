@@ -71,6 +71,33 @@ pub async fn open(url: String, policy: &DownloadPolicy) -> Result<Download, Down
     sniffed(source, policy.max_bytes).await
 }
 
+/// Fetches a web page (a shop's product page) with the same address rules as outputs: its final
+/// address after redirects and its text, at most `max_bytes`. Only HTML is read.
+pub async fn fetch_page(
+    url: &str,
+    policy: &DownloadPolicy,
+) -> Result<(reqwest::Url, String), DownloadError> {
+    let response = get_http(url, policy).await?;
+    let is_html = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.contains("html") || t.contains("xml"));
+    if !is_html {
+        return Err(DownloadError::Refused("the page is not HTML".into()));
+    }
+    let final_url = response.url().clone();
+    let mut body = response.bytes_stream();
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        bytes.extend_from_slice(&chunk.map_err(|e| DownloadError::Transient(e.to_string()))?);
+        if bytes.len() > policy.max_bytes {
+            return Err(DownloadError::Refused("the page is larger than the size cap".into()));
+        }
+    }
+    Ok((final_url, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 /// Copies a download into storage under `key`. Nothing is left under `key` when it fails.
 pub async fn store(
     storage: &dyn Storage,

@@ -15,7 +15,8 @@ pub async fn delete_account(
     state.accounts.confirm_password(user, password).await?;
     let objects = state.jobs.erase_all(user).await?;
     let photos = crate::photos::erase_all(&state.db, state.storage.as_ref(), user).await?;
+    let garments = crate::garments::erase_all(state, user).await?;
     state.accounts.anonymize(user).await?;
-    tracing::info!(user = %user, objects, photos, "account deleted at its owner's request");
+    tracing::info!(user = %user, objects, photos, garments, "account deleted at its owner's request");
     Ok(())
 }

@@ -76,6 +76,7 @@ pub async fn write(state: &AppState, user: &UserId) -> Result<PathBuf, PrivacyEr
     let entries = state.ledger.entries(user, u32::MAX).await?;
     let jobs = state.jobs.list(user, u32::MAX).await?;
     let photos = crate::photos::keys_of(&state.db, user).await?;
+    let garments = crate::garments::keys_of(state, user).await?;
 
     let account_file = AccountFile {
         id: account.id.to_string(),
@@ -139,9 +140,13 @@ pub async fn write(state: &AppState, user: &UserId) -> Result<PathBuf, PrivacyEr
         feed("account.json", json(&account_file)?).await.map_err(|_| closed())?;
         feed("generations.json", json(&generations)?).await.map_err(|_| closed())?;
         feed("ledger.csv", ledger.into_bytes()).await.map_err(|_| closed())?;
-        let saved = photos
-            .iter()
-            .map(|(id, key)| (format!("images/saved/{id}.{}", ext_of(key)), key.clone()));
+        let saved =
+            photos
+                .iter()
+                .map(|(id, key)| (format!("images/saved/{id}.{}", ext_of(key)), key.clone()))
+                .chain(garments.iter().map(|(id, key)| {
+                    (format!("images/garments/{id}.{}", ext_of(key)), key.clone())
+                }));
         for (name, key) in jobs.iter().flat_map(images_of).chain(saved) {
             {
                 // An image retention deleted meanwhile is simply not in the export.

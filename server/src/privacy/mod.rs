@@ -21,6 +21,8 @@ pub enum PrivacyError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Photos(#[from] crate::photos::PhotoError),
+    #[error(transparent)]
+    Garments(#[from] crate::garments::GarmentError),
     #[error("writing the export failed: {0}")]
     Export(String),
 }

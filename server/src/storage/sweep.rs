@@ -37,8 +37,11 @@ async fn referenced(db: &Db) -> Result<HashSet<String>, sqlx::Error> {
     .await?;
     let mut keys: HashSet<String> =
         rows.into_iter().flat_map(|(a, b, c)| [a, b, c]).flatten().collect();
-    let saved: Vec<(String,)> =
-        sqlx::query_as("SELECT storage_key FROM saved_photos").fetch_all(db.pool()).await?;
+    let saved: Vec<(String,)> = sqlx::query_as(
+        "SELECT storage_key FROM saved_photos UNION ALL SELECT storage_key FROM garments",
+    )
+    .fetch_all(db.pool())
+    .await?;
     keys.extend(saved.into_iter().map(|(k,)| k));
     Ok(keys)
 }
@@ -53,7 +56,7 @@ pub async fn sweep(
     // Listed first, references read after: an object whose job records it in between is seen
     // as referenced.
     let mut objects: Vec<Listed> = Vec::new();
-    for prefix in ["inputs/", "results/", "photos/"] {
+    for prefix in ["inputs/", "results/", "photos/", "garments/"] {
         objects.extend(storage.list(prefix).await?);
     }
     let keep = referenced(db).await?;

@@ -6,6 +6,7 @@ mod billing;
 mod billing_refunds;
 mod common;
 mod fakes;
+mod garments;
 mod http_accounts;
 mod http_admin;
 mod http_app;

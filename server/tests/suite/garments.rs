@@ -1,0 +1,129 @@
+//! Garments from a shop's product link (issue 21): the page is fetched under the output rules,
+//! its product picture found and kept as the shopper's own garment, usable with `garment_id`
+//! by its owner only.
+
+use axum::Router;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::common::TestDb;
+use crate::http_server::{Server, png};
+
+/// A shop on loopback: a product page naming its picture with a relative `og:image`, a page
+/// with none, and the picture.
+async fn shop() -> String {
+    let app = Router::new()
+        .route(
+            "/products/linen-shirt",
+            get(|| async {
+                Html(
+                    r#"<!doctype html><html><head><title>Linen shirt – Shop</title>
+                    <meta property="og:title" content="Green linen shirt">
+                    <meta property="og:image" content="/img/shirt.png?w=800&amp;q=80">
+                    </head><body><h1>Green linen shirt</h1></body></html>"#,
+                )
+            }),
+        )
+        .route(
+            "/about",
+            get(|| async { Html("<html><head><title>About us</title></head></html>") }),
+        )
+        .route(
+            "/img/shirt.png",
+            get(|| async {
+                ([("content-type", "image/png")], png(60, 80, [30, 120, 60])).into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("shop") });
+    format!("http://{addr}")
+}
+
+async fn fetch(client: &reqwest::Client, server: &Server, url: &str) -> (u16, Value) {
+    let r = client
+        .post(format!("{}/api/garments/from-url", server.base))
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .expect("from-url");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_product_link_becomes_the_shoppers_garment(t: TestDb) {
+    let shop = shop().await;
+    let server = Server::start(t, &[("FITROOM_FETCH_ALLOW_PRIVATE", "true")]).await;
+    server.sign_up("ann@example.com").await;
+    let (status, garment) =
+        fetch(&server.http, &server, &format!("{shop}/products/linen-shirt")).await;
+    assert_eq!(status, 200, "{garment}");
+    assert_eq!(garment["title"], "Green linen shirt");
+    let id = garment["garment_id"].as_str().expect("id").to_owned();
+    let image_url = garment["image_url"].as_str().expect("url").to_owned();
+    assert_eq!(image_url, format!("{}/api/garments/{id}", server.base));
+    let picture = server.http.get(&image_url).send().await.expect("picture");
+    assert_eq!(picture.status(), 200);
+    let decoded =
+        image::load_from_memory(&picture.bytes().await.expect("bytes")).expect("an image");
+    assert_eq!((decoded.width(), decoded.height()), (60, 80));
+
+    let (status, body) = fetch(&server.http, &server, &format!("{shop}/about")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("no_garment_found")));
+    for bad in ["ftp://example.com/x", "not a url", "file:///etc/passwd"] {
+        let (status, body) = fetch(&server.http, &server, bad).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_url")), "{bad}");
+    }
+
+    // Try it on with the garment: no garment upload.
+    let form = Form::new()
+        .part("person_image", Part::bytes(png(120, 160, [200, 170, 150])).file_name("me.png"))
+        .text("garment_id", id.clone());
+    let r = server
+        .http
+        .post(format!("{}/api/generations", server.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("generate");
+    assert_eq!(r.status(), 202);
+    let created: Value = r.json().await.expect("json");
+    assert_eq!(
+        server.wait_finished(created["id"].as_str().expect("id")).await["status"],
+        "succeeded"
+    );
+
+    // Another shopper's garment id is not found and holds nothing.
+    let bob = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    server.sign_up_as(&bob, "bob@example.com").await;
+    assert_eq!(bob.get(&image_url).send().await.expect("picture").status(), 404);
+    let before = server.t.snapshot().await;
+    let form = Form::new()
+        .part("person_image", Part::bytes(png(120, 160, [200, 170, 150])).file_name("me.png"))
+        .text("garment_id", id.clone());
+    let r = bob
+        .post(format!("{}/api/generations", server.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("generate");
+    assert_eq!(r.status(), 404);
+    assert_eq!(server.t.snapshot().await, before);
+    server.t.assert_verified().await;
+}
+
+async fn a_shop_on_a_private_address_is_refused_by_default(t: TestDb) {
+    let shop = shop().await;
+    let server = Server::start(t, &[]).await;
+    server.sign_up("ann@example.com").await;
+    let (status, body) =
+        fetch(&server.http, &server, &format!("{shop}/products/linen-shirt")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_url")), "{body}");
+    assert_eq!(server.t.count("garments").await, 0);
+}
+
+crate::on_both_databases!(
+    a_product_link_becomes_the_shoppers_garment,
+    a_shop_on_a_private_address_is_refused_by_default,
+);

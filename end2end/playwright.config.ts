@@ -26,6 +26,8 @@ function server(listen: number, dir: string, extra: Record<string, string> = {})
       // Every browser test signs up from 127.0.0.1: the per-address limits are for the public.
       FITROOM_SIGNUPS_PER_HOUR: "0",
       FITROOM_LOGINS_PER_MINUTE: "0",
+      // The garment-link journey fetches the sample shop page this same server serves.
+      FITROOM_FETCH_ALLOW_PRIVATE: "true",
       LEPTOS_SITE_ROOT: "target/site",
       RUST_LOG: process.env.FITROOM_E2E_LOG ?? "warn",
       ...extra,

@@ -1,7 +1,7 @@
 //! The browser's REST client: the few calls the islands make to the JSON API (docs/api.md),
 //! reading the same `fitroom_types` the server writes. Only the wasm build ever calls it.
 
-use fitroom_types::{ErrorBody, Generation, Me};
+use fitroom_types::{ErrorBody, FetchedGarment, Generation, Me};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -60,6 +60,19 @@ pub async fn create_generation(form: &web_sys::HtmlFormElement) -> Result<Genera
         .map_err(|_| Failure::network("Could not send."))?;
     let key = format!("tryon-{}", js_sys::Math::random().to_bits());
     let _ = request.headers().set("Idempotency-Key", &key);
+    let (status, text) = send(request).await?;
+    answer(status, &text)
+}
+
+/// `POST /api/garments/from-url`: the garment of a shop's product page.
+pub async fn fetch_garment(url: &str) -> Result<FetchedGarment, Failure> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let body = serde_json::json!({ "url": url }).to_string();
+    init.set_body(&JsValue::from_str(&body));
+    let request = web_sys::Request::new_with_str_and_init("/api/garments/from-url", &init)
+        .map_err(|_| Failure::network("Could not send."))?;
+    let _ = request.headers().set("Content-Type", "application/json");
     let (status, text) = send(request).await?;
     answer(status, &text)
 }

@@ -15,4 +15,4 @@ pub use balance::{Balance, Me};
 pub use credits::{LedgerEntry, Package};
 pub use error_body::{ErrorBody, ErrorDetail};
 pub use generation::{Generation, GenerationStatus};
-pub use photo::SavedPhoto;
+pub use photo::{FetchedGarment, SavedPhoto};

@@ -9,3 +9,12 @@ pub struct SavedPhoto {
     /// A Fitroom URL only the owner's session can open.
     pub url: String,
 }
+
+/// A garment taken from a shop's product page (`POST /api/garments/from-url`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedGarment {
+    pub garment_id: String,
+    /// A Fitroom URL only the owner's session can open.
+    pub image_url: String,
+    pub title: Option<String>,
+}

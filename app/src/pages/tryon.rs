@@ -2,7 +2,7 @@
 //! generation progress by polling the cheap status endpoint, with backoff, until it finishes.
 
 use fitroom_types::upload::{ACCEPTED_IMAGE_TYPES, MAX_PROMPT_CHARS, check_image};
-use fitroom_types::{Generation, GenerationStatus, SavedPhoto};
+use fitroom_types::{FetchedGarment, Generation, GenerationStatus, SavedPhoto};
 use leptos::prelude::*;
 
 use crate::api::{Viewer, saved_photos};
@@ -59,6 +59,29 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
     let file_error = RwSignal::new(None::<String>);
     // The saved photo picked instead of an upload, if any.
     let use_saved = RwSignal::new(None::<String>);
+    // The garment taken from a product link, if any.
+    let link = RwSignal::new(String::new());
+    let fetched = RwSignal::new(None::<FetchedGarment>);
+    let fetching = RwSignal::new(false);
+    let fetch_error = RwSignal::new(None::<String>);
+    let fetch_garment = move |_| {
+        let url = link.get_untracked();
+        if url.trim().is_empty() || fetching.get_untracked() {
+            return;
+        }
+        fetching.set(true);
+        fetch_error.set(None);
+        leptos::task::spawn_local(async move {
+            match client::fetch_garment(url.trim()).await {
+                Ok(garment) => {
+                    garment_preview.set(Some(format!("/api/garments/{}", garment.garment_id)));
+                    fetched.set(Some(garment));
+                }
+                Err(client::Failure { message, .. }) => fetch_error.set(Some(message)),
+            }
+            fetching.set(false);
+        });
+    };
     let now_ms = RwSignal::new(0.0);
 
     let busy = move || matches!(phase.get(), Phase::Uploading | Phase::Running { .. });
@@ -130,7 +153,23 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
             </div>
             <div>
                 <label class="block font-medium" for="garment_image">"Garment photo"</label>
-                <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") on:change=preview(garment_preview) />
+                <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",")
+                    disabled=move || fetched.get().is_some() on:change=preview(garment_preview) />
+                <label class="mt-3 block font-medium" for="garment_link">"Garment link"</label>
+                <div class="flex gap-2">
+                    <input class=field id="garment_link" type="url" inputmode="url" placeholder="https://shop.example/products/…"
+                        prop:value=move || link.get() on:input=move |ev| link.set(event_target_value(&ev)) />
+                    <button type="button" on:click=fetch_garment disabled=move || !hydrated.get() || fetching.get()
+                        class="mt-1 shrink-0 rounded-lg border border-stone-400 bg-white px-3 py-2 font-medium hover:bg-stone-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700 disabled:opacity-60">
+                        {move || if fetching.get() { "Fetching…" } else { "Fetch garment" }}
+                    </button>
+                </div>
+                <input type="hidden" name="garment_id" value=move || fetched.get().map(|g| g.garment_id).unwrap_or_default() />
+                {move || fetch_error.get().map(|e| view! { <p role="alert" class="mt-2 text-red-800">{e}</p> })}
+                {move || fetched.get().map(|g| view! {
+                    <p class="mt-2 text-stone-800" data-testid="fetched-garment">{g.title.unwrap_or_else(|| "Garment from the link".into())}</p>
+                    <button type="button" class="text-sm text-indigo-800 underline" on:click=move |_| { fetched.set(None); garment_preview.set(None); }>"Use another garment"</button>
+                })}
                 {move || garment_preview.get().map(|src| view! { <img src=src alt="Preview of the garment" class="mt-2 max-h-48 rounded-lg" /> })}
             </div>
             <div class="md:col-span-2">

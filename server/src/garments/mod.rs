@@ -33,12 +33,7 @@ pub enum GarmentError {
 }
 
 /// A garment as `POST /api/garments/from-url` answers it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct GarmentView {
-    pub garment_id: String,
-    pub image_url: String,
-    pub title: Option<String>,
-}
+pub use fitroom_types::FetchedGarment as GarmentView;
 
 fn refused(e: DownloadError) -> GarmentError {
     match e {

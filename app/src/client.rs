@@ -104,6 +104,40 @@ async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
     answer(status, &text)
 }
 
+/// One of the sample pictures shipped in `public/samples/`, as a file a form can send.
+pub async fn sample_file(path: &str, name: &str) -> Result<web_sys::File, Failure> {
+    let window = web_sys::window().ok_or_else(|| Failure::network("No browser window."))?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(path))
+        .await
+        .map_err(|_| Failure::network("Could not load the sample."))?
+        .dyn_into()
+        .map_err(|_| Failure::network(UNEXPECTED))?;
+    if !response.ok() {
+        return Err(Failure::network("Could not load the sample."));
+    }
+    let blob: web_sys::Blob =
+        JsFuture::from(response.blob().map_err(|_| Failure::network(UNEXPECTED))?)
+            .await
+            .map_err(|_| Failure::network(UNEXPECTED))?
+            .dyn_into()
+            .map_err(|_| Failure::network(UNEXPECTED))?;
+    let options = web_sys::FilePropertyBag::new();
+    options.set_type("image/png");
+    let parts = js_sys::Array::of1(&blob);
+    web_sys::File::new_with_blob_sequence_and_options(&parts, name, &options)
+        .map_err(|_| Failure::network(UNEXPECTED))
+}
+
+/// Puts `file` into a file input, as if the shopper had chosen it.
+pub fn choose_file(input: &web_sys::HtmlInputElement, file: &web_sys::File) -> bool {
+    let Ok(transfer) = web_sys::DataTransfer::new() else { return false };
+    if transfer.items().add_with_file(file).is_err() {
+        return false;
+    }
+    input.set_files(transfer.files().as_ref());
+    true
+}
+
 /// Waits `ms` milliseconds without blocking the page.
 pub async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {

@@ -64,6 +64,37 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
     let fetched = RwSignal::new(None::<FetchedGarment>);
     let fetching = RwSignal::new(false);
     let fetch_error = RwSignal::new(None::<String>);
+    let person_input = NodeRef::<leptos::html::Input>::new();
+    let garment_input = NodeRef::<leptos::html::Input>::new();
+    // "Try with a sample": the sample person and garment shipped in `public/samples/` go into
+    // the two file inputs, as if chosen; the shopper then presses "Try it on".
+    let use_sample = move |_| {
+        file_error.set(None);
+        use_saved.set(None);
+        fetched.set(None);
+        leptos::task::spawn_local(async move {
+            let samples = [
+                ("/samples/person.png", "sample-person.png", person_input, person_preview),
+                (
+                    "/samples/garment-green-shirt.png",
+                    "sample-shirt.png",
+                    garment_input,
+                    garment_preview,
+                ),
+            ];
+            for (path, name, input, preview) in samples {
+                let chosen = match (client::sample_file(path, name).await, input.get_untracked()) {
+                    (Ok(file), Some(element)) => client::choose_file(&element, &file).then(|| {
+                        preview.set(web_sys::Url::create_object_url_with_blob(&file).ok())
+                    }),
+                    _ => None,
+                };
+                if chosen.is_none() {
+                    file_error.set(Some("The sample could not be loaded.".into()));
+                }
+            }
+        });
+    };
     let fetch_garment = move |_| {
         let url = link.get_untracked();
         if url.trim().is_empty() || fetching.get_untracked() {
@@ -142,7 +173,7 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
             <div>
                 {(!photos.is_empty()).then(|| view! { <SavedPhotos photos=photos.clone() use_saved person_preview /> })}
                 <label class="block font-medium" for="person_image">"Your photo"</label>
-                <input class=field id="person_image" name="person_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",")
+                <input class=field id="person_image" name="person_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") node_ref=person_input
                     required=move || use_saved.get().is_none() disabled=move || use_saved.get().is_some()
                     capture="user" on:change=preview(person_preview) />
                 <label class="mt-2 flex items-center gap-2 text-stone-800">
@@ -153,7 +184,7 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
             </div>
             <div>
                 <label class="block font-medium" for="garment_image">"Garment photo"</label>
-                <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",")
+                <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") node_ref=garment_input
                     disabled=move || fetched.get().is_some() on:change=preview(garment_preview) />
                 <label class="mt-3 block font-medium" for="garment_link">"Garment link"</label>
                 <div class="flex gap-2">
@@ -185,6 +216,10 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
                 </select>
             </div>
             <div class="flex flex-col justify-end gap-2">
+                <button type="button" on:click=use_sample disabled=move || !hydrated.get() || busy()
+                    class="rounded-lg border border-stone-400 bg-white px-4 py-2 font-medium hover:bg-stone-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700 disabled:opacity-60">
+                    "Try with a sample"
+                </button>
                 <p class="text-stone-700">
                     {move || format!("Costs {cost} credit{}. You have {}.", if cost == 1 { "" } else { "s" }, available())}
                 </p>

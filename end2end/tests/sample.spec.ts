@@ -13,3 +13,30 @@ test("a new visitor tries the samples and sees a result without a photo of their
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: info.outputPath("sample-result-phone.png"), fullPage: true });
 });
+
+test("the result compares before and after by keyboard, and another garment keeps the photo", async ({ page }) => {
+  await signUp(page, `comparer-${Date.now()}@example.com`);
+  const tryOn = page.getByRole("button", { name: "Try it on" });
+  await expect(tryOn).toBeEnabled();
+  await page.getByRole("button", { name: "Try with a sample" }).click();
+  await expect(page.getByAltText("Preview of the garment")).toBeVisible();
+  await tryOn.click();
+  await expect(page.getByTestId("result")).toBeVisible({ timeout: 20_000 });
+
+  const slider = page.getByRole("slider", { name: "Compare before and after" });
+  await expect(slider).toHaveAttribute("aria-valuetext", "50% after");
+  await slider.focus();
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  await expect(slider).toHaveAttribute("aria-valuetext", "60% after");
+  await page.keyboard.press("Home");
+  await expect(slider).toHaveAttribute("aria-valuetext", "0% after");
+  await expect(page.getByRole("button", { name: "View full screen" })).toBeVisible();
+
+  await page.getByRole("button", { name: "Try another garment" }).click();
+  await expect(page.getByTestId("result")).toHaveCount(0);
+  await expect(page.getByAltText("Preview of your photo")).toBeVisible();
+  await expect(page.getByAltText("Preview of the garment")).toHaveCount(0);
+  expect(await page.getByLabel("Garment photo").evaluate((i: HTMLInputElement) => i.files?.length ?? 0)).toBe(0);
+  expect(await page.getByLabel("Your photo").evaluate((i: HTMLInputElement) => i.files?.length ?? 0)).toBe(1);
+});

@@ -95,6 +95,16 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
             }
         });
     };
+    // "Try another garment": the person photo stays, the garment and the result go.
+    let try_another = move || {
+        if let Some(input) = garment_input.get_untracked() {
+            input.set_value("");
+            let _ = input.focus();
+        }
+        garment_preview.set(None);
+        fetched.set(None);
+        phase.set(Phase::Idle);
+    };
     let fetch_garment = move |_| {
         let url = link.get_untracked();
         if url.trim().is_empty() || fetching.get_untracked() {
@@ -240,17 +250,7 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
                     view! { <p role="status">{format!("{step}… {seconds} s")}</p> }.into_any()
                 }
                 Phase::Done { result_url } => view! {
-                    <div>
-                        <p role="status" class="font-semibold text-emerald-900">"Done"</p>
-                        <div class="mt-3 grid gap-4 md:grid-cols-2">
-                            {person_preview.get().map(|src| view! { <figure><img src=src alt="Before: your photo" class="w-full rounded-xl" /><figcaption class="text-sm text-stone-700">"Before"</figcaption></figure> })}
-                            <figure>
-                                <img src=result_url.clone() alt="Your try-on result" class="w-full rounded-xl" data-testid="result" />
-                                <figcaption class="text-sm text-stone-700">"After"</figcaption>
-                            </figure>
-                        </div>
-                        <a href=result_url download="fitroom-try-on.png" class="mt-3 inline-block rounded-lg border border-stone-400 px-4 py-2 font-medium hover:bg-stone-100">"Download"</a>
-                    </div>
+                    <Result result_url before=person_preview.get() on_another=try_another />
                 }.into_any(),
                 Phase::Failed { message, code } => view! {
                     <div role="alert" class="rounded-xl border border-red-300 bg-red-50 p-4 text-red-900">
@@ -261,6 +261,56 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
                 }.into_any(),
             }}
         </section>
+    }
+}
+
+/// The result: before and after side by side, a keyboard-usable slider that wipes from one to
+/// the other, full screen, download, and "Try another garment".
+#[component]
+fn Result(
+    result_url: String,
+    before: Option<String>,
+    on_another: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let reveal = RwSignal::new(50u8);
+    let stage = NodeRef::<leptos::html::Div>::new();
+    let full_screen = move |_| {
+        if let Some(stage) = stage.get_untracked() {
+            let _ = stage.request_fullscreen();
+        }
+    };
+    let button = "rounded-lg border border-stone-400 px-4 py-2 font-medium hover:bg-stone-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-indigo-700";
+    let after = result_url.clone();
+    view! {
+        <div>
+            <p role="status" class="font-semibold text-emerald-900">"Done"</p>
+            <div class="mt-3 grid gap-4 md:grid-cols-2">
+                {before.clone().map(|src| view! { <figure><img src=src alt="Before: your photo" class="w-full rounded-xl" /><figcaption class="text-sm text-stone-700">"Before"</figcaption></figure> })}
+                <figure>
+                    <img src=result_url.clone() alt="Your try-on result" class="w-full rounded-xl" data-testid="result" />
+                    <figcaption class="text-sm text-stone-700">"After"</figcaption>
+                </figure>
+            </div>
+            {before.map(|src| view! {
+                <div class="mt-4 max-w-md">
+                    <div node_ref=stage class="relative overflow-hidden rounded-xl bg-black" data-testid="compare">
+                        <img src=src alt="" class="block w-full" />
+                        <img src=after alt="" class="absolute inset-0 h-full w-full object-cover"
+                            style=move || format!("clip-path: inset(0 {}% 0 0)", 100 - reveal.get()) />
+                    </div>
+                    <label class="mt-2 block text-sm font-medium" for="compare">"Compare before and after"</label>
+                    <input id="compare" type="range" min="0" max="100" step="5" class="w-full"
+                        prop:value=move || reveal.get().to_string()
+                        aria-valuetext=move || format!("{}% after", reveal.get())
+                        on:input=move |ev| reveal.set(event_target_value(&ev).parse().unwrap_or(50)) />
+                </div>
+            })}
+            <div class="mt-3 flex flex-wrap gap-2">
+                <a href=result_url download="fitroom-try-on.png" class=button>"Download"</a>
+                <button type="button" class=button on:click=full_screen>"View full screen"</button>
+                <button type="button" class=button on:click=move |_| on_another()>"Try another garment"</button>
+            </div>
+        </div>
     }
 }
 

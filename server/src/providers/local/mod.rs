@@ -3,6 +3,7 @@
 //! own URL that expires, and calls back over HTTP with a signed webhook, the path every real
 //! provider takes. Its knobs make failures, duplicate deliveries and lost webhooks on demand.
 
+mod placement;
 mod render;
 mod routes;
 

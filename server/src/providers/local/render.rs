@@ -7,6 +7,7 @@ use std::io::Cursor;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 
+use super::placement;
 use crate::media::normalize::decode;
 
 const MAX_SIDE: u32 = 1024;
@@ -58,22 +59,21 @@ fn crop_to_aspect(image: DynamicImage, aspect: Option<&str>) -> DynamicImage {
     image.crop_imm((iw - cw) / 2, (ih - ch) / 2, cw.max(1), ch.max(1))
 }
 
-/// Places the garment over the upper body; a white studio background around it is keyed out.
+/// Puts the garment on the person's torso (`placement`): its plain background cut away, scaled
+/// to the shoulders, clipped at the torso's bottom.
 fn overlay_garment(canvas: &mut RgbaImage, garment: DynamicImage) {
-    let width = (canvas.width() * 45 / 100).max(1);
-    let height =
-        (u64::from(garment.height()) * u64::from(width) / u64::from(garment.width().max(1))) as u32;
-    let mut garment = garment
-        .resize_exact(width, height.clamp(1, canvas.height()), FilterType::Triangle)
-        .to_rgba8();
+    let Some(garment) = placement::cut_out_garment(garment.to_rgba8()) else { return };
+    let slot = placement::torso(canvas);
+    let height = (u64::from(garment.height()) * u64::from(slot.width())
+        / u64::from(garment.width().max(1))) as u32;
+    let mut garment = imageops::resize(&garment, slot.width(), height.max(1), FilterType::Triangle);
+    // Whatever falls below the torso is cut off.
+    let visible = garment.height().min(slot.height());
+    garment = imageops::crop_imm(&garment, 0, 0, garment.width(), visible).to_image();
     for pixel in garment.pixels_mut() {
-        let Rgba([r, g, b, a]) = *pixel;
-        let near_white = r > 235 && g > 235 && b > 235;
-        pixel.0[3] = if near_white { 0 } else { (u16::from(a) * 230 / 255) as u8 };
+        pixel.0[3] = (u16::from(pixel.0[3]) * 235 / 255) as u8;
     }
-    let x = i64::from((canvas.width() - garment.width()) / 2);
-    let y = i64::from(canvas.height() * 28 / 100);
-    imageops::overlay(canvas, &garment, x, y);
+    imageops::overlay(canvas, &garment, i64::from(slot.left), i64::from(slot.top));
 }
 
 fn colour_for(prompt: &str) -> [u8; 3] {
@@ -195,6 +195,58 @@ mod tests {
         let garment = solid(3, 3, [200, 0, 0]);
         let out = render(&person, Some(&garment), None, Some("9:16")).expect("render");
         assert!(decode(&out).is_ok());
+    }
+
+    /// The sample person and garment shipped in `public/samples/` (drawn by the project).
+    fn sample(name: &str) -> Vec<u8> {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/samples").join(name);
+        std::fs::read(path).expect("the samples are in public/samples")
+    }
+
+    #[test]
+    fn on_the_samples_the_garment_lands_inside_the_torso() {
+        let person = decode(&sample("person.png")).expect("person").to_rgba8();
+        let slot = placement::torso(&person);
+        // The drawn figure: torso x 95..=205, y 110..=270; head above, legs below.
+        assert!(slot.left >= 80 && slot.right <= 220, "{slot:?}");
+        assert!(slot.top >= 105 && slot.top <= 125, "the shoulders: {slot:?}");
+        assert!(slot.bottom <= 320, "{slot:?}");
+        let out = decode(
+            &render(&sample("person.png"), Some(&sample("garment-green-shirt.png")), None, None)
+                .expect("render"),
+        )
+        .expect("decodes")
+        .to_rgba8();
+        let green = |p: &Rgba<u8>| p[1] > 90 && p[0] < 90 && p[2] < 120;
+        let mut inside = 0;
+        for (x, y, p) in out.enumerate_pixels() {
+            if green(p) {
+                assert!(
+                    x >= slot.left && x < slot.right && y >= slot.top && y < slot.bottom,
+                    "green at {x},{y} outside {slot:?}"
+                );
+                inside += 1;
+            }
+        }
+        assert!(inside > 5_000, "the shirt is there: {inside} green pixels");
+        // The shirt's white background did not come along: the wall beside the torso is unchanged.
+        assert_eq!(out.get_pixel(20, 150), person.get_pixel(20, 150));
+        assert_eq!(out.get_pixel(150, 20), person.get_pixel(150, 20), "nor over the head");
+    }
+
+    #[test]
+    fn a_swatch_with_no_background_is_kept_whole_and_a_plain_backdrop_is_cut() {
+        let plain = RgbaImage::from_pixel(20, 20, Rgba([200, 0, 0, 255]));
+        assert_eq!(placement::cut_out_garment(plain.clone()), Some(plain));
+        let mut framed = RgbaImage::from_pixel(20, 20, Rgba([250, 250, 250, 255]));
+        for y in 5..15 {
+            for x in 8..12 {
+                framed.put_pixel(x, y, Rgba([20, 30, 200, 255]));
+            }
+        }
+        let cut = placement::cut_out_garment(framed).expect("the garment");
+        assert_eq!(cut.dimensions(), (4, 10), "cropped to the garment");
     }
 
     #[test]

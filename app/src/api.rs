@@ -194,6 +194,22 @@ pub async fn account() -> Result<AccountView, ServerFnError> {
     })
 }
 
+/// The default provider's median seconds from submission to result over the routing window,
+/// for the progress message; `None` before any success.
+#[server(prefix = "/_fn")]
+pub async fn typical_seconds() -> Result<Option<u64>, ServerFnError> {
+    let state = server::state()?;
+    let now = state.clock.now();
+    let window_ms =
+        i64::try_from(state.config.routing_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let since = fitroom_server::clock::Timestamp::from_millis(now.millis() - window_ms);
+    let measured =
+        fitroom_server::spend::figures::measure(&state.db, &state.config.default_provider, since)
+            .await
+            .map_err(|e| server::failure(fitroom_server::http::ApiError::internal(e)))?;
+    Ok(measured.percentile_ms(0.5).map(|ms| ((ms + 999) / 1000) as u64))
+}
+
 /// The shopper's saved person photos, newest first (`GET /api/photos`).
 #[server(prefix = "/_fn")]
 pub async fn saved_photos() -> Result<Vec<fitroom_types::SavedPhoto>, ServerFnError> {

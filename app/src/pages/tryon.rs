@@ -5,7 +5,7 @@ use fitroom_types::upload::{ACCEPTED_IMAGE_TYPES, MAX_PROMPT_CHARS, check_image}
 use fitroom_types::{FetchedGarment, Generation, GenerationStatus, SavedPhoto};
 use leptos::prelude::*;
 
-use crate::api::{Viewer, saved_photos};
+use crate::api::{Viewer, saved_photos, typical_seconds};
 use crate::client;
 use crate::layout::{Credits, SignedIn, shared_credits};
 
@@ -33,20 +33,28 @@ fn TryOn() -> impl IntoView {
         held: v.held,
     });
     let photos = Resource::new(|| (), |_| saved_photos());
+    let typical = Resource::new(|| (), |_| typical_seconds());
     view! {
         <h1 class="text-2xl font-bold">"Try it on"</h1>
         <p class="mt-1 text-stone-700">"A photo of you and a garment (or a description), and Fitroom shows you wearing it."</p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let photos = photos.await.unwrap_or_default();
-                view! { <TryOnForm cost credits photos /> }
+                let typical = typical.await.ok().flatten();
+                view! { <TryOnForm cost credits photos typical /> }
             })}
         </Suspense>
     }
 }
 
 #[island]
-fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoView {
+fn TryOnForm(
+    cost: i64,
+    credits: Credits,
+    photos: Vec<SavedPhoto>,
+    /// The provider's median seconds from submission to result lately, when measured.
+    typical: Option<u64>,
+) -> impl IntoView {
     let credits = shared_credits(credits);
     let available = move || credits.get().available;
     // The button stays disabled until the wasm runs: before that a click would post the form
@@ -104,6 +112,44 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
         garment_preview.set(None);
         fetched.set(None);
         phase.set(Phase::Idle);
+    };
+    // A picture dropped on a file input, or pasted anywhere on the form (desktop): it goes into
+    // the photo input if that is empty, else into the garment input.
+    let put_file = move |file: web_sys::File, target: Option<NodeRef<leptos::html::Input>>| {
+        let target = target.unwrap_or_else(|| {
+            let person_empty = person_input
+                .get_untracked()
+                .and_then(|i| i.files())
+                .is_none_or(|f| f.length() == 0);
+            if person_empty && use_saved.get_untracked().is_none() {
+                person_input
+            } else {
+                garment_input
+            }
+        });
+        if let Some(input) = target.get_untracked()
+            && !input.disabled()
+            && client::choose_file(&input, &file)
+            && let Ok(change) = web_sys::Event::new("change")
+        {
+            let _ = input.dispatch_event(&change);
+        }
+    };
+    let on_paste = move |ev: web_sys::ClipboardEvent| {
+        let file = ev.clipboard_data().and_then(|d| d.files()).and_then(|f| f.get(0));
+        if let Some(file) = file.filter(|f| f.type_().starts_with("image/")) {
+            ev.prevent_default();
+            put_file(file, None);
+        }
+    };
+    let on_drop = move |target: NodeRef<leptos::html::Input>| {
+        move |ev: web_sys::DragEvent| {
+            let file = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0));
+            if let Some(file) = file {
+                ev.prevent_default();
+                put_file(file, Some(target));
+            }
+        }
     };
     let fetch_garment = move |_| {
         let url = link.get_untracked();
@@ -179,11 +225,12 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
 
     let field = "mt-1 block w-full rounded-lg border border-stone-400 bg-white px-3 py-2 focus:border-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-700";
     view! {
-        <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit>
+        <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit on:paste=on_paste>
             <div>
                 {(!photos.is_empty()).then(|| view! { <SavedPhotos photos=photos.clone() use_saved person_preview /> })}
                 <label class="block font-medium" for="person_image">"Your photo"</label>
                 <input class=field id="person_image" name="person_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") node_ref=person_input
+                    on:drop=on_drop(person_input) on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
                     required=move || use_saved.get().is_none() disabled=move || use_saved.get().is_some()
                     capture="user" on:change=preview(person_preview) />
                 <label class="mt-2 flex items-center gap-2 text-stone-800">
@@ -195,6 +242,7 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
             <div>
                 <label class="block font-medium" for="garment_image">"Garment photo"</label>
                 <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") node_ref=garment_input
+                    on:drop=on_drop(garment_input) on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
                     disabled=move || fetched.get().is_some() on:change=preview(garment_preview) />
                 <label class="mt-3 block font-medium" for="garment_link">"Garment link"</label>
                 <div class="flex gap-2">
@@ -247,7 +295,8 @@ fn TryOnForm(cost: i64, credits: Credits, photos: Vec<SavedPhoto>) -> impl IntoV
                 Phase::Running { status, started_ms, .. } => {
                     let seconds = ((now_ms.get() - started_ms) / 1000.0).max(0.0) as u64;
                     let step = if status == GenerationStatus::Queued { "Queued" } else { "Processing" };
-                    view! { <p role="status">{format!("{step}… {seconds} s")}</p> }.into_any()
+                    let usually = typical.map(|t| format!(" (usually about {t} s)")).unwrap_or_default();
+                    view! { <p role="status">{format!("{step}… {seconds} s{usually}")}</p> }.into_any()
                 }
                 Phase::Done { result_url } => view! {
                     <Result result_url before=person_preview.get() on_another=try_another />

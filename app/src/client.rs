@@ -49,10 +49,8 @@ fn answer<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
     }
 }
 
-/// `POST /api/generations` with the form as it is, under a fresh `Idempotency-Key`.
-pub async fn create_generation(form: &web_sys::HtmlFormElement) -> Result<Generation, Failure> {
-    let data = web_sys::FormData::new_with_form(form)
-        .map_err(|_| Failure::network("Could not read the form."))?;
+/// `POST /api/generations` with these fields, under a fresh `Idempotency-Key`.
+pub async fn create_generation_with(data: web_sys::FormData) -> Result<Generation, Failure> {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from(data));

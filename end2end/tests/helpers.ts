@@ -46,10 +46,19 @@ export function e2eDataDir(): string {
   return dataDir;
 }
 
-/** `fitroom admin add`, against the database of the server the browser tests drive. */
-export function makeAdmin(email: string) {
-  execFileSync(path.join(root, "target", "debug", "fitroom"), ["admin", "add", "--email", email], {
+function fitroom(args: string[]) {
+  execFileSync(path.join(root, "target", "debug", "fitroom"), args, {
     cwd: root,
     env: { ...process.env, DATABASE_URL: `sqlite://${dataDir}/fitroom.db`, FITROOM_DATA_DIR: dataDir, RUST_LOG: "warn" },
   });
+}
+
+/** `fitroom admin add`, against the database of the server the browser tests drive. */
+export function makeAdmin(email: string) {
+  fitroom(["admin", "add", "--email", email]);
+}
+
+/** `fitroom credits grant`, likewise. */
+export function grantCredits(email: string, amount: number) {
+  fitroom(["credits", "grant", "--email", email, "--amount", String(amount)]);
 }

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { png, signUp } from "./helpers";
+import { grantCredits, png, signUp } from "./helpers";
 
 test("a new visitor tries the samples and sees a result without a photo of their own", async ({ page }, info) => {
   await signUp(page, `sampler-${Date.now()}@example.com`);
@@ -63,4 +63,28 @@ test("on a desktop a photo can be pasted and a garment dropped", async ({ page }
   await expect(page.getByAltText("Preview of the garment")).toBeVisible();
   await tryOn.click();
   await expect(page.getByTestId("result")).toBeVisible({ timeout: 20_000 });
+});
+
+test("four garments at once: one try-on each, side by side as they arrive", async ({ page }) => {
+  const email = `wardrobe-${Date.now()}@example.com`;
+  await signUp(page, email);
+  grantCredits(email, 5);
+  await page.reload();
+  const tryOn = page.getByRole("button", { name: "Try it on" });
+  await expect(tryOn).toBeEnabled();
+  await page.getByLabel("Your photo").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png(200, 170, 150) });
+  const colours: [number, number, number][] = [[200, 20, 20], [20, 160, 40], [30, 40, 200], [220, 200, 30]];
+  await page.getByLabel("Garment photo").setInputFiles(colours.map((c, i) => ({ name: `garment-${i + 1}.png`, mimeType: "image/png", buffer: png(...c) })));
+  await expect(page.getByText("4 try-ons, 4 credits. You have 8.")).toBeVisible();
+  await tryOn.click();
+  const cards = page.getByTestId("multi-result");
+  await expect(cards).toHaveCount(4);
+  await expect(cards.getByRole("img")).toHaveCount(4, { timeout: 30_000 });
+  await expect(page.getByTestId("header-balance")).toHaveText("4 credits", { timeout: 15_000 });
+  const generations = await (await page.request.get("/api/generations")).json();
+  expect(generations.items.map((g: any) => g.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+
+  // Five is one too many: refused on the page, before anything is sent.
+  await page.getByLabel("Garment photo").setInputFiles([...colours, colours[0]].map((c, i) => ({ name: `g${i}.png`, mimeType: "image/png", buffer: png(...c) })));
+  await expect(page.getByRole("alert").filter({ hasText: "Up to 4 garments" })).toBeVisible();
 });

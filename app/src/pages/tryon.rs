@@ -9,6 +9,9 @@ use crate::api::{Viewer, saved_photos, typical_seconds};
 use crate::client;
 use crate::layout::{Credits, SignedIn, shared_credits};
 
+/// The most garments tried on at once (one generation each).
+const MAX_GARMENTS: usize = 4;
+
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
     Idle,
@@ -67,6 +70,8 @@ fn TryOnForm(
     let file_error = RwSignal::new(None::<String>);
     // The saved photo picked instead of an upload, if any.
     let use_saved = RwSignal::new(None::<String>);
+    // How many garment photos are chosen (several at once: one generation each).
+    let garment_count = RwSignal::new(0u32);
     // The garment taken from a product link, if any.
     let link = RwSignal::new(String::new());
     let fetched = RwSignal::new(None::<FetchedGarment>);
@@ -110,6 +115,7 @@ fn TryOnForm(
             let _ = input.focus();
         }
         garment_preview.set(None);
+        garment_count.set(0);
         fetched.set(None);
         phase.set(Phase::Idle);
     };
@@ -170,8 +176,13 @@ fn TryOnForm(
         });
     };
     let now_ms = RwSignal::new(0.0);
+    // Several garments at once: one generation each, followed side by side.
+    let runs = RwSignal::new(Vec::<(String, RwSignal<Phase>)>::new());
+    let running = |p: &Phase| matches!(p, Phase::Uploading | Phase::Running { .. });
 
-    let busy = move || matches!(phase.get(), Phase::Uploading | Phase::Running { .. });
+    let busy = move || {
+        running(&phase.get()) || runs.with(|r| r.iter().any(|(_, slot)| running(&slot.get())))
+    };
     let on_submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
         if busy() {
@@ -183,20 +194,34 @@ fn TryOnForm(
         else {
             return;
         };
-        phase.set(Phase::Uploading);
-        leptos::task::spawn_local(async move {
-            match client::create_generation(&form).await {
-                Ok(g) => {
-                    let started_ms = js_sys::Date::now();
-                    phase.set(Phase::Running { status: g.status, started_ms });
-                    follow(g, phase, now_ms).await;
+        let garments: Vec<web_sys::File> = garment_input
+            .get_untracked()
+            .and_then(|i| i.files())
+            .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+            .unwrap_or_default();
+        runs.set(Vec::new());
+        if garments.len() > 1 {
+            phase.set(Phase::Idle);
+            let mut started = Vec::new();
+            for garment in garments {
+                let Ok(data) = web_sys::FormData::new_with_form(&form) else { continue };
+                data.delete("garment_image");
+                if data
+                    .append_with_blob_and_filename("garment_image", &garment, &garment.name())
+                    .is_err()
+                {
+                    continue;
                 }
-                Err(client::Failure { code, message }) => {
-                    phase.set(Phase::Failed { message, code })
-                }
+                let slot = RwSignal::new(Phase::Uploading);
+                started.push((garment.name(), slot));
+                leptos::task::spawn_local(generate(data, slot, now_ms, credits));
             }
-            refresh_balance(credits).await;
-        });
+            runs.set(started);
+            return;
+        }
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
+        phase.set(Phase::Uploading);
+        leptos::task::spawn_local(generate(data, phase, now_ms, credits));
     };
 
     let preview = move |slot: RwSignal<Option<String>>| {
@@ -223,6 +248,34 @@ fn TryOnForm(
         }
     };
 
+    let show_garment = preview(garment_preview);
+    // Up to four garments, each checked like one; the count sets the price shown.
+    let on_garments = move |ev: web_sys::Event| {
+        let input = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok());
+        let files: Vec<web_sys::File> = input
+            .as_ref()
+            .and_then(|i| i.files())
+            .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+            .unwrap_or_default();
+        let refused = if files.len() > MAX_GARMENTS {
+            Some(format!("Up to {MAX_GARMENTS} garments at once."))
+        } else {
+            files
+                .iter()
+                .find_map(|f| check_image(&f.type_(), f.size() as u64).err().map(|e| e.to_string()))
+        };
+        if let (Some(error), Some(input)) = (refused, &input) {
+            input.set_value("");
+            garment_count.set(0);
+            garment_preview.set(None);
+            file_error.set(Some(error));
+            return;
+        }
+        garment_count.set(files.len() as u32);
+        show_garment(ev);
+    };
     let field = "mt-1 block w-full rounded-lg border border-stone-400 bg-white px-3 py-2 focus:border-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-700";
     view! {
         <form class="mt-6 grid gap-6 md:grid-cols-2" method="post" action="/api/generations" enctype="multipart/form-data" on:submit=on_submit on:paste=on_paste>
@@ -243,7 +296,7 @@ fn TryOnForm(
                 <label class="block font-medium" for="garment_image">"Garment photo"</label>
                 <input class=field id="garment_image" name="garment_image" type="file" accept=ACCEPTED_IMAGE_TYPES.join(",") node_ref=garment_input
                     on:drop=on_drop(garment_input) on:dragover=|ev: web_sys::DragEvent| ev.prevent_default()
-                    disabled=move || fetched.get().is_some() on:change=preview(garment_preview) />
+                    multiple disabled=move || fetched.get().is_some() on:change=on_garments />
                 <label class="mt-3 block font-medium" for="garment_link">"Garment link"</label>
                 <div class="flex gap-2">
                     <input class=field id="garment_link" type="url" inputmode="url" placeholder="https://shop.example/products/…"
@@ -279,7 +332,10 @@ fn TryOnForm(
                     "Try with a sample"
                 </button>
                 <p class="text-stone-700">
-                    {move || format!("Costs {cost} credit{}. You have {}.", if cost == 1 { "" } else { "s" }, available())}
+                    {move || match i64::from(garment_count.get()) {
+                        n if n > 1 => format!("{n} try-ons, {} credits. You have {}.", n * cost, available()),
+                        _ => format!("Costs {cost} credit{}. You have {}.", if cost == 1 { "" } else { "s" }, available()),
+                    }}
                 </p>
                 <button type="submit" disabled=move || !hydrated.get() || busy()
                     class="rounded-lg bg-indigo-700 px-4 py-3 text-lg font-semibold text-white hover:bg-indigo-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-700 disabled:opacity-60">
@@ -288,6 +344,28 @@ fn TryOnForm(
             </div>
             <p role="alert" class="text-red-800 md:col-span-2">{move || file_error.get()}</p>
         </form>
+        {move || (!runs.with(Vec::is_empty)).then(|| view! {
+            <section class="mt-8" aria-label="Your try-ons">
+                <ul class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+                    {runs.get().into_iter().map(|(name, slot)| view! {
+                        <li class="rounded-xl border border-stone-200 bg-white p-3" data-testid="multi-result">
+                            <p class="truncate text-sm font-medium">{name}</p>
+                            {move || match slot.get() {
+                                Phase::Done { result_url } => view! {
+                                    <img src=result_url.clone() alt="A try-on result" class="mt-2 w-full rounded-lg" />
+                                    <a href=result_url download="fitroom-try-on.png" class="mt-2 inline-block text-sm text-indigo-800 underline">"Download"</a>
+                                }.into_any(),
+                                Phase::Failed { message, .. } => view! { <p role="alert" class="mt-2 text-sm text-red-900">{message}</p> }.into_any(),
+                                Phase::Running { status, .. } => view! {
+                                    <p role="status" class="mt-2 text-sm">{if status == GenerationStatus::Queued { "Queued…" } else { "Processing…" }}</p>
+                                }.into_any(),
+                                _ => view! { <p role="status" class="mt-2 text-sm">"Uploading…"</p> }.into_any(),
+                            }}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
         <section class="mt-8" aria-live="polite" aria-label="Progress and result">
             {move || match phase.get() {
                 Phase::Idle => ().into_any(),
@@ -396,6 +474,24 @@ fn SavedPhotos(
             </div>
         </fieldset>
     }
+}
+
+/// Sends one generation, follows it in `slot` until it ends, then refreshes the balance.
+async fn generate(
+    data: web_sys::FormData,
+    slot: RwSignal<Phase>,
+    now_ms: RwSignal<f64>,
+    credits: RwSignal<Credits>,
+) {
+    match client::create_generation_with(data).await {
+        Ok(g) => {
+            let started_ms = js_sys::Date::now();
+            slot.set(Phase::Running { status: g.status, started_ms });
+            follow(g, slot, now_ms).await;
+        }
+        Err(client::Failure { code, message }) => slot.set(Phase::Failed { message, code }),
+    }
+    refresh_balance(credits).await;
 }
 
 /// After a generation ends, the header shows what it now costs or gave back.

@@ -20,13 +20,6 @@ pub enum PhotoError {
     Database(#[from] sqlx::Error),
 }
 
-/// A saved photo's bytes, for a try-on or for its owner's browser.
-pub struct PhotoBytes {
-    pub bytes: bytes::Bytes,
-    pub content_type: String,
-    pub key: String,
-}
-
 fn view(public_url: &str, id: &str, created_at: i64) -> SavedPhoto {
     SavedPhoto {
         id: id.to_owned(),
@@ -75,32 +68,26 @@ pub async fn list(db: &Db, user: &UserId, public_url: &str) -> Result<Vec<SavedP
     Ok(rows.iter().map(|(id, at)| view(public_url, id, *at)).collect())
 }
 
-async fn key_of(db: &Db, user: &UserId, id: &str) -> Result<(String, String), PhotoError> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT storage_key, content_type FROM saved_photos WHERE id = $1 AND user_id = $2",
-    )
-    .bind(id)
-    .bind(user.as_str())
-    .fetch_optional(db.pool())
-    .await?;
-    row.ok_or(PhotoError::NotFound)
-}
-
-/// One of the user's photos; `NotFound` for anyone else's.
+/// The bytes of one of the user's photos, for a try-on; `NotFound` for anyone else's.
 pub async fn load(
     db: &Db,
     storage: &dyn Storage,
     user: &UserId,
     id: &str,
-) -> Result<PhotoBytes, PhotoError> {
-    let (key, content_type) = key_of(db, user, id).await?;
-    let object = storage.get(&key).await?.ok_or(PhotoError::NotFound)?;
-    Ok(PhotoBytes { bytes: object.bytes, content_type, key })
+) -> Result<bytes::Bytes, PhotoError> {
+    let key = stored_key(db, user, id).await?;
+    Ok(storage.get(&key).await?.ok_or(PhotoError::NotFound)?.bytes)
 }
 
-/// The storage key of one of the user's photos, for streaming it to its owner.
+/// The storage key of one of the user's photos; `NotFound` for anyone else's.
 pub async fn stored_key(db: &Db, user: &UserId, id: &str) -> Result<String, PhotoError> {
-    Ok(key_of(db, user, id).await?.0)
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT storage_key FROM saved_photos WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.as_str())
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|(key,)| key).ok_or(PhotoError::NotFound)
 }
 
 /// Deletes one of the user's photos (object and row).
@@ -110,7 +97,7 @@ pub async fn delete(
     user: &UserId,
     id: &str,
 ) -> Result<(), PhotoError> {
-    let (key, _) = key_of(db, user, id).await?;
+    let key = stored_key(db, user, id).await?;
     storage.delete(&key).await?;
     sqlx::query("DELETE FROM saved_photos WHERE id = $1 AND user_id = $2")
         .bind(id)

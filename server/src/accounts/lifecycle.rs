@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::accounts::session::{self, SessionToken};
 use crate::accounts::token::{self, Purpose};
-use crate::accounts::{Accounts, AccountsError, Email, Password};
+use crate::accounts::{Accounts, AccountsError, Password};
 use crate::ids::UserId;
 use crate::ledger::LedgerTx;
 use crate::mail::{Mail, templates};
@@ -294,11 +294,6 @@ impl Accounts {
         } else {
             Err(AccountsError::InvalidCredentials)
         }
-    }
-
-    /// Whether `email` parses as an address (for answers that must not say more).
-    pub fn is_address(email: &str) -> bool {
-        Email::parse(email).is_ok()
     }
 }
 

@@ -77,10 +77,7 @@ pub async fn create(
     let person_bytes = match form.person {
         upload::Person::Upload(bytes) => bytes,
         upload::Person::Saved(id) => {
-            crate::photos::load(&state.db, state.storage.as_ref(), &user.id, &id)
-                .await?
-                .bytes
-                .to_vec()
+            crate::photos::load(&state.db, state.storage.as_ref(), &user.id, &id).await?.to_vec()
         }
     };
     // So is a garment taken from a product page.

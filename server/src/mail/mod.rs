@@ -66,14 +66,6 @@ impl Mailer {
         Ok(Mailer { from, transport })
     }
 
-    /// Where mails land without SMTP.
-    pub fn outbox(&self) -> Option<&std::path::Path> {
-        match &self.transport {
-            Transport::Outbox(dir) => Some(dir),
-            Transport::Smtp(_) => None,
-        }
-    }
-
     pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let to: Mailbox = mail.to.parse().map_err(|_| MailError::To(mail.to.clone()))?;
         let message = Message::builder()

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{AdminOnly, CELL, HEAD_ROW, ROW, Scroll, TABLE, failed, when};
+use super::{AdminOnly, CELL, HEAD_ROW, ROW, Scroll, TABLE, listing, when};
 use crate::admin_api::console_audit;
 
 #[component]
@@ -18,10 +18,7 @@ fn Audit() -> impl IntoView {
         <p class="mt-1 text-stone-700">"Append-only: each entry's hash covers the one before it, and " <code>"fitroom ledger verify"</code> " checks the chain."</p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Err(e) => failed(&e),
-                    Ok(entries) if entries.is_empty() => view! { <p class="mt-4 text-stone-700">"No admin writes yet."</p> }.into_any(),
-                    Ok(entries) => view! {
+                listing(data.await, "No admin writes yet.", |entries| view! {
                         <Scroll label="Audit log">
                             <table class=TABLE>
                                 <thead><tr class=HEAD_ROW>
@@ -50,8 +47,7 @@ fn Audit() -> impl IntoView {
                                 </tbody>
                             </table>
                         </Scroll>
-                    }.into_any(),
-                }
+                    }.into_any())
             })}
         </Suspense>
     }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, failed, when};
+use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, listing, when};
 use crate::admin_api::console_jobs;
 
 const STATUSES: [&str; 5] = ["queued", "processing", "succeeded", "failed", "canceled"];
@@ -53,10 +53,7 @@ fn Jobs() -> impl IntoView {
         </form>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Err(e) => failed(&e),
-                    Ok(items) if items.is_empty() => view! { <p class="mt-4 text-stone-700">"No jobs match."</p> }.into_any(),
-                    Ok(items) => view! {
+                listing(data.await, "No jobs match.", |items| view! {
                         <Scroll label="Jobs">
                             <table class=TABLE>
                                 <thead><tr class=HEAD_ROW>
@@ -83,8 +80,7 @@ fn Jobs() -> impl IntoView {
                                 </tbody>
                             </table>
                         </Scroll>
-                    }.into_any(),
-                }
+                    }.into_any())
             })}
         </Suspense>
     }

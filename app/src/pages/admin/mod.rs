@@ -106,6 +106,22 @@ pub(crate) fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "–".to_owned(), |r| format!("{:.0} %", r * 100.0))
 }
 
+/// A loaded list as the console shows it: why it failed, `empty` when there is nothing, or the
+/// rows as `render` lays them out.
+pub(crate) fn listing<T>(
+    loaded: Result<Vec<T>, ServerFnError>,
+    empty: &'static str,
+    render: impl FnOnce(Vec<T>) -> AnyView,
+) -> AnyView {
+    match loaded {
+        Err(e) => failed(&e),
+        Ok(rows) if rows.is_empty() => {
+            view! { <p class="mt-4 text-stone-700">{empty}</p> }.into_any()
+        }
+        Ok(rows) => render(rows),
+    }
+}
+
 /// A failed load, in words.
 pub(crate) fn failed(e: &ServerFnError) -> AnyView {
     view! { <p role="alert" class="text-red-900">{crate::api::error_text(e)}</p> }.into_any()

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, failed, when};
+use super::{AdminOnly, BUTTON, CELL, HEAD_ROW, INPUT, LINK, ROW, Scroll, TABLE, listing, when};
 use crate::admin_api::console_users;
 
 #[component]
@@ -27,10 +27,7 @@ fn Users() -> impl IntoView {
         </form>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Err(e) => failed(&e),
-                    Ok(users) if users.is_empty() => view! { <p class="mt-4 text-stone-700">"No accounts match."</p> }.into_any(),
-                    Ok(users) => view! {
+                listing(data.await, "No accounts match.", |users| view! {
                         <Scroll label="Accounts">
                             <table class=TABLE>
                                 <thead><tr class=HEAD_ROW>
@@ -53,8 +50,7 @@ fn Users() -> impl IntoView {
                                 </tbody>
                             </table>
                         </Scroll>
-                    }.into_any(),
-                }
+                    }.into_any())
             })}
         </Suspense>
     }

@@ -14,6 +14,8 @@ test("a failed generation says the shopper was not charged and leaves the balanc
   const alert = page.getByRole("alert").filter({ hasText: "not charged" });
   await expect(alert).toBeVisible({ timeout: 20_000 });
   await page.screenshot({ path: info.outputPath("failed.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: info.outputPath("phone-7-failed.png"), fullPage: true });
   await page.goto("/account");
   await expect(page.getByTestId("available")).toHaveText("3");
   await expect(page.getByTestId("held")).toHaveText("0");

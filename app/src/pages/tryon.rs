@@ -421,9 +421,11 @@ fn Result(
             {before.map(|src| view! {
                 <div class="mt-4 max-w-md">
                     <div node_ref=stage class="relative overflow-hidden rounded-xl bg-black" data-testid="compare">
-                        <img src=src alt="" class="block w-full" />
-                        <img src=after alt="" class="absolute inset-0 h-full w-full object-cover"
-                            style=move || format!("clip-path: inset(0 {}% 0 0)", 100 - reveal.get()) />
+                        // The result sets the frame and the photo is cropped to it, so that the
+                        // two line up even when the result has another shape than the photo.
+                        <img src=after alt="" class="block w-full" />
+                        <img src=src alt="" class="absolute inset-0 h-full w-full object-cover"
+                            style=move || format!("clip-path: inset(0 0 0 {}%)", reveal.get()) />
                     </div>
                     <label class="mt-2 block text-sm font-medium" for="compare">"Compare before and after"</label>
                     <input id="compare" type="range" min="0" max="100" step="5" class="w-full"
@@ -483,6 +485,7 @@ async fn generate(
     now_ms: RwSignal<f64>,
     credits: RwSignal<Credits>,
 ) {
+    client::downscale_photos(&data).await;
     match client::create_generation_with(data).await {
         Ok(g) => {
             let started_ms = js_sys::Date::now();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mirror benchmark (BENCHMARKS.md): a 20 MiB output copied from an HTTP source into local disk
-# and into s3s-fs, against `curl -o file` of the same object, with the peak RSS each concurrent
-# mirror adds. The source is Python's http.server, so Fitroom's own process holds only the mirror.
+# and into s3s-fs, against curl copying the same object into the same store (`curl -o file`,
+# `curl -T` into s3s-fs), with the peak RSS each concurrent mirror adds. The source is Python's http.server, so
+# Fitroom's own process holds only the mirror.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_s3s_fs
@@ -32,6 +33,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+export FITROOM_BENCH_SOURCE_FILE="$RUN_DIR/source/output.png"
 export FITROOM_BENCH_SOURCE_URL="http://127.0.0.1:$HTTP_PORT/output.png"
 export FITROOM_BENCH_SMALL_URL="http://127.0.0.1:$HTTP_PORT/small.png"
 export FITROOM_BENCH_DIR="$RUN_DIR/work"

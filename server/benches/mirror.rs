@@ -1,7 +1,10 @@
-//! Mirroring a 20 MiB output from an HTTP source into each store (local disk, s3s-fs): throughput
-//! against a plain `curl -o file` copy of the same object (the ceiling), and how much resident
-//! memory each concurrent mirror adds (target < 16 MiB). Run through scripts/bench-mirror.sh,
-//! which serves the object and starts s3s-fs.
+//! Mirroring a 20 MiB output from an HTTP source into each store: throughput against a plain
+//! copy of the same object by curl into the same store (the ceiling: `curl -o file` for local
+//! disk, `curl -T file` with SigV4 into s3s-fs for S3), and how much resident memory each
+//! concurrent mirror adds (target < 16 MiB). S3 is measured twice: with the source's declared
+//! length (one streamed PUT, what a job does when the provider sends `Content-Length`) and with
+//! the length unknown (the multipart fallback). Run through scripts/bench-mirror.sh, which
+//! serves the object and starts s3s-fs.
 //!
 //! Every measurement runs in a fresh child process (this binary, re-executed): its peak RSS
 //! (`VmHWM`) minus its RSS before the mirrors is what those mirrors cost, with no earlier run's
@@ -44,9 +47,13 @@ async fn store(backend: &str, dir: &std::path::Path) -> Arc<dyn Storage> {
 }
 
 /// One mirror, exactly as a job does it: open (address checks, type sniffing), then stream.
-async fn mirror(storage: &dyn Storage, url: &str) -> u64 {
+/// `declared` false forgets the source's length, as for a chunked response.
+async fn mirror(storage: &dyn Storage, url: &str, declared: bool) -> u64 {
     let policy = DownloadPolicy { max_bytes: 25 * 1024 * 1024, allow_private: true };
-    let download = download::open(url.to_owned(), &policy).await.expect("open the source");
+    let mut download = download::open(url.to_owned(), &policy).await.expect("open the source");
+    if !declared {
+        download.len = None;
+    }
     let key = format!("bench/{}.{}", uuid::Uuid::new_v4().simple(), download.kind.extension());
     let stored = download::store(storage, &key, download).await.expect("store");
     storage.delete(&key).await.expect("delete");
@@ -65,6 +72,7 @@ fn status_kib(field: &str) -> u64 {
 fn child(spec: &str) {
     let (backend, n) = spec.split_once(':').expect("backend:n");
     let n: usize = n.parse().expect("n");
+    let declared = backend != "s3-unknown-length";
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -75,7 +83,7 @@ fn child(spec: &str) {
         let storage = store(backend, dir.path()).await;
         // Warm up the SDK and the runtime on a small object, so that only the
         // 20 MiB mirrors are measured.
-        mirror(storage.as_ref(), &var("FITROOM_BENCH_SMALL_URL")).await;
+        mirror(storage.as_ref(), &var("FITROOM_BENCH_SMALL_URL"), declared).await;
         let url = var("FITROOM_BENCH_SOURCE_URL");
         let before = status_kib("VmRSS:");
         // Resets VmHWM to the current RSS (Linux ≥ 4.0).
@@ -83,7 +91,7 @@ fn child(spec: &str) {
         let started = Instant::now();
         let mirrors = (0..n).map(|_| {
             let (storage, url) = (storage.clone(), url.clone());
-            tokio::spawn(async move { mirror(storage.as_ref(), &url).await })
+            tokio::spawn(async move { mirror(storage.as_ref(), &url, declared).await })
         });
         let mut bytes = 0;
         for m in mirrors.collect::<Vec<_>>() {
@@ -120,40 +128,77 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// The ceiling: `curl` copying the same object to a file on the same disk.
-fn curl_mib_per_s() -> f64 {
-    let target = std::path::Path::new(&var("FITROOM_BENCH_DIR")).join("curl-copy");
-    let url = var("FITROOM_BENCH_SOURCE_URL");
+/// Times `curl` with `args` over `REPEATS` runs: the median MiB/s for the 20 MiB object.
+fn curl_mib_per_s(args: impl Fn(usize) -> Vec<String>) -> f64 {
+    let bytes = std::fs::metadata(var("FITROOM_BENCH_SOURCE_FILE")).expect("source").len() as f64;
     let rates = (0..REPEATS)
-        .map(|_| {
+        .map(|i| {
             let started = Instant::now();
-            let status = Command::new("curl")
-                .args(["-sf", "-o"])
-                .arg(&target)
-                .arg(&url)
-                .status()
-                .expect("curl runs");
+            let status = Command::new("curl").args(args(i)).status().expect("curl runs");
             let seconds = started.elapsed().as_secs_f64();
             assert!(status.success(), "curl failed");
-            let bytes = std::fs::metadata(&target).expect("copy").len() as f64;
             bytes / MIB / seconds
         })
         .collect();
-    let _ = std::fs::remove_file(&target);
     median(rates)
+}
+
+/// The ceiling for local disk: `curl` copying the object to a file on the same disk.
+fn curl_to_file() -> f64 {
+    let target = std::path::Path::new(&var("FITROOM_BENCH_DIR")).join("curl-copy");
+    let url = var("FITROOM_BENCH_SOURCE_URL");
+    let rate = curl_mib_per_s(|_| {
+        vec!["-sf".into(), "-o".into(), target.display().to_string(), url.clone()]
+    });
+    let _ = std::fs::remove_file(&target);
+    rate
+}
+
+/// The ceiling for S3: `curl` uploading the object from disk into s3s-fs in one signed PUT
+/// (payload unsigned, as curl 7.88 cannot hash a body it streams).
+fn curl_into_s3() -> f64 {
+    let endpoint = var("FITROOM_BENCH_S3_ENDPOINT");
+    let bucket = var("FITROOM_BENCH_S3_BUCKET");
+    let user =
+        format!("{}:{}", var("FITROOM_BENCH_S3_ACCESS_KEY"), var("FITROOM_BENCH_S3_SECRET_KEY"));
+    let file = var("FITROOM_BENCH_SOURCE_FILE");
+    curl_mib_per_s(|i| {
+        [
+            "-sf",
+            "-o",
+            "/dev/null",
+            "--aws-sigv4",
+            "aws:amz:auto:s3",
+            "--user",
+            &user,
+            "-H",
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            "-H",
+            "Content-Type: image/png",
+            "-T",
+            &file,
+            &format!("{endpoint}/{bucket}/bench/curl-{i}.png"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    })
 }
 
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         return child(&spec);
     }
-    let ceiling = curl_mib_per_s();
-    println!("curl -o file: {ceiling:.0} MiB/s (median of {REPEATS})\n");
+    let to_file = curl_to_file();
+    let into_s3 = curl_into_s3();
     println!(
-        "| store | mirror MiB/s (median of {REPEATS}) | % of curl | peak RSS growth, 1 mirror | per mirror, 4 concurrent | per mirror, 8 concurrent |"
+        "curl -o file: {to_file:.0} MiB/s; curl -T into s3s-fs: {into_s3:.0} MiB/s (medians of {REPEATS})\n"
+    );
+    println!(
+        "| store | mirror MiB/s (median of {REPEATS}) | % of curl into the same store | peak RSS growth, 1 mirror | per mirror, 4 concurrent | per mirror, 8 concurrent |"
     );
     println!("|---|---|---|---|---|---|");
-    for backend in ["local", "s3s-fs"] {
+    for (backend, ceiling) in [("local", to_file), ("s3", into_s3), ("s3-unknown-length", into_s3)]
+    {
         let rate = median(
             (0..REPEATS)
                 .map(|_| run_child(backend, 1))

@@ -28,6 +28,9 @@ pub struct Download {
     pub kind: ImageKind,
     /// Every byte, the sniffed ones included; fails with a `DownloadError` past the size cap.
     pub body: ByteStream,
+    /// The length the source declared (`Content-Length`), which lets a store take the body in
+    /// one request as it arrives; the body fails if it carries more or fewer bytes.
+    pub len: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -66,7 +69,13 @@ pub async fn open(url: String, policy: &DownloadPolicy) -> Result<Download, Down
         data_uri::decode(url, policy.max_bytes)?
     } else {
         let response = get_http(&url, policy).await?;
-        response.bytes_stream().map_err(|e| DownloadError::Transient(e.to_string())).boxed()
+        let len = response.content_length();
+        if len.is_some_and(|n| n > policy.max_bytes as u64) {
+            return Err(too_large());
+        }
+        let body =
+            response.bytes_stream().map_err(|e| DownloadError::Transient(e.to_string())).boxed();
+        return Ok(Download { len, ..sniffed(body, policy.max_bytes).await? });
     };
     sniffed(source, policy.max_bytes).await
 }
@@ -104,17 +113,20 @@ pub async fn store(
     key: &str,
     download: Download,
 ) -> Result<u64, MirrorError> {
-    storage.put_stream(key, download.body, download.kind.content_type()).await.map_err(
-        |e| match e {
-            // The download broke off or passed the cap part way through: the store gives our own
-            // error back, unchanged.
-            StorageError::Body(body) => match body.downcast::<DownloadError>() {
-                Ok(fetch) => MirrorError::Download(*fetch),
-                Err(other) => MirrorError::Download(DownloadError::Transient(other.to_string())),
-            },
-            other => MirrorError::Storage(other),
+    let content_type = download.kind.content_type();
+    let stored = match download.len {
+        Some(len) => storage.put_stream_of_len(key, download.body, len, content_type).await,
+        None => storage.put_stream(key, download.body, content_type).await,
+    };
+    stored.map_err(|e| match e {
+        // The download broke off or passed the cap part way through: the store gives our own
+        // error back, unchanged.
+        StorageError::Body(body) => match body.downcast::<DownloadError>() {
+            Ok(fetch) => MirrorError::Download(*fetch),
+            Err(other) => MirrorError::Download(DownloadError::Transient(other.to_string())),
         },
-    )
+        other => MirrorError::Storage(other),
+    })
 }
 
 /// Reads until the type is known (or the output ends), so that nothing is written anywhere for
@@ -146,7 +158,7 @@ async fn sniffed(
         .chain(rest)
         .map_err(|e: DownloadError| -> crate::storage::BodyError { Box::new(e) })
         .boxed();
-    Ok(Download { kind, body })
+    Ok(Download { kind, body, len: None })
 }
 
 /// Follows redirects by hand, checking each hop's addresses, up to a success status.

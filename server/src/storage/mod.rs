@@ -4,6 +4,7 @@
 //! Objects go in and come out as streams: a 25 MiB result passes through a bounded buffer and is
 //! never held whole in memory, and a reader can ask for a byte range.
 
+mod exact;
 mod local;
 mod range;
 mod s3;
@@ -16,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+pub use exact::{LengthMismatch, exactly};
 pub use local::LocalStorage;
 pub use range::{ByteRange, Span};
 pub use s3::{PART_SIZE as S3_PART_SIZE, S3Storage};
@@ -91,6 +93,18 @@ pub trait Storage: Send + Sync + 'static {
         body: ByteStream,
         content_type: &str,
     ) -> Result<u64, StorageError>;
+    /// Like `put_stream`, for a stream that declared its length beforehand (a download with a
+    /// `Content-Length`). The stream must carry exactly `len` bytes, or nothing is stored; a store
+    /// that can send it in one request of that length, without buffering, does (S3).
+    async fn put_stream_of_len(
+        &self,
+        key: &str,
+        body: ByteStream,
+        len: u64,
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
+        self.put_stream(key, exactly(body, len), content_type).await
+    }
     /// Streams the object, or the part of it in `range`.
     async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Read, StorageError>;
     /// Deleting what is not there is not an error.

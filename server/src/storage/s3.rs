@@ -109,6 +109,20 @@ impl Storage for S3Storage {
             .await
     }
 
+    async fn put_stream_of_len(
+        &self,
+        key: &str,
+        body: ByteStream,
+        len: u64,
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
+        validate_key(key)?;
+        let body = super::exactly(body, len);
+        upload::Upload { client: &self.client, bucket: &self.bucket, key, content_type }
+            .run_of_len(body, len)
+            .await
+    }
+
     /// The range goes to S3 with the request: one round trip (two for a suffix), and only the
     /// asked-for bytes leave the bucket.
     async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Read, StorageError> {

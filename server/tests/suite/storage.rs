@@ -51,11 +51,17 @@ async fn recorded_s3() -> (Arc<dyn Storage>, S3Recorder) {
     (Arc::new(S3Storage::new(&config).await), recorder)
 }
 
-/// A 20 MiB object went up as one multipart upload of 8 + 8 + 4 MiB parts, never in one piece.
+/// A 20 MiB object went up as one multipart upload of whole parts in order (the last may be
+/// shorter), never in one piece.
 fn assert_sent_in_bounded_parts(calls: &[S3Call]) {
     let parts: Vec<usize> = calls.iter().filter(|c| c.is_upload_part()).map(|c| c.sent).collect();
     assert_eq!(calls.iter().filter(|c| c.is_create_multipart()).count(), 1, "{calls:?}");
-    assert_eq!(parts, vec![S3_PART_SIZE, S3_PART_SIZE, 20 * 1024 * 1024 - 2 * S3_PART_SIZE]);
+    let total = 20 * 1024 * 1024;
+    let mut expected = vec![S3_PART_SIZE; total / S3_PART_SIZE];
+    if total % S3_PART_SIZE > 0 {
+        expected.push(total % S3_PART_SIZE);
+    }
+    assert_eq!(parts, expected);
     assert_eq!(calls.iter().filter(|c| c.is_complete_multipart()).count(), 1, "{calls:?}");
     assert!(
         calls.iter().all(|c| c.sent <= S3_PART_SIZE + 64 * 1024),
@@ -136,6 +142,48 @@ async fn a_stream_that_breaks_off_leaves_nothing_under_its_key(store: Arc<dyn St
     }
 }
 
+async fn a_stream_of_declared_length_is_stored_whole(store: Arc<dyn Storage>) {
+    let k = key("declared.png");
+    let big = twenty_mib();
+    let len = store
+        .put_stream_of_len(&k, chunked(&big, 16 * 1024 + 3), big.len() as u64, "image/png")
+        .await
+        .expect("streamed");
+    assert_eq!(len, big.len() as u64);
+    let got = store.get(&k).await.expect("get").expect("present");
+    assert!(got.bytes[..] == big[..], "same bytes back");
+    assert_eq!(got.content_type, "image/png");
+    store.delete(&k).await.expect("delete");
+}
+
+async fn a_stream_that_breaks_its_declared_length_leaves_nothing(store: Arc<dyn Storage>) {
+    let declared = 2 * 1024 * 1024;
+    for (sent, why) in [
+        (declared / 2, format!("the source declared {declared} bytes and sent {}", declared / 2)),
+        (declared + 1, format!("the source declared {declared} bytes and sent {}", declared + 1)),
+    ] {
+        let k = key("lying.png");
+        let body = chunked(&vec![5u8; sent], 64 * 1024);
+        let err = store
+            .put_stream_of_len(&k, body, declared as u64, "image/png")
+            .await
+            .expect_err("a stream that is not the length it declared is not stored");
+        assert!(matches!(&err, StorageError::Body(e) if e.to_string() == why), "{err:?}");
+        assert!(store.get(&k).await.expect("get").is_none(), "nothing under the key ({sent})");
+    }
+    // The source's own failure comes back unchanged, for the mirror to tell why.
+    let k = key("broken-declared.png");
+    let body = chunked(&vec![7u8; 1_000_000], 64 * 1024)
+        .chain(futures_util::stream::once(async { Err("the provider hung up".into()) }))
+        .boxed();
+    let err = store.put_stream_of_len(&k, body, 2_000_000, "image/png").await.expect_err("broken");
+    assert!(
+        matches!(&err, StorageError::Body(e) if e.to_string() == "the provider hung up"),
+        "{err:?}"
+    );
+    assert!(store.get(&k).await.expect("get").is_none());
+}
+
 async fn read_range(store: &dyn Storage, k: &str, range: ByteRange) -> Read {
     store.read(k, Some(range)).await.expect("read")
 }
@@ -212,6 +260,13 @@ async fn local_broken_streams_leave_nothing() {
 }
 
 #[tokio::test]
+async fn local_streams_of_declared_length_are_stored_whole_or_not_at_all() {
+    let (store, _dir) = local().await;
+    a_stream_of_declared_length_is_stored_whole(store.clone()).await;
+    a_stream_that_breaks_its_declared_length_leaves_nothing(store).await;
+}
+
+#[tokio::test]
 async fn local_ranges() {
     let (store, _dir) = local().await;
     ranges_read_only_the_asked_for_bytes(store).await;
@@ -222,6 +277,22 @@ async fn s3_streams_of_small_chunks_go_up_in_bounded_parts() {
     let (store, recorder) = recorded_s3().await;
     a_twenty_mib_stream_of_small_chunks_is_stored_whole(store).await;
     assert_sent_in_bounded_parts(&recorder.take());
+}
+
+/// A download that declared its length goes up as it arrives, in one PutObject: no parts to
+/// fill, so the download never waits for the store.
+#[tokio::test]
+async fn s3_streams_of_declared_length_go_up_in_one_request() {
+    let (store, recorder) = recorded_s3().await;
+    a_stream_of_declared_length_is_stored_whole(store).await;
+    let calls = recorder.take();
+    assert_eq!(calls.iter().filter(|c| c.is_put_object()).count(), 1, "{calls:?}");
+    assert!(!calls.iter().any(|c| c.is_create_multipart() || c.is_upload_part()), "{calls:?}");
+}
+
+#[tokio::test]
+async fn s3_streams_that_break_their_declared_length_leave_nothing() {
+    a_stream_that_breaks_its_declared_length_leaves_nothing(s3().await).await;
 }
 
 #[tokio::test]

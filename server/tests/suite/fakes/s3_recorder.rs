@@ -35,6 +35,11 @@ impl S3Call {
         self.method == "PUT" && self.has_param("partNumber")
     }
 
+    /// PutObject: one request with the whole object.
+    pub fn is_put_object(&self) -> bool {
+        self.method == "PUT" && !self.has_param("partNumber")
+    }
+
     pub fn is_complete_multipart(&self) -> bool {
         self.method == "POST" && self.has_param("uploadId")
     }

@@ -103,6 +103,45 @@ ensure_build_tools() {
   ensure_cargo_leptos
 }
 
+# Starts Debian's PgBouncer in transaction mode in `dir`, in front of every database of the
+# PostgreSQL cluster on 127.0.0.1:`pg_port` (user fitroom, trust), on a free loopback port, with
+# `pool_size` server connections per database. Prints the pooler's base URL (no database name);
+# stop it with `kill "$(cat dir/pgbouncer.pid)"`. PgBouncer refuses to run as root, like initdb.
+start_pgbouncer() {
+  local pg_port=$1 dir=$2 pool_size=$3 port
+  ensure_apt /usr/sbin/pgbouncer pgbouncer >&2
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$dir"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pg_port
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+default_pool_size = $pool_size
+max_client_conn = 900
+max_user_connections = 120
+server_idle_timeout = 2
+autodb_idle_timeout = 30
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  echo '"fitroom" ""' >"$dir/users.txt"
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres "$dir"
+    runuser -u postgres -- pgbouncer -d "$dir/pgbouncer.ini"
+  else
+    pgbouncer -d "$dir/pgbouncer.ini"
+  fi
+  echo "postgres://fitroom@127.0.0.1:$port"
+}
+
 # Benchmarks: a throwaway PostgreSQL 15 cluster with default durability on a free loopback port,
 # stopped on exit. Sets FITROOM_BENCH_POSTGRES_URL and PGBENCH.
 start_bench_postgres() {

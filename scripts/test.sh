@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up whatever the tests need and runs every test: unit and integration tests on SQLite and on
-# a throwaway PostgreSQL cluster, the S3 suite against a local S3-compatible server, and the
-# browser tests in end2end/ with Debian's Chromium. Servers it starts are stopped on exit.
+# a throwaway PostgreSQL cluster (directly, then the PostgreSQL half again through PgBouncer in
+# transaction mode), the S3 suite against a local S3-compatible server, and the browser tests in
+# end2end/ with Debian's Chromium. Servers it starts are stopped on exit.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_BIN=/usr/lib/postgresql/15/bin
 ensure_apt "$PG_BIN/initdb" postgresql-15 /usr/lib/chromium/chromium chromium \
-  /usr/lib/python3/dist-packages/aiosmtpd python3-aiosmtpd
+  /usr/lib/python3/dist-packages/aiosmtpd python3-aiosmtpd /usr/sbin/pgbouncer pgbouncer
 ensure_build_tools
 ensure_s3s_fs
 
@@ -20,6 +21,10 @@ cleanup() {
   if [ -f "$PG_DATA/postmaster.pid" ]; then
     note "stopping the test PostgreSQL cluster"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
+  fi
+  if [ -f "$RUN_DIR/pgbouncer/pgbouncer.pid" ]; then
+    note "stopping PgBouncer"
+    kill "$(cat "$RUN_DIR/pgbouncer/pgbouncer.pid")" 2>/dev/null
   fi
   if [ -n "$S3_PID" ]; then
     note "stopping s3s-fs"
@@ -49,6 +54,12 @@ as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \
 export FITROOM_TEST_POSTGRES_URL="postgres://fitroom@127.0.0.1:$PG_PORT/postgres"
 note "PostgreSQL 15 on 127.0.0.1:$PG_PORT"
 
+step "Starting PgBouncer in transaction mode in front of it"
+# Pools of 4 server connections per database, smaller than each test's pool (32): clients queue
+# for server connections, and each serves whichever client's transaction comes next.
+BOUNCER_URL=$(start_pgbouncer "$PG_PORT" "$RUN_DIR/pgbouncer" 4)
+note "PgBouncer (transaction pooling) at $BOUNCER_URL"
+
 step "Starting s3s-fs, an S3-compatible server"
 S3_PORT=$(free_port)
 mkdir -p "$RUN_DIR/s3/fitroom-test"
@@ -67,6 +78,10 @@ cargo clippy --workspace --all-targets --features ssr -- -D warnings
 
 step "Unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace --features ssr --no-fail-fast
+
+step "The PostgreSQL half of the suite again, through PgBouncer in transaction mode"
+# FITROOM_DATABASE_POOLER=transaction for every pool, migrations over the direct URL.
+FITROOM_TEST_PGBOUNCER_URL="$BOUNCER_URL" cargo test -p fitroom-server --test suite -- postgres
 
 # The server binary is the one `cargo test` just built (target/debug/fitroom): building it again
 # through cargo-leptos would compile every dependency a second time with other features.

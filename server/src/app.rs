@@ -61,7 +61,7 @@ impl AppState {
         clock: SharedClock,
         faults: FaultPoints,
     ) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(config.db_settings()).await?;
         db.migrate().await?;
         let storage = storage::from_config(&config).await?;
         let ledger = Ledger::with_faults(db.clone(), clock.clone(), faults.clone());

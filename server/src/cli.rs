@@ -105,7 +105,7 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
 }
 
 async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_with(config.db_settings()).await?;
     db.migrate().await?;
     let result = match command {
         Command::Serve => anyhow::bail!("serve is run by the fitroom binary"),

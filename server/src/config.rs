@@ -5,6 +5,7 @@
 //! | variable | default |
 //! |---|---|
 //! | `DATABASE_URL` | `sqlite://data/fitroom.db` |
+//! | `DATABASE_DIRECT_URL` / `FITROOM_DATABASE_POOLER` | none / `none` (or `transaction`) |
 //! | `FITROOM_ADDR` | `127.0.0.1:3000` (overrides `LEPTOS_SITE_ADDR`) |
 //! | `FITROOM_PUBLIC_URL` | `http://<FITROOM_ADDR>` |
 //! | `FITROOM_DATA_DIR` | `data` |
@@ -95,6 +96,11 @@ pub struct LocalProviderConfig {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
+    /// `DATABASE_DIRECT_URL`: the database itself, for migrations, when `DATABASE_URL` is a pooler.
+    pub database_direct_url: Option<String>,
+    /// `FITROOM_DATABASE_POOLER`: `transaction` when `DATABASE_URL` is PgBouncer in transaction
+    /// mode (see `db::pool`).
+    pub database_pooler: crate::db::Pooler,
     pub addr: SocketAddr,
     pub public_url: String,
     pub data_dir: PathBuf,
@@ -237,6 +243,16 @@ fn duration_secs(r: &Reader<'_>, key: &'static str, default: u64) -> Result<u64,
 }
 
 impl Config {
+    /// How to reach the database, as `Db::connect_with` takes it.
+    pub fn db_settings(&self) -> crate::db::DbSettings {
+        crate::db::DbSettings {
+            url: self.database_url.clone(),
+            direct_url: self.database_direct_url.clone(),
+            pooler: self.database_pooler,
+            max_connections: None,
+        }
+    }
+
     /// Reads `.env` when present (without overriding the real environment), then the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
@@ -357,8 +373,18 @@ impl Config {
             Some(_) => r.rate("FITROOM_ROUTING_EXPLORE")?,
         };
 
+        let pooler_text = r.or("FITROOM_DATABASE_POOLER", "none");
+        let database_pooler =
+            crate::db::Pooler::parse(&pooler_text).ok_or_else(|| ConfigError {
+                key: "FITROOM_DATABASE_POOLER",
+                value: pooler_text.clone(),
+                reason: "expected none or transaction".into(),
+            })?;
+
         Ok(Config {
             database_url: r.or("DATABASE_URL", "sqlite://data/fitroom.db"),
+            database_direct_url: r.string("DATABASE_DIRECT_URL"),
+            database_pooler,
             addr,
             public_url,
             data_dir: PathBuf::from(r.or("FITROOM_DATA_DIR", "data")),

@@ -88,8 +88,8 @@ impl Accounts {
         if self.email_verified(user).await? {
             return Ok(());
         }
-        let mut conn = self.db.pool().acquire().await?;
-        let token = token::issue(&mut conn, user, Purpose::VerifyEmail, self.clock.now()).await?;
+        let token =
+            token::issue(self.db.pool(), user, Purpose::VerifyEmail, self.clock.now()).await?;
         self.send_later(templates::verify_email(self.public_url(), &account.email, &token));
         Ok(())
     }
@@ -138,9 +138,9 @@ impl Accounts {
                 let Some(user) = accounts.user_by_email(&email).await? else {
                     return Ok::<_, AccountsError>(());
                 };
-                let mut conn = accounts.db.pool().acquire().await?;
                 let now = accounts.clock.now();
-                let token = token::issue(&mut conn, &user.id, Purpose::PasswordReset, now).await?;
+                let token =
+                    token::issue(accounts.db.pool(), &user.id, Purpose::PasswordReset, now).await?;
                 accounts.send_later(templates::password_reset(
                     accounts.public_url(),
                     &user.email,

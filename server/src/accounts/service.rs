@@ -159,7 +159,7 @@ impl Accounts {
             crate::accounts::VerifyEmail::Off => None,
             _ => Some(
                 crate::accounts::token::issue(
-                    &mut tx,
+                    &mut *tx,
                     &id,
                     crate::accounts::token::Purpose::VerifyEmail,
                     now,
@@ -226,9 +226,9 @@ impl Accounts {
             return Err(AccountsError::Suspended);
         }
         let id = UserId::from_string(id);
-        let mut conn = self.db.pool().acquire().await?;
         // A fresh token on every sign-in: a session id planted before login is worthless after.
-        let token = session::create(&mut conn, &id, self.clock.now(), self.policy, client).await?;
+        let token =
+            session::create(self.db.pool(), &id, self.clock.now(), self.policy, client).await?;
         Ok((User { id, email }, token))
     }
 

@@ -68,8 +68,8 @@ impl Default for SessionPolicy {
 /// `last_seen_at` is written at most this often, so that polling stays a read.
 const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
-pub async fn create(
-    conn: &mut sqlx::AnyConnection,
+pub async fn create<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
     user: &UserId,
     now: Timestamp,
     policy: SessionPolicy,

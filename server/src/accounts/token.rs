@@ -37,8 +37,8 @@ fn digest(token: &str) -> String {
 }
 
 /// A new link token for `user`; only its digest is written.
-pub async fn issue(
-    conn: &mut AnyConnection,
+pub async fn issue<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
     user: &UserId,
     purpose: Purpose,
     now: Timestamp,

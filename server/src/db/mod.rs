@@ -4,6 +4,7 @@
 //! use only portable SQL: integers are `BIGINT`, times are unix milliseconds, ids are text.
 
 mod checkpoint;
+mod pool;
 mod retry;
 
 use std::path::Path;
@@ -11,8 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
+use sqlx::{ConnectOptions, Connection, Executor};
 
+pub use pool::{Pool, Pooler};
 pub use retry::{AsRetryable, is_retryable, with_retry};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -25,14 +27,37 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    pool: Pool,
     backend: Backend,
+    /// Where migrations run when the pool goes through a transaction pooler, which cannot keep
+    /// the session-level lock the migrator takes (`DATABASE_DIRECT_URL`).
+    direct_url: Option<String>,
+}
+
+/// How to reach the database: `DATABASE_URL`, `DATABASE_DIRECT_URL`, `FITROOM_DATABASE_POOLER`.
+#[derive(Clone, Debug, Default)]
+pub struct DbSettings {
+    pub url: String,
+    pub direct_url: Option<String>,
+    pub pooler: Pooler,
+    /// The pool's size (default 8 on SQLite, 32 on PostgreSQL); benchmarks match their clients.
+    pub max_connections: Option<u32>,
+}
+
+impl DbSettings {
+    pub fn url(url: &str) -> Self {
+        DbSettings { url: url.to_owned(), ..DbSettings::default() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("DATABASE_URL must start with sqlite:// or postgres://, got {0:?}")]
     UnsupportedUrl(String),
+    #[error(
+        "FITROOM_DATABASE_POOLER=transaction needs PostgreSQL, and DATABASE_DIRECT_URL for migrations"
+    )]
+    PoolerWithoutDirectUrl,
     #[error("cannot create the directory for the SQLite file {path}: {source}")]
     CreateDir { path: String, source: std::io::Error },
     #[error(transparent)]
@@ -59,12 +84,18 @@ fn pool_options() -> AnyPoolOptions {
 impl Db {
     /// Connects, creating the SQLite file (and its directory) when it does not exist yet.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
-        Self::connect_sized(url, None).await
+        Self::connect_with(DbSettings::url(url)).await
     }
 
     /// Like `connect`, with an explicit pool size (benchmarks match their client count).
     pub async fn connect_sized(url: &str, max_connections: Option<u32>) -> Result<Self, DbError> {
+        Self::connect_with(DbSettings { max_connections, ..DbSettings::url(url) }).await
+    }
+
+    pub async fn connect_with(settings: DbSettings) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
+        let DbSettings { url, direct_url, pooler, max_connections } = settings;
+        let url = url.as_str();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -72,6 +103,9 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
+        if pooler == Pooler::Transaction && (backend == Backend::Sqlite || direct_url.is_none()) {
+            return Err(DbError::PoolerWithoutDirectUrl);
+        }
 
         let pool = match backend {
             Backend::Sqlite => {
@@ -113,7 +147,16 @@ impl Db {
                 pool
             }
             Backend::Postgres => {
-                let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+                let url = match pooler {
+                    Pooler::Session => url.to_owned(),
+                    // Statements cached by name would be looked for on whichever server
+                    // connection the pooler gives next (see `pool`).
+                    Pooler::Transaction => {
+                        let joint = if url.contains('?') { '&' } else { '?' };
+                        format!("{url}{joint}statement-cache-capacity=0")
+                    }
+                };
+                let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
                 pool_options()
                     .max_connections(max_connections.unwrap_or(32))
                     .acquire_timeout(Duration::from_secs(30))
@@ -129,15 +172,28 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, backend })
+        Ok(Db { pool: Pool::new(pool, pooler), backend, direct_url })
     }
 
+    /// Applies the migrations, over `DATABASE_DIRECT_URL` when one is set.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        MIGRATOR.run(&self.pool).await?;
+        self.migrate_with(&MIGRATOR).await
+    }
+
+    /// Applies `migrator`'s migrations (an older set, in tests of the upgrades).
+    pub async fn migrate_with(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), DbError> {
+        match &self.direct_url {
+            Some(direct) => {
+                let mut conn = sqlx::AnyConnection::connect(direct).await?;
+                migrator.run(&mut conn).await?;
+                conn.close().await?;
+            }
+            None => migrator.run(self.pool.inner()).await?,
+        }
         Ok(())
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
@@ -151,7 +207,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pool.inner().close().await;
     }
 }
 
@@ -200,5 +256,25 @@ mod tests {
     async fn other_schemes_are_refused() {
         let err = Db::connect("mysql://localhost/x").await.expect_err("mysql");
         assert!(matches!(err, DbError::UnsupportedUrl(_)));
+    }
+
+    #[tokio::test]
+    async fn a_transaction_pooler_needs_postgresql_and_a_direct_url_for_migrations() {
+        let pooled = |url: &str, direct: Option<&str>| DbSettings {
+            direct_url: direct.map(str::to_owned),
+            pooler: Pooler::Transaction,
+            ..DbSettings::url(url)
+        };
+        // Refused before any connection is tried.
+        for settings in [
+            pooled("postgres://127.0.0.1:1/x", None),
+            pooled("sqlite::memory:", Some("sqlite::memory:")),
+        ] {
+            let err = Db::connect_with(settings).await.expect_err("refused");
+            assert!(matches!(err, DbError::PoolerWithoutDirectUrl), "{err:?}");
+        }
+        assert_eq!(Pooler::parse("transaction"), Some(Pooler::Transaction));
+        assert_eq!(Pooler::parse("none"), Some(Pooler::Session));
+        assert_eq!(Pooler::parse("statement"), None, "statement pooling cannot run transactions");
     }
 }

@@ -1,8 +1,6 @@
 //! A job's timeline: one append-only row per step, written in the same transaction as the step,
 //! so it never claims a step that did not happen. Nothing updates or deletes these rows.
 
-use sqlx::AnyConnection;
-
 use crate::clock::Timestamp;
 use crate::ids::{EventId, JobId};
 
@@ -51,8 +49,8 @@ pub struct JobEvent {
 }
 
 /// Appends a step on the caller's connection (inside the transaction of the step it records).
-pub(crate) async fn append(
-    conn: &mut AnyConnection,
+pub(crate) async fn append<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
     job: &JobId,
     at: Timestamp,
     kind: EventKind,
@@ -73,7 +71,7 @@ pub(crate) async fn append(
 
 /// A job's steps, oldest first.
 pub(crate) async fn timeline(
-    pool: &sqlx::AnyPool,
+    pool: &crate::db::Pool,
     job: &JobId,
 ) -> Result<Vec<JobEvent>, sqlx::Error> {
     let rows: Vec<(i64, String, Option<String>)> =

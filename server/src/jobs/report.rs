@@ -199,7 +199,7 @@ impl Jobs {
         .bind(job.id.as_str())
         .execute(&mut *tx)
         .await?;
-        events::append(&mut tx, &job.id, now, kind, Some(detail)).await?;
+        events::append(&mut *tx, &job.id, now, kind, Some(detail)).await?;
         tx.commit().await?;
         self.statuses.forget(&job.id);
         self.faults.check("report:after_output_recorded")?;
@@ -208,8 +208,7 @@ impl Jobs {
 
     /// A step of the timeline that moves nothing.
     async fn note(&self, job: &JobId, kind: EventKind, detail: &str) -> Result<(), JobError> {
-        let mut conn = self.db.pool().acquire().await?;
-        events::append(&mut conn, job, self.clock.now(), kind, Some(detail)).await?;
+        events::append(self.db.pool(), job, self.clock.now(), kind, Some(detail)).await?;
         Ok(())
     }
 

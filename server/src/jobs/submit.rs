@@ -167,9 +167,8 @@ impl Jobs {
     /// its reasons go in the job's timeline.
     async fn route(&self, job: &Job) -> Result<Vec<Arc<dyn Provider>>, JobError> {
         let plan = self.plan_route(job.requested_provider.as_deref()).await?;
-        let mut conn = self.db.pool().acquire().await?;
-        events::append(&mut conn, &job.id, self.clock.now(), EventKind::Routed, Some(&plan.reason))
-            .await?;
+        let (now, reason) = (self.clock.now(), Some(plan.reason.as_str()));
+        events::append(self.db.pool(), &job.id, now, EventKind::Routed, reason).await?;
         Ok(plan.order.iter().filter_map(|name| self.registry.get(name).cloned()).collect())
     }
 
@@ -222,10 +221,9 @@ impl Jobs {
         provider: &str,
         outcome: &str,
     ) -> Result<(), JobError> {
-        let mut conn = self.db.pool().acquire().await?;
         let detail = format!("{provider} {outcome}");
         events::append(
-            &mut conn,
+            self.db.pool(),
             &job.id,
             self.clock.now(),
             EventKind::SubmitFailed,

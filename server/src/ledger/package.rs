@@ -222,12 +222,10 @@ impl Ledger {
         .await?;
         // A refund kept while this grant ran could not be seen inside it (see
         // `refund_payment`): look again now that the package is committed.
-        if let Some(payment) = payment.filter(|_| !clawed_back) {
-            let mut conn = self.db.pool().acquire().await?;
-            if let Some(share) = Ledger::kept_refund(&mut conn, payment).await? {
-                drop(conn);
-                self.refund_payment(payment, share).await?;
-            }
+        if let Some(payment) = payment.filter(|_| !clawed_back)
+            && let Some(share) = Ledger::kept_refund(self.db.pool(), payment).await?
+        {
+            self.refund_payment(payment, share).await?;
         }
         Ok(id)
     }

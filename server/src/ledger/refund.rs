@@ -140,8 +140,8 @@ impl Ledger {
     }
 
     /// The refund kept for `payment`, if one came before its package.
-    pub(crate) async fn kept_refund(
-        conn: &mut sqlx::AnyConnection,
+    pub(crate) async fn kept_refund<'c>(
+        conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
         payment: &str,
     ) -> Result<Option<RefundShare>, LedgerError> {
         let row: Option<(i64, i64)> =

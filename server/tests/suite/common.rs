@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use fitroom_server::clock::{ManualClock, Timestamp};
-use fitroom_server::db::{Backend, Db};
+use fitroom_server::db::{Backend, Db, DbSettings, Pooler};
 use fitroom_server::fault::FaultPoints;
 use fitroom_server::ids::{JobId, UserId};
 use fitroom_server::ledger::Ledger;
@@ -11,7 +11,8 @@ pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
 pub struct TestDb {
     pub db: Db,
-    pub url: String,
+    /// How `db` was reached: directly, or through PgBouncer when the suite runs behind it.
+    pub settings: DbSettings,
     pub clock: ManualClock,
     pub faults: FaultPoints,
     // Keeps the SQLite file alive for the test's duration.
@@ -20,6 +21,13 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(backend: Backend) -> TestDb {
+        // `FITROOM_TEST_LOG=warn` (a filter like RUST_LOG) shows the server's logs of a failing test.
+        if let Ok(filter) = std::env::var("FITROOM_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let t = Self::unmigrated(backend).await;
         t.db.migrate().await.expect("migrate");
         t
@@ -34,21 +42,51 @@ impl TestDb {
                 Self::connect(&url, Some(dir)).await
             }
             Backend::Postgres => {
-                let url = fresh_postgres_database().await;
-                Self::connect(&url, None).await
+                let direct = fresh_postgres_database().await;
+                // scripts/test.sh runs the PostgreSQL half a second time through PgBouncer in
+                // transaction mode, migrations going straight to the database.
+                let settings = match std::env::var("FITROOM_TEST_PGBOUNCER_URL") {
+                    Ok(bouncer) => {
+                        let (_, name) = direct.rsplit_once('/').expect("database name");
+                        DbSettings {
+                            url: format!("{}/{name}", bouncer.trim_end_matches('/')),
+                            direct_url: Some(direct),
+                            pooler: Pooler::Transaction,
+                            max_connections: None,
+                        }
+                    }
+                    Err(_) => DbSettings::url(&direct),
+                };
+                Self::connect_with(settings, None).await
             }
         }
     }
 
     async fn connect(url: &str, dir: Option<tempfile::TempDir>) -> TestDb {
-        let db = Db::connect(url).await.expect("connect");
+        Self::connect_with(DbSettings::url(url), dir).await
+    }
+
+    async fn connect_with(settings: DbSettings, dir: Option<tempfile::TempDir>) -> TestDb {
+        let db = Db::connect_with(settings.clone()).await.expect("connect");
         TestDb {
             db,
-            url: url.to_owned(),
+            settings,
             clock: ManualClock::at(START),
             faults: FaultPoints::default(),
             _dir: dir,
         }
+    }
+
+    /// The settings a Fitroom process needs to reach this database, as environment variables.
+    pub fn database_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("DATABASE_URL".to_owned(), self.settings.url.clone())];
+        if let Some(direct) = &self.settings.direct_url {
+            env.push(("DATABASE_DIRECT_URL".to_owned(), direct.clone()));
+        }
+        if self.settings.pooler == Pooler::Transaction {
+            env.push(("FITROOM_DATABASE_POOLER".to_owned(), "transaction".to_owned()));
+        }
+        env
     }
 
     pub fn ledger(&self) -> Ledger {

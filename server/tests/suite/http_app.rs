@@ -49,7 +49,7 @@ impl TestApp {
     pub async fn with_env(t: TestDb, extra: &[(&str, &str)]) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut env: HashMap<String, String> = HashMap::new();
-        env.insert("DATABASE_URL".into(), t.url.clone());
+        env.extend(t.database_env());
         env.insert("FITROOM_DATA_DIR".into(), data_dir.path().display().to_string());
         for (k, v) in extra {
             env.insert((*k).into(), (*v).into());

@@ -45,7 +45,7 @@ impl Server {
         let addr = listener.local_addr().expect("addr");
         let data = tempfile::tempdir().expect("data dir");
         let mut env: HashMap<String, String> = HashMap::new();
-        env.insert("DATABASE_URL".into(), t.url.clone());
+        env.extend(t.database_env());
         env.insert("FITROOM_DATA_DIR".into(), data.path().display().to_string());
         env.insert("FITROOM_ADDR".into(), addr.to_string());
         env.insert("FITROOM_LOCAL_DELAY_MS".into(), "50".into());

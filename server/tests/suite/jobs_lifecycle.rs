@@ -100,14 +100,14 @@ struct World {
 impl World {
     async fn new(t: TestDb, names: &[&'static str]) -> World {
         let data = tempfile::tempdir().expect("data dir");
-        let env: HashMap<String, String> = [
-            ("DATABASE_URL", t.url.clone()),
+        let mut env: HashMap<String, String> = [
             ("FITROOM_DATA_DIR", data.path().display().to_string()),
             ("FITROOM_SIGNUP_CREDITS", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        env.extend(t.database_env());
         let config = Config::from_source(&env).expect("config");
         let storage = fitroom_server::storage::from_config(&config).await.expect("storage");
         let providers: Vec<Arc<Scripted>> = names.iter().map(|n| Scripted::new(n)).collect();

@@ -14,7 +14,7 @@ async fn migrate_up_to(t: &TestDb, version: i64) {
     let older: Vec<_> =
         MIGRATOR.migrations.iter().filter(|m| m.version <= version).cloned().collect();
     let migrator = Migrator { migrations: Cow::Owned(older), ..Migrator::DEFAULT };
-    migrator.run(t.db.pool()).await.expect("older migrations");
+    t.db.migrate_with(&migrator).await.expect("older migrations");
 }
 
 /// A package of 5 credits with 2 held by a running job, written with the schema of 0002.

@@ -88,7 +88,6 @@ impl Process {
     async fn start(t: &TestDb, names: &[&'static str], settings: &[(&str, &str)]) -> Process {
         let data = tempfile::tempdir().expect("data dir");
         let mut env: HashMap<String, String> = [
-            ("DATABASE_URL", t.url.clone()),
             ("FITROOM_DATA_DIR", data.path().display().to_string()),
             ("FITROOM_SIGNUP_CREDITS", "0".to_owned()),
             ("FITROOM_MAX_ACTIVE_JOBS", "0".to_owned()),
@@ -96,6 +95,7 @@ impl Process {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        env.extend(t.database_env());
         env.insert("FITROOM_PROVIDERS".into(), names.join(","));
         for (k, v) in settings {
             env.insert((*k).to_owned(), (*v).to_owned());
@@ -104,7 +104,7 @@ impl Process {
         // PostgreSQL: a pool of its own, as a second process has. SQLite is the one-machine
         // default, whose writers queue at the one pool's gate: processes there share it.
         let db = match t.db.backend() {
-            Backend::Postgres => Db::connect(&t.url).await.expect("a second pool"),
+            Backend::Postgres => Db::connect_with(t.settings.clone()).await.expect("a second pool"),
             Backend::Sqlite => t.db.clone(),
         };
         let ledger = Ledger::with_faults(db.clone(), Arc::new(t.clock.clone()), t.faults.clone());

@@ -14,7 +14,7 @@ use super::statements::{
     self, INSERT_ENTRY, INSERT_ENTRY_UNDER_LOCK, LOCK_HOLD_OWNER, LOCK_USER, LOCK_USER_QUIETLY,
 };
 use crate::clock::Timestamp;
-use crate::db::Db;
+use crate::db::{Db, Pooler};
 use crate::ids::{EntryId, HoldId, JobId, PackageId, UserId};
 use crate::ledger::{Credits, EntryKind, Hold, Ledger, LedgerError};
 
@@ -183,8 +183,13 @@ impl LedgerTx {
     }
 
     /// Own transactions use the connection's prepared statements; a caller's transaction gets
-    /// the statements' text, since preparing them there could abort the caller's work.
+    /// the statements' text, since preparing them there could abort the caller's work, and so
+    /// does every transaction behind a transaction pooler, whose server connections keep no
+    /// statement of ours from one transaction to the next.
     fn form(&self) -> Form {
+        if self.db.pool().pooler() == Pooler::Transaction {
+            return Form::Text;
+        }
         match self.conn {
             Conn::Own { .. } | Conn::Pending | Conn::Batched => Form::Prepared,
             Conn::Borrowed(_) => Form::Text,
@@ -230,8 +235,14 @@ impl LedgerTx {
     /// statement, whose index is returned.
     fn opening(&mut self) -> (Script, usize) {
         let mut script = Script::new();
+        let pooled = self.db.pool().pooler() == Pooler::Transaction;
         if let Conn::Own { begun, .. } = &mut self.conn {
             script.control("BEGIN");
+            if pooled {
+                // Callers may run their own statements in this transaction (`conn`): as in
+                // `Pool::begin`, nothing another client named on this server connection may stay.
+                script.control("DEALLOCATE ALL");
+            }
             *begun = true;
         }
         let lock = self.push_lock(&mut script);
@@ -539,6 +550,7 @@ impl LedgerTx {
             let result = self.run_opening(script).await.map(drop);
             return self.committed(result).await;
         }
+        let form = self.form();
         match &mut self.conn {
             Conn::Pending | Conn::Batched => Ok(()),
             Conn::Own { conn, begun } => {
@@ -550,7 +562,7 @@ impl LedgerTx {
                 let Some(c) = conn.as_mut() else {
                     return Err(LedgerError::Database(sqlx::Error::PoolClosed));
                 };
-                let result = script.run(c, Form::Prepared).await.map(drop);
+                let result = script.run(c, form).await.map(drop);
                 self.committed(result).await
             }
             Conn::Borrowed(tx) => {

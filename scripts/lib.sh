@@ -152,7 +152,8 @@ start_bench_postgres() {
   mkdir -p "$BENCH_DIR/pg"
   [ "$(id -u)" != 0 ] || chown postgres "$BENCH_DIR/pg"
   bench_as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-  trap 'bench_as_pg '"$pg_bin"'/pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1; rm -rf "$BENCH_DIR"' EXIT
+  # A PgBouncer started in $BENCH_DIR/pgbouncer (start_pgbouncer) goes with it.
+  trap '[ -f "$BENCH_DIR/pgbouncer/pgbouncer.pid" ] && kill "$(cat "$BENCH_DIR/pgbouncer/pgbouncer.pid")"; bench_as_pg '"$pg_bin"'/pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1; rm -rf "$BENCH_DIR"' EXIT
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   step "Starting PostgreSQL for the benchmark"

@@ -2,20 +2,46 @@
 //! SQLite and PostgreSQL, beside the ceiling measured in the same run on the same machine:
 //! a raw one-row-update transaction loop for SQLite, pgbench's built-in tpcb-like script for
 //! PostgreSQL. Each row is the median of a few rounds (`FITROOM_BENCH_ROUNDS`, default 5), each
-//! compared with the ceiling measured just before and just after it (see `Rounds`). Run through
-//! scripts/bench-ledger.sh, which starts the PostgreSQL cluster.
+//! compared with the ceiling measured just before and just after it (see `Rounds`). PostgreSQL is
+//! measured twice: directly, and through PgBouncer in transaction mode (Fitroom with
+//! `FITROOM_DATABASE_POOLER=transaction`, pgbench through the same PgBouncer). Run through
+//! scripts/bench-ledger.sh, which starts the PostgreSQL cluster and PgBouncer.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use fitroom_server::clock::SystemClock;
-use fitroom_server::db::{Backend, Db};
+use fitroom_server::db::{Backend, Db, DbSettings, Pooler};
 use fitroom_server::ids::{HoldId, JobId, UserId};
 use fitroom_server::ledger::{Credits, FreezeRequest, Grant, Ledger};
 
 const CLIENTS: [usize; 3] = [1, 8, 64];
 
+/// Where PostgreSQL is reached: directly, or through PgBouncer in transaction mode.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Direct,
+    Bouncer,
+}
+
+/// The pgbench database (`postgres`) by `route`.
+fn postgres_url(route: Route) -> String {
+    let admin = std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("FITROOM_BENCH_POSTGRES_URL");
+    match route {
+        Route::Direct => admin,
+        Route::Bouncer => format!("{}/postgres", var_bouncer()),
+    }
+}
+
+fn var_bouncer() -> String {
+    std::env::var("FITROOM_BENCH_PGBOUNCER_URL").expect("FITROOM_BENCH_PGBOUNCER_URL")
+}
+
 async fn fresh_db(backend: Backend, pool: u32) -> (Db, Option<tempfile::TempDir>) {
+    fresh_db_by(backend, Route::Direct, pool).await
+}
+
+async fn fresh_db_by(backend: Backend, route: Route, pool: u32) -> (Db, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("dir");
@@ -35,7 +61,19 @@ async fn fresh_db(backend: Backend, pool: u32) -> (Db, Option<tempfile::TempDir>
                 .expect("create");
             a.close().await;
             let (base, _) = admin.rsplit_once('/').expect("url");
-            let db = Db::connect_sized(&format!("{base}/{name}"), Some(pool)).await.expect("pg");
+            let direct = format!("{base}/{name}");
+            let settings = match route {
+                Route::Direct => {
+                    DbSettings { max_connections: Some(pool), ..DbSettings::url(&direct) }
+                }
+                Route::Bouncer => DbSettings {
+                    url: format!("{}/{name}", var_bouncer()),
+                    direct_url: Some(direct),
+                    pooler: Pooler::Transaction,
+                    max_connections: Some(pool),
+                },
+            };
+            let db = Db::connect_with(settings).await.expect("pg");
             db.migrate().await.expect("migrate");
             (db, None)
         }
@@ -88,11 +126,12 @@ async fn jobs(db: &Db, user: &UserId, n: usize) -> Vec<JobId> {
 /// all on one.
 async fn pairs_per_second(
     backend: Backend,
+    route: Route,
     clients: usize,
     one_account: bool,
     per_client: usize,
 ) -> f64 {
-    let (db, _dir) = fresh_db(backend, clients.max(1) as u32 + 2).await;
+    let (db, _dir) = fresh_db_by(backend, route, clients.max(1) as u32 + 2).await;
     let ledger = Ledger::new(db.clone(), Arc::new(SystemClock));
     let shared = user(&db, &ledger).await;
     let mut work = Vec::new();
@@ -164,8 +203,8 @@ async fn sqlite_ceiling(clients: usize, per_client: usize) -> f64 {
 }
 
 /// The PostgreSQL ceiling: pgbench's built-in tpcb-like script with the same client count.
-fn pgbench(clients: usize, seconds: u64) -> f64 {
-    let url = std::env::var("FITROOM_BENCH_POSTGRES_URL").expect("url");
+fn pgbench(route: Route, clients: usize, seconds: u64) -> f64 {
+    let url = postgres_url(route);
     let out =
         std::process::Command::new(std::env::var("PGBENCH").unwrap_or_else(|_| "pgbench".into()))
             .args([
@@ -190,8 +229,8 @@ fn pgbench(clients: usize, seconds: u64) -> f64 {
         })
 }
 
-/// `FITROOM_BENCH_ONLY` narrows a run while investigating: `sqlite`, `postgres`, or a client
-/// count (`sqlite:8`). Unset, everything runs.
+/// `FITROOM_BENCH_ONLY` narrows a run while investigating: `sqlite`, `postgres`, `pgbouncer`, or
+/// a client count (`sqlite:8`). Unset, everything runs.
 fn selected(backend: &str, clients: usize) -> bool {
     match std::env::var("FITROOM_BENCH_ONLY") {
         Err(_) => true,
@@ -281,22 +320,30 @@ async fn main() {
             one: Vec::new(),
         };
         for _ in 0..rounds {
-            r.many.push(pairs_per_second(Backend::Sqlite, c, false, n).await);
-            r.one.push(pairs_per_second(Backend::Sqlite, c, true, n).await);
+            r.many.push(pairs_per_second(Backend::Sqlite, Route::Direct, c, false, n).await);
+            r.one.push(pairs_per_second(Backend::Sqlite, Route::Direct, c, true, n).await);
             r.ceilings.push(sqlite_ceiling(c, n * 2).await);
         }
         rows.push(r.row("SQLite", c));
     }
-    if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_ok() {
-        for &c in CLIENTS.iter().filter(|&&c| selected("postgres", c)) {
+    let mut routes = vec![(Route::Direct, "PostgreSQL", "postgres")];
+    if std::env::var("FITROOM_BENCH_PGBOUNCER_URL").is_ok() {
+        routes.push((Route::Bouncer, "PostgreSQL via PgBouncer", "pgbouncer"));
+    }
+    for (route, label, name) in routes {
+        if std::env::var("FITROOM_BENCH_POSTGRES_URL").is_err() {
+            break;
+        }
+        for &c in CLIENTS.iter().filter(|&&c| selected(name, c)) {
             let n = per_client_total(c, 3000);
-            let mut r = Rounds { ceilings: vec![pgbench(c, 5)], many: Vec::new(), one: Vec::new() };
+            let mut r =
+                Rounds { ceilings: vec![pgbench(route, c, 5)], many: Vec::new(), one: Vec::new() };
             for _ in 0..rounds {
-                r.many.push(pairs_per_second(Backend::Postgres, c, false, n).await);
-                r.one.push(pairs_per_second(Backend::Postgres, c, true, n).await);
-                r.ceilings.push(pgbench(c, 5));
+                r.many.push(pairs_per_second(Backend::Postgres, route, c, false, n).await);
+                r.one.push(pairs_per_second(Backend::Postgres, route, c, true, n).await);
+                r.ceilings.push(pgbench(route, c, 5));
             }
-            rows.push(r.row("PostgreSQL", c));
+            rows.push(r.row(label, c));
         }
     }
     println!(

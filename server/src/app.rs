@@ -83,7 +83,7 @@ impl AppState {
             config.var("STRIPE_API_BASE").map(str::to_owned),
         );
         let gift = SignupGift { credits: config.signup_credits, days: config.signup_credits_days };
-        let limits = Limits::new(&config, clock.clone());
+        let limits = Limits::new(&config, &db, clock.clone());
         let mailer = crate::mail::Mailer::from_config(&config)?;
         let accounts =
             Accounts::new(db.clone(), ledger.clone(), clock.clone(), gift, limits.clone())
@@ -119,8 +119,10 @@ impl AppState {
             for tick in 0u64.. {
                 every.tick().await;
                 state.jobs.metrics.upkeep();
-                if tick % 6 == 0 {
-                    state.limits.prune();
+                if tick % 6 == 0
+                    && let Err(e) = state.limits.prune().await
+                {
+                    tracing::warn!(error = %e, "pruning the rate limits failed");
                 }
             }
         })

@@ -1,71 +1,79 @@
-//! Abuse limits per key: sign-in attempts, sign-ups, generation submissions. Each limit is a GCRA bucket
-//! per key from `governor` (a burst of the whole budget, refilled evenly over the period), timed
-//! by Fitroom's clock so tests move time instead of sleeping.
+//! Abuse limits per key: sign-in attempts, sign-ups, generation submissions. Each limit is a GCRA
+//! bucket per key (a burst of the whole budget, refilled evenly over the period), kept in the
+//! database so that every process sharing it counts against one budget: N processes allow the
+//! limit, not N times it. One attempt is one upsert that decides and records in the same
+//! statement, so two processes counting at once cannot both take the last unit. Timed by
+//! Fitroom's clock, so tests move time instead of sleeping.
 //!
-//! Kept in the process: with several processes each enforces its own budget, which bounds the
-//! total at N × the limit. Memory stays bounded without scanning on the request path: `prune`
-//! (run by `AppState::spawn_housekeeping`) drops keys whose bucket is full again, shard by shard.
+//! GCRA keeps one number per key, the theoretical arrival time `tat`: each allowed attempt pushes
+//! it `period / budget` later, and an attempt is refused when that would put it more than a
+//! period ahead of now. A key whose `tat` has passed has its whole budget back, like a key never
+//! seen: `prune` (run by `AppState::spawn_housekeeping`) deletes those rows.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
-
-use governor::clock::Clock as GovernorClock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
-use governor::{Quota, RateLimiter};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::db::Db;
 
-/// Fitroom's clock as `governor` reads time: the offset since the epoch.
+/// One budget per key; a budget of 0 means no limit.
 #[derive(Clone)]
-struct LimitClock(SharedClock);
-
-impl GovernorClock for LimitClock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.0.now().millis()).unwrap_or(0))
-    }
+pub struct Limit {
+    /// The limit's name in `rate_limits`, so that limits sharing a key stay apart.
+    scope: &'static str,
+    budget: u32,
+    period: Duration,
+    db: Db,
+    clock: SharedClock,
 }
-
-type Buckets = RateLimiter<String, DashMapStateStore<String>, LimitClock, NoOpMiddleware<Duration>>;
-
-/// One budget per key; `None` inside means no limit (a configured 0).
-#[derive(Clone)]
-pub struct Limit(Option<Arc<Buckets>>);
 
 impl Limit {
     /// `budget` attempts per `period` for each key; 0 means no limit.
-    pub fn new(budget: u32, period: Duration, clock: SharedClock) -> Self {
-        let quota = NonZeroU32::new(budget)
-            .and_then(|n| Quota::with_period(period / n.get()).map(|q| q.allow_burst(n)));
-        Limit(quota.map(|q| {
-            Arc::new(RateLimiter::new(q, DashMapStateStore::default(), LimitClock(clock)))
-        }))
+    pub fn new(
+        scope: &'static str,
+        budget: u32,
+        period: Duration,
+        db: Db,
+        clock: SharedClock,
+    ) -> Self {
+        Limit { scope, budget, period, db, clock }
     }
 
-    pub fn per_minute(budget: u32, clock: SharedClock) -> Self {
-        Self::new(budget, Duration::from_secs(60), clock)
+    pub fn per_minute(scope: &'static str, budget: u32, db: Db, clock: SharedClock) -> Self {
+        Self::new(scope, budget, Duration::from_secs(60), db, clock)
     }
 
-    /// Counts one attempt for `key`; false when the key's budget is spent.
-    pub fn allow(&self, key: &str) -> bool {
-        self.0.as_ref().is_none_or(|b| b.check_key(&key.to_owned()).is_ok())
-    }
-
-    /// Forgets keys whose budget is whole again: they behave exactly like unseen keys.
-    pub fn prune(&self) {
-        if let Some(b) = &self.0 {
-            b.retain_recent();
-            b.shrink_to_fit();
+    /// Counts one attempt for `key`; false when the key's budget is spent (the refused attempt
+    /// costs nothing).
+    pub async fn allow(&self, key: &str) -> Result<bool, sqlx::Error> {
+        if self.budget == 0 {
+            return Ok(true);
         }
-    }
-
-    /// Keys currently remembered.
-    pub fn keys(&self) -> usize {
-        self.0.as_ref().map_or(0, |b| b.len())
+        let period = i64::try_from(self.period.as_millis()).unwrap_or(i64::MAX / 4);
+        let interval = (period / i64::from(self.budget)).max(1);
+        let now = self.clock.now().millis();
+        // `start` is when this attempt's unit would be taken: now, or later when earlier attempts
+        // already took the units up to `tat`. Every SET reads the row as it was.
+        let refused: i64 = crate::db::with_retry(|| {
+            sqlx::query_scalar(
+            "INSERT INTO rate_limits (scope, key, tat, refused) VALUES ($1, $2, $3 + $4, 0) \
+             ON CONFLICT (scope, key) DO UPDATE SET \
+               refused = CASE WHEN (CASE WHEN rate_limits.tat > $3 THEN rate_limits.tat ELSE $3 END) \
+                 + $4 - $3 > $5 THEN 1 ELSE 0 END, \
+               tat = CASE WHEN (CASE WHEN rate_limits.tat > $3 THEN rate_limits.tat ELSE $3 END) \
+                 + $4 - $3 > $5 THEN rate_limits.tat \
+                 ELSE (CASE WHEN rate_limits.tat > $3 THEN rate_limits.tat ELSE $3 END) + $4 END \
+             RETURNING refused",
+        )
+            .bind(self.scope)
+            .bind(key)
+            .bind(now)
+            .bind(interval)
+            .bind(period)
+            .fetch_one(self.db.pool())
+        })
+        .await?;
+        Ok(refused == 0)
     }
 }
 
@@ -80,78 +88,36 @@ pub struct Limits {
     pub signup_by_client: Limit,
     /// Generation submissions per user.
     pub submit_by_user: Limit,
+    db: Db,
+    clock: SharedClock,
 }
 
 impl Limits {
-    pub fn new(config: &Config, clock: SharedClock) -> Self {
+    pub fn new(config: &Config, db: &Db, clock: SharedClock) -> Self {
+        let per_minute =
+            |scope, budget| Limit::per_minute(scope, budget, db.clone(), clock.clone());
         Limits {
-            login_by_email: Limit::per_minute(config.logins_per_minute, clock.clone()),
-            login_by_client: Limit::per_minute(config.logins_per_minute, clock.clone()),
+            login_by_email: per_minute("login_by_email", config.logins_per_minute),
+            login_by_client: per_minute("login_by_client", config.logins_per_minute),
             signup_by_client: Limit::new(
+                "signup_by_client",
                 config.signups_per_hour,
                 Duration::from_secs(3600),
+                db.clone(),
                 clock.clone(),
             ),
-            submit_by_user: Limit::per_minute(config.submits_per_minute, clock),
+            submit_by_user: per_minute("submit_by_user", config.submits_per_minute),
+            db: db.clone(),
+            clock,
         }
     }
 
-    pub fn prune(&self) {
-        for limit in [
-            &self.login_by_email,
-            &self.login_by_client,
-            &self.signup_by_client,
-            &self.submit_by_user,
-        ] {
-            limit.prune();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{ManualClock, Timestamp};
-
-    fn clock() -> (Arc<ManualClock>, SharedClock) {
-        let manual = Arc::new(ManualClock::at(Timestamp::from_millis(1_700_000_000_000)));
-        (manual.clone(), manual)
-    }
-
-    #[test]
-    fn a_key_gets_its_budget_and_it_refills_over_the_period() {
-        let (manual, clock) = clock();
-        let limit = Limit::per_minute(3, clock);
-        assert!((0..3).all(|_| limit.allow("k")));
-        assert!(!limit.allow("k"));
-        assert!(limit.allow("other"), "keys are independent");
-        manual.advance_millis(20_000);
-        assert!(limit.allow("k"), "a third of a minute gives one attempt back");
-        assert!(!limit.allow("k"));
-        manual.advance_millis(60_000);
-        assert!((0..3).all(|_| limit.allow("k")), "a minute later the whole budget is back");
-    }
-
-    #[test]
-    fn zero_means_no_limit() {
-        let (_, clock) = clock();
-        let limit = Limit::per_minute(0, clock);
-        assert!((0..1000).all(|_| limit.allow("free")));
-        assert_eq!(limit.keys(), 0);
-    }
-
-    #[test]
-    fn pruning_forgets_only_keys_whose_budget_is_whole_again() {
-        let (manual, clock) = clock();
-        let limit = Limit::per_minute(2, clock);
-        for i in 0..1000 {
-            limit.allow(&format!("client-{i}"));
-        }
-        manual.advance_millis(90_000);
-        assert!(limit.allow("busy") && limit.allow("busy"));
-        assert!(!limit.allow("busy"));
-        limit.prune();
-        assert!(limit.keys() < 1000, "{} keys kept", limit.keys());
-        assert!(!limit.allow("busy"), "a key still over its budget is remembered");
+    /// Forgets every key whose budget is whole again; they behave exactly like unseen keys.
+    pub async fn prune(&self) -> Result<u64, sqlx::Error> {
+        let gone = sqlx::query("DELETE FROM rate_limits WHERE tat <= $1")
+            .bind(self.clock.now().millis())
+            .execute(self.db.pool())
+            .await?;
+        Ok(gone.rows_affected())
     }
 }

@@ -130,9 +130,16 @@ impl Accounts {
         let email = email.trim().to_owned();
         tokio::spawn(async move {
             // The address's sign-in budget also bounds reset mails: no mailbox flooding.
-            if !accounts.limits.login_by_email.allow(&email.to_lowercase()) {
-                tracing::warn!("password reset requests for one address came too fast");
-                return;
+            match accounts.limits.login_by_email.allow(&email.to_lowercase()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("password reset requests for one address came too fast");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a password reset request failed");
+                    return;
+                }
             }
             let result = async {
                 let Some(user) = accounts.user_by_email(&email).await? else {

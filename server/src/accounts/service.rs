@@ -131,7 +131,7 @@ impl Accounts {
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
         if let Some(ip) = client.addr
-            && !self.limits.signup_by_client.allow(&ip.to_string())
+            && !self.limits.signup_by_client.allow(&ip.to_string()).await?
         {
             return Err(AccountsError::TooManySignUps);
         }
@@ -196,10 +196,12 @@ impl Accounts {
         password: &str,
         client: &Client,
     ) -> Result<(User, SessionToken), AccountsError> {
-        let allowed =
-            client.addr.is_none_or(|ip| self.limits.login_by_client.allow(&ip.to_string()))
-                && self.limits.login_by_email.allow(&email.trim().to_lowercase());
-        if !allowed {
+        let by_client = match client.addr {
+            Some(ip) => self.limits.login_by_client.allow(&ip.to_string()).await?,
+            None => true,
+        };
+        // The address's budget is spent only by attempts its client's budget let through.
+        if !(by_client && self.limits.login_by_email.allow(&email.trim().to_lowercase()).await?) {
             return Err(AccountsError::TooManySignIns);
         }
         let row: Option<(String, String, String, Option<i64>)> = match Email::parse(email) {

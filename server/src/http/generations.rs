@@ -62,7 +62,7 @@ pub async fn create(
             "Confirm your email address first: follow the link we mailed you.",
         ));
     }
-    if !state.limits.submit_by_user.allow(user.id.as_str()) {
+    if !state.limits.submit_by_user.allow(user.id.as_str()).await.map_err(ApiError::internal)? {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             "Too many generation requests. Wait a minute and try again.",

@@ -32,6 +32,7 @@ mod providers_evolink;
 mod providers_fal;
 mod providers_fashn;
 mod providers_replicate;
+mod rate_limits;
 mod s3s;
 mod saved_photos;
 mod storage;

@@ -67,6 +67,13 @@ impl AppState {
         let ledger = Ledger::with_faults(db.clone(), clock.clone(), faults.clone());
         let signer = Signer::load_or_create(config.secret.as_deref(), &config.data_dir)?;
         let (registry, local_provider) = Registry::build(&config, &signer, &clock)?;
+        if local_provider.is_some() && db.backend() == crate::db::Backend::Postgres {
+            tracing::warn!(
+                "the local provider is a single-process provider: its running tasks are known only \
+                 to the process that took them, so with several processes on this database use a \
+                 real provider (README.md, Providers)"
+            );
+        }
         let config = Arc::new(config);
         let jobs = Jobs::new(
             ledger.clone(),

@@ -84,6 +84,9 @@ pub enum StorageCommand {
         /// Only print what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Leave objects younger than this alone (work in flight writes before it records).
+        #[arg(long, default_value_t = 3600)]
+        older_than_secs: u32,
     },
 }
 
@@ -133,11 +136,17 @@ async fn run_inner(command: Command, config: Config) -> anyhow::Result<ExitCode>
                 }
             }
         }
-        Command::Storage(StorageCommand::Sweep { dry_run }) => {
+        Command::Storage(StorageCommand::Sweep { dry_run, older_than_secs }) => {
             let storage = crate::storage::from_config(&config).await?;
-            let swept =
-                crate::storage::sweep::sweep(&db, storage.as_ref(), SystemClock.now(), dry_run)
-                    .await?;
+            let grace_ms = i64::from(older_than_secs) * 1000;
+            let swept = crate::storage::sweep::sweep_older_than(
+                &db,
+                storage.as_ref(),
+                SystemClock.now(),
+                grace_ms,
+                dry_run,
+            )
+            .await?;
             let verb = if dry_run { "would delete" } else { "deleted" };
             for key in &swept.unreferenced {
                 println!("{verb} {key}");

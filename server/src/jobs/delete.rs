@@ -12,10 +12,8 @@ impl Jobs {
         if !job.status.is_finished() {
             return Err(JobError::StillRunning);
         }
-        let inputs = [&job.person_key, &job.garment_key].into_iter().flatten().cloned();
-        for key in inputs.chain(result_keys(id)).chain(job.result_key.clone()) {
-            self.storage.delete(&key).await?;
-        }
+        // Marked first, then emptied: a crash in between leaves objects nothing references,
+        // which the storage sweep removes, never a generation whose images are gone.
         sqlx::query("UPDATE jobs SET deleted_at = $1 WHERE id = $2 AND user_id = $3")
             .bind(self.clock.now().millis())
             .bind(id.as_str())
@@ -23,6 +21,10 @@ impl Jobs {
             .execute(self.db.pool())
             .await?;
         self.statuses.forget(id);
+        let inputs = [&job.person_key, &job.garment_key].into_iter().flatten().cloned();
+        for key in inputs.chain(result_keys(id)).chain(job.result_key.clone()) {
+            self.storage.delete(&key).await?;
+        }
         Ok(())
     }
 }

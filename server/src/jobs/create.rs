@@ -8,8 +8,7 @@ use rand::RngCore;
 use crate::db::with_retry;
 use crate::ids::{HoldId, JobId, UserId};
 use crate::jobs::events::{self, EventKind};
-use crate::jobs::transition::Step;
-use crate::jobs::{FailureCode, Job, JobError, Jobs, status::UNFINISHED};
+use crate::jobs::{Job, JobError, Jobs, status::UNFINISHED};
 use crate::ledger::{FreezeRequest, LedgerError, LedgerTx};
 use crate::media::NormalizedImage;
 use crate::providers::ProviderName;
@@ -204,25 +203,29 @@ impl Jobs {
         tracing::info!(job = %id, user = %request.user, %provider, "generation created");
         self.faults.check("create:after_commit")?;
 
-        let stored = async {
-            self.storage
-                .put(
-                    &person_key,
-                    Bytes::from(request.person.bytes.clone()),
-                    request.person.kind.content_type(),
-                )
-                .await?;
-            if let (Some(key), Some(garment)) = (&garment_key, &request.garment) {
+        let person = self
+            .storage
+            .put(
+                &person_key,
+                Bytes::from(request.person.bytes.clone()),
+                request.person.kind.content_type(),
+            )
+            .await;
+        if person.is_ok() {
+            // A crash here leaves the person photo stored and the garment not (the reconciler).
+            self.faults.check("create:after_person_input")?;
+        }
+        let stored = match (person, &garment_key, &request.garment) {
+            (Ok(()), Some(key), Some(garment)) => {
                 self.storage
                     .put(key, Bytes::from(garment.bytes.clone()), garment.kind.content_type())
-                    .await?;
+                    .await
             }
-            Ok::<_, JobError>(())
-        }
-        .await;
+            (result, _, _) => result,
+        };
         if let Err(e) = stored {
             tracing::error!(job = %id, error = %e, "storing the inputs failed");
-            self.finish(&id, Step::Failed(FailureCode::InputsMissing)).await?;
+            self.fail_for_missing_inputs(&id, [Some(&person_key), garment_key.as_deref()]).await?;
             return Ok(Created::New(self.load(&id).await?.ok_or(JobError::NotFound)?));
         }
         self.faults.check("create:after_inputs")?;

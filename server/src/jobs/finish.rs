@@ -11,6 +11,25 @@ use crate::ledger::{LedgerTx, Resolution};
 use crate::spend::tasks;
 
 impl Jobs {
+    /// Fails a job whose inputs are not all in storage (a crash or a store outage between the
+    /// job's commit and its uploads): whatever part of them was stored is deleted and the job
+    /// stops naming them, so that no row points at a missing object and no object is left that
+    /// nothing names. Each step may be repeated after a crash.
+    pub(crate) async fn fail_for_missing_inputs(
+        &self,
+        id: &JobId,
+        keys: [Option<&str>; 2],
+    ) -> Result<bool, JobError> {
+        for key in keys.into_iter().flatten() {
+            self.storage.delete(key).await?;
+        }
+        sqlx::query("UPDATE jobs SET person_key = NULL, garment_key = NULL WHERE id = $1")
+            .bind(id.as_str())
+            .execute(self.db.pool())
+            .await?;
+        self.finish(id, Step::Failed(crate::jobs::FailureCode::InputsMissing)).await
+    }
+
     /// Moves an unfinished job to the final state of `step` and resolves its hold, in one
     /// transaction under the user's ledger lock. `Ok(false)` when it had already finished.
     pub(crate) async fn finish(&self, id: &JobId, step: Step<'_>) -> Result<bool, JobError> {

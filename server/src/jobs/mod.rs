@@ -66,6 +66,7 @@ pub const FAULT_POINTS: &[&str] = &[
     "create:after_job",
     "create:after_freeze",
     "create:after_commit",
+    "create:after_person_input",
     "create:after_inputs",
     "submit:after_accepted",
     "report:after_output_recorded",

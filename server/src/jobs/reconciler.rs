@@ -186,15 +186,17 @@ impl Jobs {
                 if !self.claim(id, Lease::Submission).await? {
                     return Ok(()); // being submitted, or moved on
                 }
-                let inputs_present = match &job.person_key {
-                    Some(key) => self.storage.get(key).await?.is_some(),
-                    None => false,
-                };
+                // A crash between the job's commit and its uploads leaves some of them missing.
+                let mut inputs_present = job.person_key.is_some();
+                for key in [&job.person_key, &job.garment_key].into_iter().flatten() {
+                    inputs_present &= self.storage.get(key).await?.is_some();
+                }
                 if inputs_present {
                     tracing::info!(job = %job.id, "submitting a job left queued");
                     self.submit_leased(&job).await
                 } else {
-                    self.finish(id, Step::Failed(FailureCode::InputsMissing)).await.map(drop)
+                    let keys = [job.person_key.as_deref(), job.garment_key.as_deref()];
+                    self.fail_for_missing_inputs(id, keys).await.map(drop)
                 }
             }
             _ => self.poll(id).await,

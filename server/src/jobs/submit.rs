@@ -54,7 +54,8 @@ impl Jobs {
     #[tracing::instrument(skip(self, job), fields(job = %job.id))]
     pub(crate) async fn submit_leased(&self, job: &Job) -> Result<(), JobError> {
         let (Some(person_key), Some(token)) = (&job.person_key, &job.callback_token) else {
-            self.finish(&job.id, Step::Failed(FailureCode::InputsMissing)).await?;
+            let keys = [job.person_key.as_deref(), job.garment_key.as_deref()];
+            self.fail_for_missing_inputs(&job.id, keys).await?;
             return Ok(());
         };
         let person_image_url = self.input_url(person_key).await?;

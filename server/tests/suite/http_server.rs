@@ -431,7 +431,46 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     server.t.assert_verified().await;
 }
 
+/// Found by the chaos soak (scripts/chaos.sh 60 1): a crash between storing the person photo
+/// and the garment left a job naming a garment that was never stored. The reconciler fails it,
+/// uncharged, deletes the half that was stored, and the job names no input any more.
+async fn a_crash_between_the_two_uploads_fails_the_job_and_leaves_no_input_behind(t: TestDb) {
+    let mut server = Server::start(t, &[("FITROOM_POLL_AFTER_SECS", "60")]).await;
+    server.sign_up("ann@example.com").await;
+    server.t.faults.arm("create:after_person_input");
+    let _ = server.generate(Some("half-stored")).await;
+    server.t.faults.disarm_all();
+    let (id, person, garment): (String, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT id, person_key, garment_key FROM jobs")
+            .fetch_one(server.t.db.pool())
+            .await
+            .expect("the job");
+    let person = person.expect("the job names its person photo");
+    assert!(server.state.storage.get(&person).await.expect("get").is_some(), "stored");
+    assert!(server.state.storage.get(&garment.expect("named")).await.expect("get").is_none());
+
+    server.t.clock.advance_millis(200_000);
+    server.restart().await;
+    server.state.jobs.reconcile_once().await.expect("reconcile");
+    let job = server.get_json(&format!("/api/generations/{id}")).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(job["error"].as_str().is_some_and(|e| e.contains("could not be stored")), "{job}");
+    let keys: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT person_key, garment_key FROM jobs WHERE id = $1")
+            .bind(&id)
+            .fetch_one(server.t.db.pool())
+            .await
+            .expect("keys");
+    assert_eq!(keys, (None, None), "the job names no input");
+    let left = server.state.storage.list(&format!("inputs/{id}/")).await.expect("list");
+    assert!(left.is_empty(), "the stored half is gone: {left:?}");
+    let me = server.get_json("/api/me").await;
+    assert_eq!(me["credits"]["held"], 0);
+    server.t.assert_verified().await;
+}
+
 crate::on_both_databases!(
+    a_crash_between_the_two_uploads_fails_the_job_and_leaves_no_input_behind,
     a_crash_after_any_step_is_finished_by_the_reconciler_after_restart,
     a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once,
     a_provider_failure_releases_the_credits,

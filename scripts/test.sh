@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up whatever the tests need and runs every test: unit and integration tests on SQLite and on
 # a throwaway PostgreSQL cluster (directly, then the PostgreSQL half again through PgBouncer in
-# transaction mode), the S3 suite against a local S3-compatible server, and the browser tests in
-# end2end/ with Debian's Chromium. Servers it starts are stopped on exit.
+# transaction mode), the S3 suite against a local S3-compatible server, a 60-second chaos soak
+# (scripts/chaos.sh), and the browser tests in end2end/ with Debian's Chromium. Servers it starts
+# are stopped on exit.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -82,6 +83,9 @@ cargo test --workspace --features ssr --no-fail-fast
 step "The PostgreSQL half of the suite again, through PgBouncer in transaction mode"
 # FITROOM_DATABASE_POOLER=transaction for every pool, migrations over the direct URL.
 FITROOM_TEST_PGBOUNCER_URL="$BOUNCER_URL" cargo test -p fitroom-server --test suite -- postgres
+
+step "Chaos soak: 60 s of faults on two processes (scripts/chaos.sh; seed 1 once found a bug)"
+CHAOS_BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/debug/fitroom" ./scripts/chaos.sh 60 1
 
 # The server binary is the one `cargo test` just built (target/debug/fitroom): building it again
 # through cargo-leptos would compile every dependency a second time with other features.

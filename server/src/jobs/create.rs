@@ -157,8 +157,11 @@ impl Jobs {
                 .bind(now.millis())
                 .bind(request.prompt.as_ref().map(Prompt::as_str))
                 .bind(request.aspect_ratio.map(|r| r.to_string()))
-                .bind(&person_key)
-                .bind(garment_key.as_deref())
+                // The job names its inputs once they are stored (below): a crash in between
+                // leaves objects nothing names, for the storage sweep, never a name without its
+                // object.
+                .bind(None::<String>)
+                .bind(None::<String>)
                 .bind(&callback_token)
                 .bind(now.plus_secs(30).millis())
                 .bind(now.plus_secs(self.submit_lease_secs()).millis())
@@ -228,6 +231,12 @@ impl Jobs {
             self.fail_for_missing_inputs(&id, [Some(&person_key), garment_key.as_deref()]).await?;
             return Ok(Created::New(self.load(&id).await?.ok_or(JobError::NotFound)?));
         }
+        sqlx::query("UPDATE jobs SET person_key = $1, garment_key = $2 WHERE id = $3")
+            .bind(&person_key)
+            .bind(garment_key.as_deref())
+            .bind(id.as_str())
+            .execute(self.db.pool())
+            .await?;
         self.faults.check("create:after_inputs")?;
 
         let job = self.load(&id).await?.ok_or(JobError::NotFound)?;

@@ -11,10 +11,11 @@ use crate::ledger::{LedgerTx, Resolution};
 use crate::spend::tasks;
 
 impl Jobs {
-    /// Fails a job whose inputs are not all in storage (a crash or a store outage between the
-    /// job's commit and its uploads): whatever part of them was stored is deleted and the job
-    /// stops naming them, so that no row points at a missing object and no object is left that
-    /// nothing names. Each step may be repeated after a crash.
+    /// Fails a job whose inputs are not all in storage (a store outage while they were stored,
+    /// or a crash before the job named them, or an input that went missing): whatever part of
+    /// `keys` was stored is deleted and the job names none, so that no row points at a missing
+    /// object. Each step may be repeated after a crash; objects of a crashed request that the job
+    /// never named are the storage sweep's.
     pub(crate) async fn fail_for_missing_inputs(
         &self,
         id: &JobId,

@@ -414,12 +414,18 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     // A crash inside the creating transaction leaves nothing at all.
     assert_eq!(status_of("create:after_job"), None);
     assert_eq!(status_of("create:after_freeze"), None);
-    // Inputs never stored: the job cannot run, and the shopper is not charged.
+    // Inputs never stored, or not all of them: the job cannot run, and the shopper is not charged.
     assert_eq!(status_of("create:after_commit"), Some("failed"));
+    assert_eq!(status_of("create:after_person_input"), Some("failed"));
     // Everything else had what it needed: the new process submits a job left queued (after a
     // crash between "the provider accepted" and "the task was recorded", again: only the recorded
     // task is charged), and copies and charges a result whose output was recorded.
-    let before_inputs = ["create:after_job", "create:after_freeze", "create:after_commit"];
+    let before_inputs = [
+        "create:after_job",
+        "create:after_freeze",
+        "create:after_commit",
+        "create:after_person_input",
+    ];
     for &point in CRASH_POINTS.iter().filter(|p| !before_inputs.contains(p)) {
         assert_eq!(status_of(point), Some("succeeded"), "{point}: {statuses:?}");
     }
@@ -431,9 +437,11 @@ async fn a_crash_after_any_step_is_finished_by_the_reconciler_after_restart(t: T
     server.t.assert_verified().await;
 }
 
-/// Found by the chaos soak (scripts/chaos.sh 60 1): a crash between storing the person photo
-/// and the garment left a job naming a garment that was never stored. The reconciler fails it,
-/// uncharged, deletes the half that was stored, and the job names no input any more.
+/// Found by the chaos soak (scripts/chaos.sh 60 1 and 600 7): a crash between storing the person
+/// photo and the garment left a job naming a garment that was never stored, and a cancel could
+/// make such a job final before anything noticed. A job names its inputs only once all are
+/// stored: after the crash it names none, the reconciler fails it, uncharged, and the storage
+/// sweep removes the stored half, which nothing names.
 async fn a_crash_between_the_two_uploads_fails_the_job_and_leaves_no_input_behind(t: TestDb) {
     let mut server = Server::start(t, &[("FITROOM_POLL_AFTER_SECS", "60")]).await;
     server.sign_up("ann@example.com").await;
@@ -445,9 +453,9 @@ async fn a_crash_between_the_two_uploads_fails_the_job_and_leaves_no_input_behin
             .fetch_one(server.t.db.pool())
             .await
             .expect("the job");
-    let person = person.expect("the job names its person photo");
-    assert!(server.state.storage.get(&person).await.expect("get").is_some(), "stored");
-    assert!(server.state.storage.get(&garment.expect("named")).await.expect("get").is_none());
+    assert_eq!((person, garment), (None, None), "no input named before all are stored");
+    let stored = server.state.storage.list(&format!("inputs/{id}/")).await.expect("list");
+    assert_eq!(stored.len(), 1, "the person photo was stored: {stored:?}");
 
     server.t.clock.advance_millis(200_000);
     server.restart().await;
@@ -455,18 +463,22 @@ async fn a_crash_between_the_two_uploads_fails_the_job_and_leaves_no_input_behin
     let job = server.get_json(&format!("/api/generations/{id}")).await;
     assert_eq!(job["status"], "failed", "{job}");
     assert!(job["error"].as_str().is_some_and(|e| e.contains("could not be stored")), "{job}");
-    let keys: (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT person_key, garment_key FROM jobs WHERE id = $1")
-            .bind(&id)
-            .fetch_one(server.t.db.pool())
-            .await
-            .expect("keys");
-    assert_eq!(keys, (None, None), "the job names no input");
-    let left = server.state.storage.list(&format!("inputs/{id}/")).await.expect("list");
-    assert!(left.is_empty(), "the stored half is gone: {left:?}");
     let me = server.get_json("/api/me").await;
     assert_eq!(me["credits"]["held"], 0);
     server.t.assert_verified().await;
+
+    let swept = fitroom_server::storage::sweep::sweep_older_than(
+        &server.t.db,
+        server.state.storage.as_ref(),
+        // Object times are the files' real ones.
+        fitroom_server::clock::Clock::now(&fitroom_server::clock::SystemClock),
+        0,
+        false,
+    )
+    .await
+    .expect("sweep");
+    assert_eq!(swept.unreferenced, vec![stored[0].key.clone()]);
+    assert!(server.state.storage.list(&format!("inputs/{id}/")).await.expect("list").is_empty());
 }
 
 crate::on_both_databases!(

@@ -61,9 +61,17 @@ impl Pool {
 
     /// A transaction, ready for any statement.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>, Error> {
+        self.begin_with("BEGIN").await
+    }
+
+    /// A transaction opened by `begin` (`BEGIN` with its options, e.g. an isolation level).
+    pub async fn begin_with(
+        &self,
+        begin: &'static str,
+    ) -> Result<Transaction<'static, Any>, Error> {
         match self.pooler {
-            Pooler::Session => self.inner.begin().await,
-            Pooler::Transaction => self.inner.begin_with("BEGIN; DEALLOCATE ALL").await,
+            Pooler::Session => self.inner.begin_with(begin).await,
+            Pooler::Transaction => self.inner.begin_with(format!("{begin}; DEALLOCATE ALL")).await,
         }
     }
 

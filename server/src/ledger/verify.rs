@@ -69,16 +69,26 @@ struct Rebuilt {
 }
 
 pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
-    let pool = db.pool();
+    // Every table is read from one snapshot: read one after another, an operation committing in
+    // between (verify runs beside the live service) would look like a half-applied one, its
+    // journal entry without its package's and hold's update. SQLite's read transaction keeps the
+    // snapshot of its first read; PostgreSQL needs REPEATABLE READ for that.
+    let mut tx = match db.backend() {
+        crate::db::Backend::Postgres => {
+            db.pool().begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?
+        }
+        crate::db::Backend::Sqlite => db.pool().begin().await?,
+    };
+    let conn = &mut *tx;
     let packages: Vec<PackageRow> =
         sqlx::query_as(&format!("SELECT {PACKAGE_COLUMNS} FROM credit_packages"))
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
     let packages: Vec<Package> =
         packages.into_iter().map(Package::from_row).collect::<Result<_, _>>()?;
     let holds: Vec<(String, String, String, i64, String, i64)> =
         sqlx::query_as("SELECT id, user_id, job_id, amount, state, freeze_seq FROM holds")
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
     let holds: Vec<HoldRow> = holds
         .into_iter()
@@ -95,11 +105,12 @@ pub async fn verify(db: &Db) -> Result<Report, LedgerError> {
     let entries: Vec<EntryRow> = sqlx::query_as(&format!(
         "SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY user_id, seq, line"
     ))
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let entries: Vec<Entry> = entries.into_iter().map(Entry::from_row).collect::<Result<_, _>>()?;
     let jobs: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, status FROM jobs").fetch_all(pool).await?;
+        sqlx::query_as("SELECT id, status FROM jobs").fetch_all(&mut *conn).await?;
+    tx.rollback().await?;
 
     let mut report = Report {
         packages: packages.len(),

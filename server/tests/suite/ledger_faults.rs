@@ -130,6 +130,23 @@ async fn operations_abandoned_at_any_point_leave_the_ledger_whole(t: TestDb) {
             let _ = tokio::time::timeout(cut, ledger.settle(&frozen.hold.id)).await;
         }
     }
+    // A cut-off operation's last message may still be running on the server (longer behind
+    // PgBouncer): wait until no other session of this database is inside a transaction.
+    if t.db.backend() == fitroom_server::db::Backend::Postgres {
+        for _ in 0..100 {
+            let (busy,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')",
+            )
+            .fetch_one(t.db.pool())
+            .await
+            .expect("activity");
+            if busy == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     // Jobs follow their holds (the job service's part, not under test here).
     sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id IN (SELECT job_id FROM holds WHERE state = 'settled')")
         .execute(t.db.pool())

@@ -146,10 +146,8 @@ impl<'p> Executor<'p> for &'p Pool {
         match self.pooler {
             Pooler::Session => self.inner.fetch_optional(query),
             Pooler::Transaction => async move {
-                let mut tx = self.inner.begin().await?;
-                let row = (&mut *tx).fetch_optional(Unnamed(query)).await?;
-                tx.commit().await?;
-                Ok(row)
+                let steps = alone(&self.inner, query).await?;
+                Ok(steps.into_iter().find_map(|step| step.right()))
             }
             .boxed(),
         }

@@ -77,6 +77,17 @@ impl TestDb {
         }
     }
 
+    /// The database as another process reaches it: a pool of its own on PostgreSQL; SQLite is the
+    /// one-machine default, whose writers queue at the one pool's gate, so processes share it.
+    pub async fn another_process(&self) -> Db {
+        match self.db.backend() {
+            Backend::Postgres => {
+                Db::connect_with(self.settings.clone()).await.expect("a second pool")
+            }
+            Backend::Sqlite => self.db.clone(),
+        }
+    }
+
     /// The settings a Fitroom process needs to reach this database, as environment variables.
     pub fn database_env(&self) -> Vec<(String, String)> {
         let mut env = vec![("DATABASE_URL".to_owned(), self.settings.url.clone())];

@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use base64::Engine;
 use fitroom_server::Config;
 use fitroom_server::clock::{Clock, Timestamp};
-use fitroom_server::db::{Backend, Db};
+use fitroom_server::db::Db;
 use fitroom_server::ids::UserId;
 use fitroom_server::jobs::{
     Created, JobError, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport,
@@ -101,12 +101,7 @@ impl Process {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
         let config = Config::from_source(&env).expect("config");
-        // PostgreSQL: a pool of its own, as a second process has. SQLite is the one-machine
-        // default, whose writers queue at the one pool's gate: processes there share it.
-        let db = match t.db.backend() {
-            Backend::Postgres => Db::connect_with(t.settings.clone()).await.expect("a second pool"),
-            Backend::Sqlite => t.db.clone(),
-        };
+        let db = t.another_process().await;
         let ledger = Ledger::with_faults(db.clone(), Arc::new(t.clock.clone()), t.faults.clone());
         let storage = fitroom_server::storage::from_config(&config).await.expect("storage");
         let providers: Vec<Arc<Counting>> = names.iter().map(|n| Counting::new(n)).collect();

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use fitroom_server::clock::SharedClock;
 use fitroom_server::config::Config;
-use fitroom_server::db::{Backend, Db};
 use fitroom_server::limits::{Limit, Limits};
 
 use crate::common::TestDb;
@@ -13,15 +12,6 @@ use crate::on_both_databases;
 
 fn clock(t: &TestDb) -> SharedClock {
     Arc::new(t.clock.clone())
-}
-
-/// The database as another process reaches it: a pool of its own on PostgreSQL; SQLite's one
-/// machine shares the file, which the same pool stands for.
-async fn another_process(t: &TestDb) -> Db {
-    match t.db.backend() {
-        Backend::Postgres => Db::connect_with(t.settings.clone()).await.expect("a second pool"),
-        Backend::Sqlite => t.db.clone(),
-    }
 }
 
 async fn a_key_gets_its_budget_and_it_refills_over_the_period(t: TestDb) {
@@ -67,7 +57,7 @@ async fn zero_means_no_limit(t: TestDb) {
 
 /// Two processes, 32 attempts each at once, one budget of 10: exactly 10 pass.
 async fn two_processes_share_one_budget_exactly(t: TestDb) {
-    let second = another_process(&t).await;
+    let second = t.another_process().await;
     let limits = [
         Limit::per_minute("test", 10, t.db.clone(), clock(&t)),
         Limit::per_minute("test", 10, second, clock(&t)),

@@ -31,20 +31,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let housekeeping = state.spawn_housekeeping();
 
     let routes = generate_route_list(App);
+    // The 404 page renders the whole app too (its header asks who is signed in): it needs the
+    // state like every other page.
+    let context = {
+        let state = state.clone();
+        move || leptos::prelude::provide_context(state.clone())
+    };
     let pages = Router::new()
-        .leptos_routes_with_context(
-            &options,
-            routes,
-            {
-                let state = state.clone();
-                move || leptos::prelude::provide_context(state.clone())
-            },
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .leptos_routes_with_context(&options, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
         .with_state(options)
         // Server functions change state with the session cookie: same CSRF rule as the REST API.
         .layer(axum::middleware::from_fn_with_state(

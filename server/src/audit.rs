@@ -3,9 +3,10 @@
 //! and the hash before it, so `verify` sees any row edited, removed or inserted out of order.
 
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 
 use crate::clock::Timestamp;
-use crate::db::Db;
+use crate::db::{Db, with_retry};
 use crate::ids::UserId;
 
 /// One admin write, as recorded.
@@ -64,6 +65,7 @@ fn from_row((seq, id, at, actor_id, actor_email, action, target, reason, hash): 
 }
 
 /// What an admin did, before it is recorded.
+#[derive(Debug)]
 pub struct AdminWrite<'a> {
     pub actor: &'a UserId,
     pub actor_email: &'a str,
@@ -72,10 +74,28 @@ pub struct AdminWrite<'a> {
     pub reason: &'a str,
 }
 
-/// Appends `write` to the log. Two writes racing for the same place: the loser, refused by the
-/// unique `seq`, takes the next place.
+/// Appends `write` to the log in its own transaction (a write that has nothing else to commit,
+/// such as running a verification).
 pub async fn record(
     db: &Db,
+    write: &AdminWrite<'_>,
+    now: Timestamp,
+) -> Result<AuditEntry, sqlx::Error> {
+    with_retry(|| async {
+        let mut tx = db.pool().begin().await?;
+        let entry = record_in(&mut tx, write, now).await?;
+        tx.commit().await?;
+        Ok(entry)
+    })
+    .await
+}
+
+/// Appends `write` to the log on the caller's transaction, so that the entry exists exactly when
+/// the write it records does. Two writes racing for the same place: the loser's insert waits for
+/// the winner's commit, is refused by the unique `seq`, and takes the next place (each statement
+/// reads what is committed, READ COMMITTED on PostgreSQL; SQLite has one writer at a time).
+pub async fn record_in(
+    conn: &mut AnyConnection,
     write: &AdminWrite<'_>,
     now: Timestamp,
 ) -> Result<AuditEntry, sqlx::Error> {
@@ -83,7 +103,7 @@ pub async fn record(
     loop {
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM admin_audit ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(db.pool())
+                .fetch_optional(&mut *conn)
                 .await?;
         let (previous_seq, previous_hash) = last.unwrap_or((0, String::new()));
         let mut entry = AuditEntry {
@@ -111,7 +131,7 @@ pub async fn record(
         .bind(&entry.target)
         .bind(&entry.reason)
         .bind(&entry.hash)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(entry);
@@ -133,13 +153,37 @@ pub async fn newest(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error>
     Ok(rows.into_iter().map(from_row).collect())
 }
 
+/// Where the chain ended when it was last verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// What a walk of the chain found.
+#[derive(Debug)]
+pub struct ChainCheck {
+    /// One line per break; empty when the log is as written.
+    pub broken: Vec<String>,
+    /// The last entry, `None` for an empty log.
+    pub head: Option<Head>,
+}
+
 /// Walks the whole chain; one line per break found (an empty list: the log is as written).
 pub async fn verify(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    Ok(verify_since(db, None).await?.broken)
+}
+
+/// Walks the whole chain, and checks that the head a former verification kept is still there
+/// as it was: the chain alone cannot see its newest entries removed, or every entry.
+pub async fn verify_since(db: &Db, kept: Option<&Head>) -> Result<ChainCheck, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM admin_audit ORDER BY seq"))
         .fetch_all(db.pool())
         .await?;
     let mut broken = Vec::new();
     let mut previous = String::new();
+    let mut head = None;
+    let mut kept_found = false;
     for (expected_seq, entry) in (1..).zip(rows.into_iter().map(from_row)) {
         if entry.seq != expected_seq {
             broken.push(format!(
@@ -150,7 +194,23 @@ pub async fn verify(db: &Db) -> Result<Vec<String>, sqlx::Error> {
         if chain_hash(&previous, &entry) != entry.hash {
             broken.push(format!("audit entry {} does not match its hash", entry.id));
         }
-        previous = entry.hash;
+        if let Some(kept) = kept.filter(|k| k.seq == entry.seq) {
+            kept_found = true;
+            if kept.hash != entry.hash {
+                broken.push(format!(
+                    "audit entry {} at place {} changed since the last verification",
+                    entry.id, entry.seq
+                ));
+            }
+        }
+        previous = entry.hash.clone();
+        head = Some(Head { seq: entry.seq, hash: entry.hash });
     }
-    Ok(broken)
+    if let Some(kept) = kept.filter(|_| !kept_found) {
+        broken.push(format!(
+            "the audit log's entries from place {} on are gone since the last verification",
+            head.as_ref().map_or(1, |h| h.seq + 1).min(kept.seq)
+        ));
+    }
+    Ok(ChainCheck { broken, head })
 }

@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use crate::accounts::session::{self, SessionCache, SessionPolicy, SessionToken};
 use crate::accounts::{Email, InvalidEmail, Password, PasswordHasher, WeakPassword};
+use crate::audit::{self, AdminWrite};
 use crate::clock::SharedClock;
-use crate::db::Db;
+use crate::db::{Backend, Db, with_retry};
 use crate::ids::UserId;
 use crate::ledger::{Credits, Grant, Ledger, LedgerError, LedgerTx};
 use crate::limits::Limits;
@@ -231,30 +232,70 @@ impl Accounts {
         // A fresh token on every sign-in: a session id planted before login is worthless after.
         let token =
             session::create(self.db.pool(), &id, self.clock.now(), self.policy, client).await?;
+        // A suspension that committed while the password was checked ended every session but
+        // this one, which did not exist yet. Read again now that it does. A suspension is one
+        // transaction (the user row, then its sessions): on PostgreSQL this read waits for one
+        // in progress (FOR SHARE against its row lock) and sees it, and one that starts after
+        // the read deletes sessions after this one was committed. SQLite's single writer orders
+        // the session's insert before or after the whole suspension.
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        };
+        let suspended: Option<(Option<i64>,)> =
+            sqlx::query_as(&format!("SELECT suspended_at FROM users WHERE id = $1{lock}"))
+                .bind(id.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
+        let refused = match suspended {
+            Some((None,)) => None,
+            Some((Some(_),)) => Some(AccountsError::Suspended),
+            None => Some(AccountsError::InvalidCredentials),
+        };
+        if let Some(refused) = refused {
+            session::end(&self.db, &self.sessions, &token).await?;
+            return Err(refused);
+        }
         Ok((User { id, email }, token))
     }
 
-    /// Suspends (`Some(reason)`) or unsuspends (`None`) an account; a suspension ends every
-    /// session. `Ok(false)` for an unknown user.
+    /// Suspends (`Some(reason)`) or unsuspends (`None`) an account for the admin of `by`; a
+    /// suspension ends every session. The account, its sessions and the audit entry change in
+    /// one transaction: the log never misses a suspension, nor names one that did not happen.
+    /// `Ok(false)` for an unknown user.
     pub async fn set_suspended(
         &self,
         user: &UserId,
         reason: Option<&str>,
+        by: &AdminWrite<'_>,
     ) -> Result<bool, AccountsError> {
-        let changed =
-            sqlx::query("UPDATE users SET suspended_at = $1, suspended_reason = $2 WHERE id = $3")
-                .bind(reason.map(|_| self.clock.now().millis()))
-                .bind(reason)
-                .bind(user.as_str())
-                .execute(self.db.pool())
-                .await?;
-        if changed.rows_affected() == 0 {
-            return Ok(false);
+        let now = self.clock.now();
+        let changed = with_retry(|| async {
+            let mut tx = self.db.pool().begin().await?;
+            let changed = sqlx::query(
+                "UPDATE users SET suspended_at = $1, suspended_reason = $2 \
+                 WHERE id = $3 AND deleted_at IS NULL",
+            )
+            .bind(reason.map(|_| now.millis()))
+            .bind(reason)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if changed.rows_affected() == 0 {
+                return Ok::<_, sqlx::Error>(false);
+            }
+            if reason.is_some() {
+                session::end_all_in(&mut tx, user).await?;
+            }
+            audit::record_in(&mut tx, by, now).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await?;
+        if changed && reason.is_some() {
+            self.sessions.forget_all();
         }
-        if reason.is_some() {
-            session::end_all(&self.db, &self.sessions, user).await?;
-        }
-        Ok(true)
+        Ok(changed)
     }
 
     pub async fn logout(&self, token: &SessionToken) -> Result<(), AccountsError> {

@@ -7,8 +7,9 @@ use super::{Admin, ConsoleError, Reason, containing};
 use crate::AppState;
 use crate::audit::{self, AdminWrite};
 use crate::clock::Timestamp;
-use crate::ids::UserId;
-use crate::ledger::{Credits, Grant};
+use crate::db::with_retry;
+use crate::ids::{PackageId, UserId};
+use crate::ledger::{Credits, Grant, LedgerError, LedgerTx};
 
 type AccountRow = (String, String, i64, Option<i64>);
 
@@ -90,42 +91,72 @@ pub async fn grant(
     state: &AppState,
     admin: &Admin,
     id: &UserId,
-    grant: &AdminGrant,
+    request: &AdminGrant,
 ) -> Result<fitroom_types::Package, ConsoleError> {
-    let credits = Credits::new(grant.amount)
-        .map_err(|_| ConsoleError::Invalid("amount must be a positive whole number of credits."))?;
-    if grant.expires_in_days.is_some_and(|d| d <= 0 || d > 36_500) {
+    let credits = Credits::new(request.amount)
+        .ok()
+        .filter(|c| !c.is_zero())
+        .ok_or(ConsoleError::Invalid("amount must be a positive whole number of credits."))?;
+    if request.expires_in_days.is_some_and(|d| d <= 0 || d > 36_500) {
         return Err(ConsoleError::Invalid(
             "expires_in_days must be a whole number of days from 1 to 36500.",
         ));
     }
     by_id(state, id).await?;
     let now = state.clock.now();
-    let package = state
-        .ledger
-        .grant(&Grant {
-            user: id.clone(),
-            credits,
-            name: format!("Granted by {}", admin.email),
-            expires_at: grant.expires_in_days.map(|d| now.plus_days(d)),
-            source: Some(format!("admin-grant:{}", uuid::Uuid::now_v7().simple())),
-        })
-        .await?;
+    let grant = Grant {
+        user: id.clone(),
+        credits,
+        name: format!("Granted by {}", admin.email),
+        expires_at: request.expires_in_days.map(|d| now.plus_days(d)),
+        source: Some(format!("admin-grant:{}", uuid::Uuid::now_v7().simple())),
+    };
+    let reason = format!("{credits} credits: {}", request.reason.as_str());
     let write = AdminWrite {
         actor: &admin.id,
         actor_email: &admin.email,
         action: "grant_credits",
         target: id.as_str(),
-        reason: &format!("{credits} credits: {}", grant.reason.as_str()),
+        reason: &reason,
     };
-    audit::record(&state.db, &write, now).await?;
+    let package = grant_recorded(state, &grant, &write).await?;
     let balance = state.ledger.balance(id).await?;
     let granted =
         balance.packages.iter().find(|p| p.id == package).ok_or(ConsoleError::NotFound)?;
     Ok(granted.view(balance.now))
 }
 
-/// Suspends (every session ends, sign-in refused) or lifts a suspension.
+/// The package and the audit entry that names its admin, in one transaction: the log never
+/// misses a grant, nor names one that did not happen. A retry after a commit whose answer was
+/// lost finds the package by its source and records nothing twice.
+async fn grant_recorded(
+    state: &AppState,
+    grant: &Grant,
+    write: &AdminWrite<'_>,
+) -> Result<PackageId, ConsoleError> {
+    let source = grant.source.as_deref().unwrap_or_default();
+    let id = with_retry(|| async {
+        let mut tx = state.db.pool().begin().await?;
+        let granted: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM credit_packages WHERE source = $1")
+                .bind(source)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((id,)) = granted {
+            return Ok::<_, LedgerError>(PackageId::from_string(id));
+        }
+        let now = state.clock.now();
+        audit::record_in(&mut tx, write, now).await?;
+        let mut tx = LedgerTx::begin_in(&state.ledger, tx, &grant.user).await?;
+        let result = state.ledger.grant_in(&mut tx, grant).await;
+        tx.end(result).await
+    })
+    .await?;
+    Ok(id)
+}
+
+/// Suspends (every session ends, sign-in refused) or lifts a suspension; the change and its
+/// audit entry are one transaction (`Accounts::set_suspended`).
 pub async fn set_suspended(
     state: &AppState,
     admin: &Admin,
@@ -133,9 +164,6 @@ pub async fn set_suspended(
     reason: &Reason,
     suspend: bool,
 ) -> Result<AdminAccount, ConsoleError> {
-    if !state.accounts.set_suspended(id, suspend.then_some(reason.as_str())).await? {
-        return Err(ConsoleError::NotFound);
-    }
     let write = AdminWrite {
         actor: &admin.id,
         actor_email: &admin.email,
@@ -143,6 +171,8 @@ pub async fn set_suspended(
         target: id.as_str(),
         reason: reason.as_str(),
     };
-    audit::record(&state.db, &write, state.clock.now()).await?;
+    if !state.accounts.set_suspended(id, suspend.then_some(reason.as_str()), &write).await? {
+        return Err(ConsoleError::NotFound);
+    }
     by_id(state, id).await
 }

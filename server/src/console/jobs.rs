@@ -4,7 +4,7 @@ use fitroom_types::admin::{AdminJob, JobTimeline, StoredImage, TimelineEvent};
 
 use super::{Admin, ConsoleError, Reason, containing};
 use crate::AppState;
-use crate::audit::{self, AdminWrite};
+use crate::audit::AdminWrite;
 use crate::ids::JobId;
 use crate::jobs::{JOB_COLUMNS, Job, JobStatus, from_row};
 
@@ -196,7 +196,6 @@ pub async fn cancel(
     id: &JobId,
     reason: &Reason,
 ) -> Result<Job, ConsoleError> {
-    let job = state.jobs.cancel_as_operator(id).await?;
     let write = AdminWrite {
         actor: &admin.id,
         actor_email: &admin.email,
@@ -204,6 +203,5 @@ pub async fn cancel(
         target: id.as_str(),
         reason: reason.as_str(),
     };
-    audit::record(&state.db, &write, state.clock.now()).await?;
-    Ok(job)
+    Ok(state.jobs.cancel_as_operator(id, &write).await?)
 }

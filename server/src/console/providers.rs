@@ -5,6 +5,7 @@ use fitroom_types::admin::ProviderRow;
 use super::{Admin, ConsoleError, Reason};
 use crate::AppState;
 use crate::audit::{self, AdminWrite};
+use crate::db::with_retry;
 use crate::spend::{figures, health};
 
 /// The rows of `fitroom providers --json`, for every enabled provider in failover order.
@@ -23,8 +24,6 @@ pub async fn reset_cooldown(
     reason: &Reason,
 ) -> Result<(), ConsoleError> {
     let name = state.jobs.registry().name(provider).ok_or(ConsoleError::NotFound)?;
-    let now = state.clock.now();
-    health::reset(&state.db, name.as_str(), now).await?;
     let write = AdminWrite {
         actor: &admin.id,
         actor_email: &admin.email,
@@ -32,6 +31,13 @@ pub async fn reset_cooldown(
         target: name.as_str(),
         reason: reason.as_str(),
     };
-    audit::record(&state.db, &write, now).await?;
+    let now = state.clock.now();
+    with_retry(|| async {
+        let mut tx = state.db.pool().begin().await?;
+        health::reset_in(&mut tx, name.as_str(), now).await?;
+        audit::record_in(&mut tx, &write, now).await?;
+        tx.commit().await
+    })
+    .await?;
     Ok(())
 }

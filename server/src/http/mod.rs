@@ -64,19 +64,35 @@ pub fn router(state: AppState) -> Router {
         .route("/api/generations", get(generations::list))
         .route("/api/billing/packages", get(billing::packages))
         .route("/api/billing/checkout", post(billing::checkout))
-        .route("/api/admin/jobs", get(admin::jobs))
-        .route("/api/admin/jobs/{id}", get(admin::job))
-        .route("/api/admin/jobs/{id}/cancel", post(admin::cancel))
-        .route("/api/admin/jobs/{id}/images/{image}", get(admin::job_image))
-        .route("/api/admin/audit", get(admin::audit_log))
-        .route("/api/admin/providers", get(admin::providers))
-        .route("/api/admin/providers/{name}/reset", post(admin::reset_cooldown))
-        .route("/api/admin/users", get(admin::users))
-        .route("/api/admin/users/{id}", get(admin::user))
-        .route("/api/admin/users/{id}/grants", post(admin::grant))
-        .route("/api/admin/users/{id}/suspend", post(admin::suspend))
-        .route("/api/admin/users/{id}/unsuspend", post(admin::unsuspend))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    // Another method on an admin path would answer 405, and its `Allow` header would tell anyone
+    // that the route exists: the console answers 404 to every method and path it does not have.
+    let admin = Router::new()
+        .route("/jobs", get(admin::jobs))
+        .route("/jobs/{id}", get(admin::job))
+        .route("/jobs/{id}/cancel", post(admin::cancel))
+        .route("/jobs/{id}/images/{image}", get(admin::job_image))
+        .route("/audit", get(admin::audit_log))
+        .route("/providers", get(admin::providers))
+        .route("/providers/{name}/reset", post(admin::reset_cooldown))
+        .route("/users", get(admin::users))
+        .route("/users/{id}", get(admin::user))
+        .route("/users/{id}/grants", post(admin::grant))
+        .route("/users/{id}/suspend", post(admin::suspend))
+        .route("/users/{id}/unsuspend", post(admin::unsuspend))
+        .method_not_allowed_fallback(|| async { ApiError::not_found() })
+        .fallback(|| async { ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .with_state(state.clone());
+    // axum sets `Allow` as a route's answer leaves it, past the route's own layers: only a layer
+    // around the whole admin router sees it.
+    let admin = tower::Layer::layer(
+        &axum::middleware::map_response(|mut response: axum::response::Response| async {
+            response.headers_mut().remove(axum::http::header::ALLOW);
+            response
+        }),
+        admin,
+    );
     let uploads = Router::new()
         .route("/api/generations", post(generations::create))
         .layer(DefaultBodyLimit::max(upload::MAX_FORM_BYTES));
@@ -91,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/files/{*key}", get(files::get))
         .merge(api)
+        .nest_service("/api/admin", admin)
         .merge(uploads)
         .merge(webhooks)
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::same_origin_only))

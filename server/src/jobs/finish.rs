@@ -2,6 +2,7 @@
 //! settles the hold (the shopper pays for a picture Fitroom holds); every other ending releases
 //! it, and the same goes for the provider's spend (`crate::spend`). Whoever ends a job — a report, the mirror, a cancel, the reconciler — ends it here.
 
+use crate::audit;
 use crate::db::with_retry;
 use crate::ids::JobId;
 use crate::jobs::events::{self, EventKind};
@@ -50,6 +51,9 @@ impl Jobs {
                     return Ok::<_, JobError>(None);
                 }
                 self.faults.check("finish:after_transition")?;
+                if let Step::CanceledByOperator(write) = step {
+                    audit::record_in(tx.conn().await?, write, now).await?;
+                }
                 let (resolution, kind) = match step {
                     Step::Stored { .. } => (Resolution::Settle, EventKind::Settled),
                     _ => (Resolution::Release, EventKind::Released),

@@ -45,11 +45,12 @@ impl Jobs {
         self.faults.check("mirror:after_download")?;
         let key = format!("results/{}.{}", job.id, download.kind.extension());
         let content_type = download.kind.content_type();
-        if let Err(failure) = download::store(self.storage.as_ref(), &key, download).await {
-            return self.mirror_failed(&job, failure).await;
-        }
+        let bytes = match download::store(self.storage.as_ref(), &key, download).await {
+            Ok(bytes) => bytes,
+            Err(failure) => return self.mirror_failed(&job, failure).await,
+        };
         self.faults.check("mirror:after_store")?;
-        if !self.finish(&job.id, Step::Stored { key: &key, content_type }).await? {
+        if !self.finish(&job.id, Step::Stored { key: &key, content_type, bytes }).await? {
             // Canceled or timed out while the copy was on its way: a result nobody pays for is
             // not kept. Unless another process, whose lease this copy outlived, stored the same
             // key and the job succeeded with it.

@@ -30,8 +30,24 @@ pub struct TaskReport {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
+    /// A delivery whose signature over the body verified: the body is the report.
     Webhook,
+    /// A delivery that proved itself with the job's callback token; the state was then read
+    /// from the provider's API.
+    TokenWebhook,
+    /// The reconciler asked the provider's API.
     Poll,
+}
+
+impl Source {
+    /// How the timeline says where a report came from and how it was verified.
+    fn describe(self) -> &'static str {
+        match self {
+            Source::Webhook => "signature verified",
+            Source::TokenWebhook => "callback token verified, state read from the API",
+            Source::Poll => "asked the provider",
+        }
+    }
 }
 
 /// What a report did.
@@ -62,8 +78,8 @@ impl Jobs {
         event: WebhookEvent,
     ) -> Result<Reported, JobError> {
         let task_key = provider.task_key(&event.task_id).to_owned();
-        let state = match event.authenticity {
-            Authenticity::Signed => event.state,
+        let (state, source) = match event.authenticity {
+            Authenticity::Signed => (event.state, Source::Webhook),
             Authenticity::Token(token) => {
                 let Some(job) = self.bound(provider.name(), &task_key).await? else {
                     // Nothing to check the token against; the reconciler asks about every task
@@ -72,17 +88,22 @@ impl Jobs {
                 };
                 let expected = job.callback_token.as_deref().unwrap_or_default();
                 if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
+                    // The task is the job's, so the refusal belongs in its timeline. (A bad
+                    // signature names no job that can be trusted: it is only counted and logged.)
+                    let detail = "not verified: the callback token did not match; ignored";
+                    self.note(&job.id, EventKind::Webhook, detail).await?;
                     return Err(JobError::InvalidWebhookToken);
                 }
                 if job.status.is_finished() {
+                    let detail = "callback token verified, duplicate: the job had ended";
+                    self.note(&job.id, EventKind::Webhook, detail).await?;
                     return Ok(Reported::AlreadyFinished);
                 }
                 let task_id = job.provider_task_id.as_deref().unwrap_or(&task_key);
-                self.ask_provider(provider.as_ref(), task_id).await?
+                (self.ask_provider(provider.as_ref(), task_id).await?, Source::TokenWebhook)
             }
         };
-        let report =
-            TaskReport { provider: provider.name(), task_key, state, source: Source::Webhook };
+        let report = TaskReport { provider: provider.name(), task_key, state, source };
         self.hand_over(report).await
     }
 
@@ -114,15 +135,17 @@ impl Jobs {
             return Ok(Reported::Unbound);
         };
         let kind = match report.source {
-            Source::Webhook => EventKind::Webhook,
+            Source::Webhook | Source::TokenWebhook => EventKind::Webhook,
             Source::Poll => EventKind::Polled,
         };
-        let mut detail = describe(&report.state);
+        let said = describe(&report.state);
         if job.status.is_finished() {
-            detail.insert_str(0, "after the end: ");
+            let detail =
+                format!("{}, duplicate: the job had ended: {said}", report.source.describe());
             self.note(&job.id, kind, &detail).await?;
             return Ok(Reported::AlreadyFinished);
         }
+        let detail = format!("{}: {said}", report.source.describe());
         match &report.state {
             TaskState::Pending => {
                 self.note(&job.id, kind, &detail).await?;
@@ -190,7 +213,7 @@ impl Jobs {
         if let (Some(cost), Some(key)) = (cost, &job.task_key) {
             crate::spend::tasks::reported_cost_in(&mut tx, &job.id, key, cost).await?;
         }
-        sqlx::query(
+        let recorded = sqlx::query(
             "UPDATE jobs SET output_url = $1, updated_at = $2, next_check_at = $2 \
              WHERE id = $3 AND status = 'processing' AND output_url IS NULL",
         )
@@ -199,7 +222,14 @@ impl Jobs {
         .bind(job.id.as_str())
         .execute(&mut *tx)
         .await?;
-        events::append(&mut *tx, &job.id, now, kind, Some(detail)).await?;
+        // Another delivery of the same result recorded it first: say so rather than let the
+        // timeline show two first deliveries.
+        let detail = if recorded.rows_affected() == 1 {
+            detail.to_owned()
+        } else {
+            format!("duplicate: the output was already recorded; {detail}")
+        };
+        events::append(&mut *tx, &job.id, now, kind, Some(&detail)).await?;
         tx.commit().await?;
         self.statuses.forget(&job.id);
         self.faults.check("report:after_output_recorded")?;

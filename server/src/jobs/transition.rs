@@ -7,6 +7,7 @@
 
 use sqlx::AnyConnection;
 
+use crate::audit::AdminWrite;
 use crate::clock::Timestamp;
 use crate::jobs::events::{self, EventKind};
 use crate::jobs::{FailureCode, Job, JobError, JobStatus};
@@ -17,11 +18,13 @@ pub(crate) enum Step<'a> {
     /// A provider accepted the task: `queued → processing`.
     Accepted { provider: &'a str, task_id: &'a str, task_key: &'a str, poll_at: Timestamp },
     /// Our own copy of the result exists: `processing → succeeded`.
-    Stored { key: &'a str, content_type: &'a str },
+    Stored { key: &'a str, content_type: &'a str, bytes: u64 },
     /// Ended without a result: `→ failed`.
     Failed(FailureCode),
-    /// Ended by the shopper or an operator: `→ canceled`.
+    /// Ended by the shopper (or the account's deletion): `→ canceled`.
     Canceled,
+    /// Ended by an operator, whose write is audited in the same transaction: `→ canceled`.
+    CanceledByOperator(&'a AdminWrite<'a>),
 }
 
 impl Step<'_> {
@@ -30,14 +33,14 @@ impl Step<'_> {
             Step::Accepted { .. } => JobStatus::Processing,
             Step::Stored { .. } => JobStatus::Succeeded,
             Step::Failed(_) => JobStatus::Failed,
-            Step::Canceled => JobStatus::Canceled,
+            Step::Canceled | Step::CanceledByOperator(_) => JobStatus::Canceled,
         }
     }
 
     fn failure(&self) -> Option<FailureCode> {
         match self {
             Step::Failed(code) => Some(*code),
-            Step::Canceled => Some(FailureCode::Canceled),
+            Step::Canceled | Step::CanceledByOperator(_) => Some(FailureCode::Canceled),
             _ => None,
         }
     }
@@ -47,9 +50,16 @@ impl Step<'_> {
             Step::Accepted { provider, task_id, .. } => {
                 (EventKind::Submitted, format!("{provider} task {task_id}"))
             }
-            Step::Stored { key, .. } => (EventKind::Stored, (*key).to_owned()),
-            Step::Failed(code) => (EventKind::Failed, code.as_str().to_owned()),
-            Step::Canceled => (EventKind::Canceled, String::new()),
+            Step::Stored { key, content_type, bytes } => {
+                (EventKind::Stored, format!("{key}, {bytes} bytes ({content_type})"))
+            }
+            Step::Failed(code) => {
+                (EventKind::Failed, format!("{}: {}", code.as_str(), code.message()))
+            }
+            Step::Canceled => (EventKind::Canceled, "by the shopper".to_owned()),
+            Step::CanceledByOperator(write) => {
+                (EventKind::Canceled, format!("by {}: {}", write.actor_email, write.reason))
+            }
         }
     }
 }
@@ -87,8 +97,8 @@ pub(crate) async fn transition(
         Step::Accepted { provider, task_id, task_key, poll_at } => {
             (Some((provider, task_id, task_key)), None, Some(poll_at.millis()))
         }
-        Step::Stored { key, content_type } => (None, Some((key, content_type)), None),
-        Step::Failed(_) | Step::Canceled => (None, None, None),
+        Step::Stored { key, content_type, .. } => (None, Some((key, content_type)), None),
+        Step::Failed(_) | Step::Canceled | Step::CanceledByOperator(_) => (None, None, None),
     };
     let updated = sqlx::query(&sql)
         .bind(target.as_str())

@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 
+use sqlx::AnyConnection;
+
 use crate::clock::Timestamp;
 use crate::db::{Db, with_retry};
 
@@ -66,18 +68,14 @@ pub async fn record_failure(db: &Db, provider: &str, now: Timestamp) -> Result<b
     .await
 }
 
-/// A success clears the count; a healthy provider costs no write.
+/// Clears a provider's count and cool-down; a healthy provider costs no write.
+const CLEAR: &str = "UPDATE provider_health SET consecutive_failures = 0, cooling_until = NULL, \
+     updated_at = $1 WHERE provider = $2 AND (consecutive_failures <> 0 OR cooling_until IS NOT NULL)";
+
+/// A success clears the count.
 pub async fn record_success(db: &Db, provider: &str, now: Timestamp) -> Result<(), sqlx::Error> {
     with_retry(|| async {
-        sqlx::query(
-            "UPDATE provider_health SET consecutive_failures = 0, cooling_until = NULL, updated_at = $1 \
-             WHERE provider = $2 AND (consecutive_failures <> 0 OR cooling_until IS NOT NULL)",
-        )
-        .bind(now.millis())
-        .bind(provider)
-        .execute(db.pool())
-        .await
-        .map(|_| ())
+        sqlx::query(CLEAR).bind(now.millis()).bind(provider).execute(db.pool()).await.map(|_| ())
     })
     .await
 }
@@ -85,4 +83,14 @@ pub async fn record_success(db: &Db, provider: &str, now: Timestamp) -> Result<(
 /// The operator's reset: the provider is tried again at once.
 pub async fn reset(db: &Db, provider: &str, now: Timestamp) -> Result<(), sqlx::Error> {
     record_success(db, provider, now).await
+}
+
+/// The operator's reset, on the caller's transaction (the console audits it in the same one):
+/// the provider is tried again at once.
+pub async fn reset_in(
+    conn: &mut AnyConnection,
+    provider: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(CLEAR).bind(now.millis()).bind(provider).execute(conn).await.map(|_| ())
 }

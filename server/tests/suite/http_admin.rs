@@ -1,7 +1,8 @@
 //! The operator console's JSON (issue 20): for admins only, 404 for everyone else, and a job's
 //! whole life as its timeline.
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use fitroom_server::accounts::admin::set_admin;
 use fitroom_server::clock::Clock;
 use serde_json::Value;
@@ -64,8 +65,31 @@ async fn every_admin_route_is_404_for_visitors_and_shoppers(t: TestDb) {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{route} as {who}");
         }
     }
+    // Nor does another method give the route away (a 405 and its `Allow` header would).
+    for route in ADMIN_ROUTES.iter().chain(ADMIN_WRITES) {
+        for method in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            for (who, cookie) in [("a visitor", None), ("a shopper", Some(shopper.as_str()))] {
+                let mut request = Request::builder().method(method.clone()).uri(*route);
+                if let Some(cookie) = cookie {
+                    request = request.header(header::COOKIE, cookie);
+                }
+                let r = app.send(request.body(Body::empty()).expect("request")).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::NOT_FOUND,
+                    "{method} {route} as {who}: {:?}",
+                    r.body
+                );
+                assert!(
+                    r.headers.get(header::ALLOW).is_none(),
+                    "{method} {route} as {who}: {:?}",
+                    r.headers
+                );
+            }
+        }
+    }
     assert_eq!(app.t.snapshot().await, before);
-    assert_eq!(app.t.count("admin_audit").await, 0);
+    assert_eq!(app.t.count("admin_audit").await, 1, "only the admin made from the command line");
 
     set_admin(&app.state.db, "ops@example.com", false, app.t.clock.now()).await.expect("unmade");
     assert_eq!(app.get("/api/admin/jobs", Some(&admin)).await.status, StatusCode::NOT_FOUND);
@@ -191,6 +215,22 @@ async fn an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it(t: Test
     assert_eq!(server.credits().await, (3, 0), "the hold was released");
     let (status, _) = cancel(serde_json::json!({ "reason": "again" })).await;
     assert_eq!(status, 409, "already finished");
+    let timeline: Value = ops
+        .get(format!("{}/api/admin/jobs/{id}", server.base))
+        .send()
+        .await
+        .expect("timeline")
+        .json()
+        .await
+        .expect("json");
+    let canceled: Vec<&Value> = timeline["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "canceled")
+        .collect();
+    assert_eq!(canceled.len(), 1, "{timeline}");
+    assert_eq!(canceled[0]["detail"], "by ops@example.com: stuck at the provider, ticket 42");
 
     let log: Value = ops
         .get(format!("{}/api/admin/audit?limit=10", server.base))
@@ -201,7 +241,12 @@ async fn an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it(t: Test
         .await
         .expect("json");
     let entries = log["entries"].as_array().expect("entries");
-    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries.len(), 2, "{log}");
+    assert_eq!(
+        (entries[1]["action"].as_str(), entries[1]["actor"].as_str()),
+        (Some("admin_add"), Some("command line")),
+        "making the admin is in the log too: {log}"
+    );
     assert_eq!(entries[0]["actor"], "ops@example.com");
     assert_eq!(entries[0]["action"], "cancel_job");
     assert_eq!(entries[0]["target"], id.as_str());
@@ -309,7 +354,7 @@ async fn an_admin_grants_credits_with_a_reason_and_suspends_a_shopper(t: TestDb)
         .iter()
         .map(|e| e["action"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(actions, vec!["unsuspend", "suspend", "grant_credits"], "newest first");
+    assert_eq!(actions, vec!["unsuspend", "suspend", "grant_credits", "admin_add"], "newest first");
     assert!(fitroom_server::audit::verify(&app.state.db).await.expect("verify").is_empty());
     app.t.assert_verified().await;
 }
@@ -355,7 +400,123 @@ async fn an_admin_sees_each_providers_figures_and_resets_a_cool_down(t: TestDb) 
     assert_eq!(log.body["entries"][0]["reason"], "it is back");
 }
 
+/// The chain cannot see its newest entries removed; the head each verification keeps can.
+async fn audit_entries_removed_from_the_end_since_a_verification_are_seen(t: TestDb) {
+    use fitroom_server::console::verification;
+    let db = t.db.clone();
+    let actor = t.user().await;
+    let record = |n: usize| {
+        let (db, actor, now) = (db.clone(), actor.clone(), t.clock.now());
+        async move {
+            let target = format!("usr_{n}");
+            let write = fitroom_server::audit::AdminWrite {
+                actor: &actor,
+                actor_email: "ops@example.com",
+                action: "grant",
+                target: &target,
+                reason: "why",
+            };
+            fitroom_server::audit::record(&db, &write, now).await.expect("record");
+        }
+    };
+    for n in 0..3 {
+        record(n).await;
+    }
+    let check = verification::run(&db, "cli", t.clock.now()).await.expect("runs");
+    assert!(check.is_clean(), "{check:?}");
+
+    sqlx::query("DELETE FROM admin_audit WHERE seq = 3").execute(db.pool()).await.expect("delete");
+    assert!(
+        fitroom_server::audit::verify(&db).await.expect("verify").is_empty(),
+        "the chain alone"
+    );
+    t.clock.advance_millis(1000);
+    let check = verification::run(&db, "cli", t.clock.now()).await.expect("runs");
+    assert!(check.violations.iter().any(|v| v.contains("from place 3 on are gone")), "{check:?}");
+    // Still reported by the next run, even after new entries: it keeps the head it checked.
+    record(9).await;
+    t.clock.advance_millis(1000);
+    let check = verification::run(&db, "cli", t.clock.now()).await.expect("runs");
+    assert!(check.violations.iter().any(|v| v.contains("changed since the last")), "{check:?}");
+
+    sqlx::query("DELETE FROM admin_audit").execute(db.pool()).await.expect("empty it");
+    t.clock.advance_millis(1000);
+    let check = verification::run(&db, "cli", t.clock.now()).await.expect("runs");
+    assert!(check.violations.iter().any(|v| v.contains("are gone")), "{check:?}");
+}
+
+/// Grants racing each other: each lands once, with its own place in the audit log.
+async fn concurrent_grants_each_land_once_with_their_audit_entry(t: TestDb) {
+    let app = TestApp::new(t).await;
+    let ann = app.signed_up("ann@example.com").await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.body["id"].as_str().expect("id").to_owned();
+    let ops = app.signed_up("ops@example.com").await;
+    let eve = app.signed_up("eve@example.com").await;
+    for admin in ["ops@example.com", "eve@example.com"] {
+        set_admin(&app.state.db, admin, true, app.t.clock.now()).await.expect("admin");
+    }
+    let grants = format!("/api/admin/users/{ann_id}/grants");
+    let replies = futures_util::future::join_all((0..16).map(|n| {
+        let cookie = if n % 2 == 0 { &ops } else { &eve };
+        let body = serde_json::json!({ "amount": 1, "reason": format!("ticket {n}") });
+        app.post_json(&grants, body, Some(cookie.as_str()))
+    }))
+    .await;
+    for r in &replies {
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    assert_eq!(app.get("/api/credits", Some(&ann)).await.body["available"], 3 + 16);
+    let log = app.get("/api/admin/audit?limit=100", Some(&ops)).await;
+    let reasons: std::collections::BTreeSet<String> = log.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "grant_credits")
+        .map(|e| e["reason"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(reasons.len(), 16, "one entry per grant: {reasons:?}");
+    assert!(fitroom_server::audit::verify(&app.state.db).await.expect("verify").is_empty());
+    app.t.assert_verified().await;
+}
+
+/// A sign-in whose password check overlaps a suspension never leaves a live session behind.
+async fn a_sign_in_racing_a_suspension_never_outlives_it(t: TestDb) {
+    let app = TestApp::new(t).await;
+    let ann = app.signed_up("ann@example.com").await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.body["id"].as_str().expect("id").to_owned();
+    let ops = app.signed_up("ops@example.com").await;
+    set_admin(&app.state.db, "ops@example.com", true, app.t.clock.now()).await.expect("admin");
+    let login =
+        serde_json::json!({ "email": "ann@example.com", "password": "correct horse battery" });
+    for delay_ms in [0, 2, 5, 10, 20, 40, 80] {
+        let sign_in = app.post_json("/api/auth/login", login.clone(), None);
+        let suspend = async {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            let body = serde_json::json!({ "reason": "fraud" });
+            app.post_json(&format!("/api/admin/users/{ann_id}/suspend"), body, Some(&ops)).await
+        };
+        let (signed_in, suspended) = tokio::join!(sign_in, suspend);
+        assert_eq!(suspended.status, StatusCode::OK);
+        let live: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(&ann_id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .expect("count");
+        assert_eq!(live.0, 0, "after {delay_ms} ms: the sign-in answered {}", signed_in.status);
+        if signed_in.status == StatusCode::OK {
+            assert_eq!(app.get("/api/me", Some(&signed_in.cookie())).await.status, 401);
+        }
+        let body = serde_json::json!({ "reason": "next round" });
+        let lifted =
+            app.post_json(&format!("/api/admin/users/{ann_id}/unsuspend"), body, Some(&ops)).await;
+        assert_eq!(lifted.status, StatusCode::OK);
+    }
+}
+
 crate::on_both_databases!(
+    audit_entries_removed_from_the_end_since_a_verification_are_seen,
+    concurrent_grants_each_land_once_with_their_audit_entry,
+    a_sign_in_racing_a_suspension_never_outlives_it,
     an_admin_sees_each_providers_figures_and_resets_a_cool_down,
     an_admin_grants_credits_with_a_reason_and_suspends_a_shopper,
     an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it,

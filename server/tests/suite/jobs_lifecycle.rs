@@ -545,6 +545,39 @@ async fn every_path_leaves_its_steps_in_the_timeline(t: TestDb) {
         let all: Vec<&str> =
             ["created", "held", "submitted"].into_iter().chain(steps.iter().copied()).collect();
         assert!(in_order(&kinds, &all), "{path}: {kinds:?}");
+        // Each step says what the operator needs: how a delivery was verified and whether it
+        // was a duplicate, what was stored, what the hold did, who canceled, why it failed.
+        let events = w.jobs.timeline(&job.id).await.expect("timeline");
+        let details = |kind: &str| -> Vec<String> {
+            events.iter().filter(|e| e.kind == kind).filter_map(|e| e.detail.clone()).collect()
+        };
+        let expected: &[(&str, &str)] = match path {
+            "success" => &[
+                ("webhook", "signature verified: succeeded with 1 output(s)"),
+                ("settled", "1 credits"),
+            ],
+            "duplicate webhook" => {
+                &[("webhook", "signature verified, duplicate: the job had ended")]
+            }
+            "lost webhook, polled" => &[("polled", "asked the provider: succeeded")],
+            "cancel" => &[("canceled", "by the shopper"), ("released", "1 credits")],
+            _ => &[("failed", "timed_out: "), ("released", "1 credits")],
+        };
+        for (kind, start) in expected {
+            assert!(
+                details(kind).iter().any(|d| d.starts_with(start)),
+                "{path}: no {kind} starting {start:?} in {:?}",
+                details(kind)
+            );
+        }
+        if let Some(stored) = details("stored").first() {
+            let key = format!("results/{}.", job.id);
+            let key_stored = &stored[..stored.find(',').expect("key, size")];
+            let object = w.storage.get(key_stored).await.expect("read").expect("the stored result");
+            let size = object.bytes.len();
+            assert!(stored.starts_with(&key), "{stored}");
+            assert!(stored.contains(&format!(", {size} bytes (image/")), "{path}: {stored}");
+        }
     }
 
     // Failover: the first provider refuses, the second takes the task.

@@ -32,6 +32,7 @@ fn Audit() -> impl IntoView {
                                     {entries.into_iter().map(|e| {
                                         let target = match e.action.as_str() {
                                             "cancel_job" => format!("/admin/jobs/{}", e.target),
+                                            "reset_cooldown" => "/admin/providers".to_owned(),
                                             _ => format!("/admin/users/{}", e.target),
                                         };
                                         view! {

@@ -141,7 +141,8 @@ pub async fn resend_verification() -> Result<(), ServerFnError> {
 /// The same answer for every address (`POST /api/auth/password-reset`).
 #[server(prefix = "/_fn")]
 pub async fn request_reset(email: String) -> Result<(), ServerFnError> {
-    crate::api::server::state()?.accounts.request_password_reset(&email);
+    let client = crate::api::server::client().await?;
+    crate::api::server::state()?.accounts.request_password_reset(&email, &client);
     leptos_axum::redirect("/forgot-password?sent=1");
     Ok(())
 }

@@ -122,6 +122,7 @@ impl AppState {
     pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
+            crate::privacy::export::remove_leftovers(&state.config.data_dir);
             let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
             for tick in 0u64.. {
                 every.tick().await;

@@ -14,6 +14,7 @@
 //! | `FITROOM_SIGNUP_CREDITS` / `FITROOM_SIGNUP_CREDITS_DAYS` | `3` / `7` |
 //! | `FITROOM_GENERATION_COST` | `1` |
 //! | `FITROOM_MAX_ACTIVE_JOBS` / `FITROOM_SUBMITS_PER_MINUTE` / `FITROOM_LOGINS_PER_MINUTE` | `4` / `30` / `10` |
+//! | `FITROOM_RESETS_PER_HOUR` | `5` |
 //! | `FITROOM_RECONCILE_EVERY_SECS` / `FITROOM_POLL_AFTER_SECS` / `FITROOM_JOB_TIMEOUT_SECS` | `5` / `60` / `900` |
 //! | `FITROOM_LOCAL_DELAY_MS` / `_FAILURE_RATE` / `_WEBHOOK_COPIES` / `_DROP_RATE` | `2000` / `0` / `1` / `0` |
 //! | `FITROOM_FETCH_ALLOW_PRIVATE` | `false` |
@@ -115,6 +116,9 @@ pub struct Config {
     pub logins_per_minute: u32,
     /// `FITROOM_SIGNUPS_PER_HOUR` per client address (0: no limit).
     pub signups_per_hour: u32,
+    /// `FITROOM_RESETS_PER_HOUR` password-reset requests per address and per client address
+    /// (0: no limit); a budget of their own, apart from sign-ins.
+    pub resets_per_hour: u32,
     /// `FITROOM_TRUSTED_PROXIES`: only from these is `X-Forwarded-For` believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `FITROOM_METRICS_TOKEN`: `/metrics` asks for it as a bearer token; without it, `/metrics`
@@ -398,6 +402,7 @@ impl Config {
             submits_per_minute: r.parsed("FITROOM_SUBMITS_PER_MINUTE", 30)?,
             logins_per_minute: r.parsed("FITROOM_LOGINS_PER_MINUTE", 10)?,
             signups_per_hour: r.parsed("FITROOM_SIGNUPS_PER_HOUR", 20)?,
+            resets_per_hour: r.parsed("FITROOM_RESETS_PER_HOUR", 5)?,
             trusted_proxies: r.networks("FITROOM_TRUSTED_PROXIES")?,
             metrics_token: r.string("FITROOM_METRICS_TOKEN").filter(|t| !t.is_empty()),
             reconcile_every_secs: r.parsed("FITROOM_RECONCILE_EVERY_SECS", 5)?,

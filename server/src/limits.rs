@@ -1,9 +1,10 @@
-//! Abuse limits per key: sign-in attempts, sign-ups, generation submissions. Each limit is a GCRA
-//! bucket per key (a burst of the whole budget, refilled evenly over the period), kept in the
-//! database so that every process sharing it counts against one budget: N processes allow the
-//! limit, not N times it. One attempt is one upsert that decides and records in the same
-//! statement, so two processes counting at once cannot both take the last unit. Timed by
-//! Fitroom's clock, so tests move time instead of sleeping.
+//! Abuse limits per key: sign-in attempts, sign-ups, password-reset requests, verification
+//! mails, generation submissions. Each limit is a GCRA bucket per key (a burst of the whole
+//! budget, refilled evenly over the period), kept in the database so that every process sharing
+//! it counts against one budget: N processes allow the limit, not N times it. One attempt is one
+//! upsert that decides and records in the same statement, so two processes counting at once
+//! cannot both take the last unit. Timed by Fitroom's clock, so tests move time instead of
+//! sleeping.
 //!
 //! GCRA keeps one number per key, the theoretical arrival time `tat`: each allowed attempt pushes
 //! it `period / budget` later, and an attempt is refused when that would put it more than a
@@ -86,26 +87,37 @@ pub struct Limits {
     pub login_by_client: Limit,
     /// Sign-ups per client address, per hour: the sign-up gift must not be farmed.
     pub signup_by_client: Limit,
+    /// Password-reset requests per address (lower-cased): a budget apart from sign-ins, so that
+    /// asking for reset links never locks anyone out, and guessing passwords never stops a reset.
+    pub reset_by_email: Limit,
+    /// Password-reset requests per client address.
+    pub reset_by_client: Limit,
+    /// Verification mails a signed-in user may ask for, per hour: an account registered with
+    /// someone else's address must not flood that mailbox.
+    pub verification_by_user: Limit,
     /// Generation submissions per user.
     pub submit_by_user: Limit,
     db: Db,
     clock: SharedClock,
 }
 
+/// Verification mails per user per hour (`Limits::verification_by_user`).
+pub const VERIFICATION_MAILS_PER_HOUR: u32 = 3;
+
 impl Limits {
     pub fn new(config: &Config, db: &Db, clock: SharedClock) -> Self {
         let per_minute =
             |scope, budget| Limit::per_minute(scope, budget, db.clone(), clock.clone());
+        let per_hour = |scope, budget| {
+            Limit::new(scope, budget, Duration::from_secs(3600), db.clone(), clock.clone())
+        };
         Limits {
             login_by_email: per_minute("login_by_email", config.logins_per_minute),
             login_by_client: per_minute("login_by_client", config.logins_per_minute),
-            signup_by_client: Limit::new(
-                "signup_by_client",
-                config.signups_per_hour,
-                Duration::from_secs(3600),
-                db.clone(),
-                clock.clone(),
-            ),
+            signup_by_client: per_hour("signup_by_client", config.signups_per_hour),
+            reset_by_email: per_hour("reset_by_email", config.resets_per_hour),
+            reset_by_client: per_hour("reset_by_client", config.resets_per_hour),
+            verification_by_user: per_hour("verification_by_user", VERIFICATION_MAILS_PER_HOUR),
             submit_by_user: per_minute("submit_by_user", config.submits_per_minute),
             db: db.clone(),
             clock,

@@ -3,11 +3,13 @@
 //! (`accounts/token.rs`); mail is sent after the transaction that issued the link commits, on a
 //! task of its own, so that no answer waits on an SMTP server.
 
+use std::net::IpAddr;
+
 use sqlx::Row;
 
 use crate::accounts::session::{self, SessionToken};
 use crate::accounts::token::{self, Purpose};
-use crate::accounts::{Accounts, AccountsError, Password};
+use crate::accounts::{Accounts, AccountsError, Client, Password};
 use crate::ids::UserId;
 use crate::ledger::LedgerTx;
 use crate::mail::{Mail, templates};
@@ -71,7 +73,9 @@ impl Accounts {
         self.mail.as_ref().map_or(VerifyEmail::Off, |m| m.verify)
     }
 
-    /// Whether the user's address is verified (always, with verification off).
+    /// Whether the user's address was confirmed through a mailed link, whatever
+    /// `FITROOM_VERIFY_EMAIL` says: with verification off it stays false until a requested link
+    /// is used (the pages then do not ask for it).
     pub async fn email_verified(&self, user: &UserId) -> Result<bool, AccountsError> {
         let row: Option<(Option<i64>,)> =
             sqlx::query_as("SELECT email_verified_at FROM users WHERE id = $1")
@@ -81,12 +85,15 @@ impl Accounts {
         Ok(row.is_some_and(|(at,)| at.is_some()))
     }
 
-    /// A new verification link to the user's address. Earlier links keep working until used
-    /// or expired.
+    /// A new verification link to the user's address, a few an hour at most
+    /// (`limits::VERIFICATION_MAILS_PER_HOUR`). Earlier links keep working until used or expired.
     pub async fn send_verification(&self, user: &UserId) -> Result<(), AccountsError> {
         let Some(account) = self.user(user).await? else { return Err(AccountsError::NotFound) };
         if self.email_verified(user).await? {
             return Ok(());
+        }
+        if !self.limits.verification_by_user.allow(user.as_str()).await? {
+            return Err(AccountsError::TooManyMails);
         }
         let token =
             token::issue(self.db.pool(), user, Purpose::VerifyEmail, self.clock.now()).await?;
@@ -124,16 +131,19 @@ impl Accounts {
     }
 
     /// Mails a reset link if an account has this address; says nothing either way, and returns
-    /// before any of it happens, so the answer takes the same time for every address.
-    pub fn request_password_reset(&self, email: &str) {
+    /// before any of it happens, so the answer takes the same time for every address, mailed or
+    /// not. Requests have budgets of their own, per client address and then per address
+    /// (`FITROOM_RESETS_PER_HOUR`): they never spend the sign-in budget, so asking for links
+    /// cannot lock a shopper out, and someone guessing the password cannot stop a reset.
+    pub fn request_password_reset(&self, email: &str, client: &Client) {
         let accounts = self.clone();
         let email = email.trim().to_owned();
+        let client = client.addr;
         tokio::spawn(async move {
-            // The address's sign-in budget also bounds reset mails: no mailbox flooding.
-            match accounts.limits.login_by_email.allow(&email.to_lowercase()).await {
+            match accounts.reset_allowed(&email, client).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!("password reset requests for one address came too fast");
+                    tracing::warn!("password reset requests came too fast: no mail");
                     return;
                 }
                 Err(e) => {
@@ -160,6 +170,21 @@ impl Accounts {
                 tracing::error!(error = %e, "a password reset request failed");
             }
         });
+    }
+
+    /// Whether a reset request fits its budgets. A request the client's budget refuses does not
+    /// spend the address's, as with sign-ins.
+    async fn reset_allowed(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<bool, sqlx::Error> {
+        if let Some(ip) = client
+            && !self.limits.reset_by_client.allow(&ip.to_string()).await?
+        {
+            return Ok(false);
+        }
+        self.limits.reset_by_email.allow(&email.to_lowercase()).await
     }
 
     /// Sets a new password through a reset link: the link is used up, every other reset link of
@@ -202,14 +227,7 @@ impl Accounts {
         keep: &SessionToken,
     ) -> Result<(), AccountsError> {
         let new = Password::parse(new)?;
-        let stored: Option<(String,)> =
-            sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user.as_str())
-                .fetch_optional(self.db.pool())
-                .await?;
-        if !self.hasher.verify_off_thread(current.to_owned(), stored.map(|(h,)| h)).await {
-            return Err(AccountsError::InvalidCredentials);
-        }
+        self.confirm_password(user, current).await?;
         let hash = self.hasher.hash_off_thread(new).await.map_err(AccountsError::Hashing)?;
         let mut tx = self.db.pool().begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -228,18 +246,22 @@ impl Accounts {
         Ok(())
     }
 
-    /// The user's sessions, newest first; `current` marks the one asking.
+    /// The user's live sessions, newest first; `current` marks the one asking. A session past
+    /// its absolute or its idle limit is not listed: `session::user_of` would refuse it.
     pub async fn list_sessions(
         &self,
         user: &UserId,
         current: &SessionToken,
     ) -> Result<Vec<SessionInfo>, AccountsError> {
+        let now = self.clock.now();
         let rows = sqlx::query(
             "SELECT token_hash, created_at, last_seen_at, user_agent FROM sessions \
-             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+             WHERE user_id = $1 AND expires_at > $2 AND last_seen_at > $3 \
+             ORDER BY created_at DESC",
         )
         .bind(user.as_str())
-        .bind(self.clock.now().millis())
+        .bind(now.millis())
+        .bind(now.plus_secs(-self.policy.idle_secs).millis())
         .fetch_all(self.db.pool())
         .await?;
         let mine = current.hash();
@@ -285,18 +307,26 @@ impl Accounts {
         Ok(())
     }
 
-    /// The password check before something irreversible (deleting the account).
+    /// The password check of a signed-in user (changing the password, deleting the account).
+    /// Each check spends the sign-in budget of the account's address, like a sign-in: a stolen
+    /// session cookie is no way around the limit on guessing the password.
     pub async fn confirm_password(
         &self,
         user: &UserId,
         password: &str,
     ) -> Result<(), AccountsError> {
-        let stored: Option<(String,)> =
-            sqlx::query_as("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
-                .bind(user.as_str())
-                .fetch_optional(self.db.pool())
-                .await?;
-        if self.hasher.verify_off_thread(password.to_owned(), stored.map(|(h,)| h)).await {
+        let stored: Option<(String, String)> = sqlx::query_as(
+            "SELECT email, password_hash FROM users WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(user.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
+        if let Some((email, _)) = &stored
+            && !self.limits.login_by_email.allow(&email.to_lowercase()).await?
+        {
+            return Err(AccountsError::TooManySignIns);
+        }
+        if self.hasher.verify_off_thread(password.to_owned(), stored.map(|(_, h)| h)).await {
             Ok(())
         } else {
             Err(AccountsError::InvalidCredentials)

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::http::ApiError;
+use crate::http::client::AccountClient;
 use crate::http::json::ApiJson;
 use crate::http::session::{CurrentUser, SessionCookie};
 
@@ -45,9 +46,10 @@ pub struct ResetRequest {
 /// mail happen after the answer, so its time says nothing either.
 pub async fn request_reset(
     State(state): State<AppState>,
+    AccountClient(client): AccountClient,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> StatusCode {
-    state.accounts.request_password_reset(&body.email);
+    state.accounts.request_password_reset(&body.email, &client);
     StatusCode::ACCEPTED
 }
 

@@ -4,9 +4,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::io::AsyncReadExt;
 
 use crate::AppState;
 use crate::http::ApiError;
@@ -14,35 +12,19 @@ use crate::http::json::ApiJson;
 use crate::http::session::{CurrentUser, SessionCookie};
 use crate::privacy::{deletion, export};
 
-/// The zip of everything kept about the signed-in shopper, streamed from disk.
+/// The zip of everything kept about the signed-in shopper, streamed while it is written.
 pub async fn export(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Response, ApiError> {
-    let path = export::write(&state, &user.id).await?;
-    let file = tokio::fs::File::open(&path).await.map_err(ApiError::internal);
-    // Unlinked once open: the stream keeps reading it, and nothing is left behind.
-    let _ = tokio::fs::remove_file(&path).await;
-    let file = file?;
-    let body = futures_util::stream::unfold(file, |mut file| async move {
-        let mut chunk = vec![0u8; 64 * 1024];
-        match file.read(&mut chunk).await {
-            Ok(0) => None,
-            Ok(n) => {
-                chunk.truncate(n);
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    })
-    .boxed();
+    let zip = export::stream(&state, &user.id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"fitroom-export.zip\""),
             (header::CACHE_CONTROL, "private, no-store"),
         ],
-        Body::from_stream(body),
+        Body::from_stream(zip),
     )
         .into_response())
 }

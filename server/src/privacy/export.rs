@@ -1,18 +1,26 @@
 //! A copy of everything Fitroom keeps about a shopper, as one zip: `account.json`,
 //! `generations.json`, `ledger.csv`, and every stored image (`images/<generation>/person.png`,
-//! `garment.…`, `result.…`). Written to a file under the data directory by a blocking thread,
-//! one image in memory at a time, then streamed; the file is unlinked as soon as it is open.
+//! `garment.…`, `result.…`, `images/saved/<photo>.…`, `images/garments/<garment>.…`). Streamed
+//! while it is written, a chunk at a time: no file on disk, no whole image in memory.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::cell::RefCell;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+use std::rc::Rc;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde::Serialize;
+use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
 
 use super::PrivacyError;
 use crate::AppState;
 use crate::ids::UserId;
 use crate::jobs::Job;
+use crate::storage::Read;
 
 #[derive(Serialize)]
 struct AccountFile {
@@ -33,12 +41,6 @@ struct GenerationFile {
     aspect_ratio: Option<String>,
     /// The images of this generation in the zip.
     images: Vec<String>,
-}
-
-/// What goes into the zip, one entry at a time.
-enum Entry {
-    File(String, Vec<u8>),
-    Done,
 }
 
 fn ext_of(key: &str) -> &str {
@@ -63,8 +65,15 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// Builds the export and answers the path of the finished zip.
-pub async fn write(state: &AppState, user: &UserId) -> Result<PathBuf, PrivacyError> {
+/// What the zip holds: small files made here, and the storage keys of the images.
+struct Contents {
+    files: Vec<(String, Vec<u8>)>,
+    images: Vec<(String, String)>,
+}
+
+/// Everything the export says, read before the first byte is sent, so that a failure here is
+/// still an error answer.
+async fn contents(state: &AppState, user: &UserId) -> Result<Contents, PrivacyError> {
     let account =
         state.accounts.user(user).await?.ok_or(crate::accounts::AccountsError::NotFound)?;
     let created: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM users WHERE id = $1")
@@ -113,61 +122,206 @@ pub async fn write(state: &AppState, user: &UserId) -> Result<PathBuf, PrivacyEr
         ledger.push_str(&line);
         ledger.push('\n');
     }
-
-    let dir = state.config.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&dir).await.map_err(|e| PrivacyError::Export(e.to_string()))?;
-    let path = dir.join(format!("export-{}.zip", uuid::Uuid::new_v4()));
-    let (send, mut receive) = tokio::sync::mpsc::channel::<Entry>(1);
-    let target = path.clone();
-    // The zip is written by a blocking thread, fed one entry at a time.
-    let writer = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let file = std::fs::File::create(&target).map_err(|e| e.to_string())?;
-        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
-        // Stored, not deflated: the images are compressed already and the rest is small.
-        let options = SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .large_file(false);
-        while let Some(Entry::File(name, bytes)) = receive.blocking_recv() {
-            zip.start_file(name, options).map_err(|e| e.to_string())?;
-            zip.write_all(&bytes).map_err(|e| e.to_string())?;
-        }
-        let mut inner = zip.finish().map_err(|e| e.to_string())?;
-        inner.flush().map_err(|e| e.to_string())
-    });
-    let sent = async {
-        let feed = |name: &str, bytes: Vec<u8>| send.send(Entry::File(name.to_owned(), bytes));
-        let closed = || PrivacyError::Export("the zip writer stopped".into());
-        feed("account.json", json(&account_file)?).await.map_err(|_| closed())?;
-        feed("generations.json", json(&generations)?).await.map_err(|_| closed())?;
-        feed("ledger.csv", ledger.into_bytes()).await.map_err(|_| closed())?;
-        let saved =
-            photos
+    let saved = photos
+        .iter()
+        .map(|(id, key)| (format!("images/saved/{id}.{}", ext_of(key)), key.clone()))
+        .chain(
+            garments
                 .iter()
-                .map(|(id, key)| (format!("images/saved/{id}.{}", ext_of(key)), key.clone()))
-                .chain(garments.iter().map(|(id, key)| {
-                    (format!("images/garments/{id}.{}", ext_of(key)), key.clone())
-                }));
-        for (name, key) in jobs.iter().flat_map(images_of).chain(saved) {
-            {
-                // An image retention deleted meanwhile is simply not in the export.
-                if let Some(object) = state.storage.get(&key).await? {
-                    feed(&name, object.bytes.to_vec()).await.map_err(|_| closed())?;
-                }
-            }
-        }
-        let _ = send.send(Entry::Done).await;
-        Ok::<_, PrivacyError>(())
-    }
-    .await;
-    drop(send);
-    let written = writer.await.map_err(|e| PrivacyError::Export(e.to_string()))?;
-    if let Err(e) = sent.and(written.map_err(PrivacyError::Export)) {
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(e);
-    }
-    Ok(path)
+                .map(|(id, key)| (format!("images/garments/{id}.{}", ext_of(key)), key.clone())),
+        );
+    Ok(Contents {
+        files: vec![
+            ("account.json".into(), json(&account_file)?),
+            ("generations.json".into(), json(&generations)?),
+            ("ledger.csv".into(), ledger.into_bytes()),
+        ],
+        images: jobs.iter().flat_map(images_of).chain(saved).collect(),
+    })
 }
 
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, PrivacyError> {
     serde_json::to_vec_pretty(value).map_err(|e| PrivacyError::Export(e.to_string()))
+}
+
+/// One step of the zip, from the task that reads storage to the thread that writes the zip.
+enum Piece {
+    /// A new entry; `large` when it may pass 4 GiB (zip64).
+    Start {
+        name: String,
+        large: bool,
+    },
+    Bytes(Bytes),
+    /// Reading failed part way: the download must fail, not end as a zip that looks whole.
+    Fail(String),
+}
+
+/// How many pieces and how many output chunks wait at most: the export holds a few chunks in
+/// memory, never a whole image, however fast or slow the client reads.
+const QUEUE: usize = 4;
+/// The size of the chunks sent to the client.
+const CHUNK: usize = 64 * 1024;
+
+/// The zip being written, as a stream of chunks for the response body.
+pub type ExportStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// Reads what the export needs from the database, then streams the zip while it is written: a
+/// task reads each stored image a chunk at a time and hands the chunks to a blocking thread that
+/// writes the zip (stored entries with data descriptors, zip64 where needed) into the response
+/// body. Nothing is written to disk. A client that goes away stops both.
+pub async fn stream(state: &AppState, user: &UserId) -> Result<ExportStream, PrivacyError> {
+    let Contents { files, images } = contents(state, user).await?;
+    let (pieces, receive_pieces) = mpsc::channel::<Piece>(QUEUE);
+    let (chunks, receive_chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(QUEUE);
+    tokio::task::spawn_blocking(move || write_zip(receive_pieces, Outlet::new(chunks)));
+    let storage = state.storage.clone();
+    tokio::spawn(async move {
+        let send = |piece| pieces.send(piece);
+        for (name, bytes) in files {
+            if send(Piece::Start { name, large: false }).await.is_err()
+                || send(Piece::Bytes(bytes.into())).await.is_err()
+            {
+                return;
+            }
+        }
+        for (name, key) in images {
+            // An image deleted meanwhile (retention, the shopper) is simply not in the export.
+            let mut object = match storage.read(&key, None).await {
+                Ok(Read::Found(object)) => object,
+                Ok(Read::Missing | Read::Unsatisfiable { .. }) => continue,
+                Err(e) => {
+                    let _ = send(Piece::Fail(e.to_string())).await;
+                    return;
+                }
+            };
+            let large = object.len >= u64::from(u32::MAX);
+            if send(Piece::Start { name, large }).await.is_err() {
+                return;
+            }
+            while let Some(chunk) = object.body.next().await {
+                let piece = match chunk {
+                    Ok(bytes) => Piece::Bytes(bytes),
+                    Err(e) => Piece::Fail(e.to_string()),
+                };
+                if send(piece).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(futures_util::stream::unfold(receive_chunks, |mut chunks| async move {
+        chunks.recv().await.map(|chunk| (chunk, chunks))
+    })
+    .boxed())
+}
+
+/// The zip writer's thread: entries as they come, then the central directory.
+fn write_zip(mut pieces: mpsc::Receiver<Piece>, outlet: Rc<Outlet>) {
+    let mut zip = ZipWriter::new_stream(ChunkWriter { outlet: outlet.clone(), buffer: Vec::new() })
+        .set_auto_large_file();
+    // Stored, not deflated: the images are compressed already and the rest is small.
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+    let written = (|| -> Result<(), String> {
+        while let Some(piece) = pieces.blocking_recv() {
+            match piece {
+                Piece::Start { name, large } => {
+                    zip.start_file(name, options.large_file(large)).map_err(|e| e.to_string())?
+                }
+                Piece::Bytes(bytes) => zip.write_all(&bytes).map_err(|e| e.to_string())?,
+                Piece::Fail(why) => return Err(why),
+            }
+        }
+        let mut writer = zip.finish().map_err(|e| e.to_string())?.into_inner();
+        writer.flush().map_err(|e| e.to_string())
+    })();
+    if let Err(why) = written {
+        tracing::warn!(error = %why, "an export stopped before its end");
+        outlet.fail(why);
+    }
+}
+
+/// Where the zip's bytes go: the response body, until it is dropped. The writer and its thread
+/// share it, so that a failure reaches the client before anything else the writer might add.
+struct Outlet(RefCell<Option<mpsc::Sender<Result<Bytes, std::io::Error>>>>);
+
+impl Outlet {
+    fn new(chunks: mpsc::Sender<Result<Bytes, std::io::Error>>) -> Rc<Outlet> {
+        Rc::new(Outlet(RefCell::new(Some(chunks))))
+    }
+
+    /// Sends a chunk, waiting while the client is behind. Once the client is gone (or the export
+    /// failed) nothing more is sent, and the first write after says so, which stops the writer.
+    fn send(&self, chunk: Bytes) -> std::io::Result<()> {
+        let Some(chunks) = self.0.borrow().clone() else {
+            return Ok(());
+        };
+        if chunks.blocking_send(Ok(chunk)).is_err() {
+            self.0.borrow_mut().take();
+            return Err(std::io::Error::new(ErrorKind::BrokenPipe, "the client went away"));
+        }
+        Ok(())
+    }
+
+    /// Ends the download with an error: the client sees a failed download, not a short zip.
+    fn fail(&self, why: String) {
+        if let Some(chunks) = self.0.borrow_mut().take() {
+            let _ = chunks.blocking_send(Err(std::io::Error::other(why)));
+        }
+    }
+}
+
+/// A `std::io::Write` that hands the zip to the response body in chunks of `CHUNK` bytes.
+struct ChunkWriter {
+    outlet: Rc<Outlet>,
+    buffer: Vec<u8>,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK - self.buffer.len();
+        let taken = bytes.len().min(room);
+        self.buffer.extend_from_slice(&bytes[..taken]);
+        if self.buffer.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.outlet.send(Bytes::from(std::mem::take(&mut self.buffer)))
+    }
+}
+
+/// Deletes the zips that exports written to disk by earlier versions may have left behind (a
+/// crash or an abandoned download between writing and unlinking one). Exports stream now.
+pub fn remove_leftovers(data_dir: &Path) {
+    let Ok(dir) = std::fs::read_dir(data_dir.join("tmp")) else { return };
+    for entry in dir.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with("export-")
+            && let Err(e) = std::fs::remove_file(entry.path())
+        {
+            tracing::warn!(error = %e, path = %entry.path().display(), "removing an old export failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_exports_left_on_disk_are_removed_and_nothing_else() {
+        let data = tempfile::tempdir().expect("dir");
+        let tmp = data.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmp");
+        std::fs::write(tmp.join("export-1234.zip"), b"someone's photos").expect("write");
+        std::fs::write(tmp.join("upload-5678"), b"not an export").expect("write");
+        remove_leftovers(data.path());
+        assert!(!tmp.join("export-1234.zip").exists());
+        assert!(tmp.join("upload-5678").exists());
+        remove_leftovers(&data.path().join("missing"));
+    }
 }

@@ -13,7 +13,7 @@ use crate::http_server::{Server, png};
 
 /// A shop on loopback: a product page naming its picture with a relative `og:image`, a page
 /// with none, and the picture.
-async fn shop() -> String {
+pub(crate) async fn shop() -> String {
     let app = Router::new()
         .route(
             "/products/linen-shirt",
@@ -42,7 +42,7 @@ async fn shop() -> String {
     format!("http://{addr}")
 }
 
-async fn fetch(client: &reqwest::Client, server: &Server, url: &str) -> (u16, Value) {
+pub(crate) async fn fetch(client: &reqwest::Client, server: &Server, url: &str) -> (u16, Value) {
     let r = client
         .post(format!("{}/api/garments/from-url", server.base))
         .json(&json!({ "url": url }))

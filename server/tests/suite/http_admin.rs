@@ -209,10 +209,24 @@ async fn an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it(t: Test
     );
     let (status, body) = cancel(serde_json::json!({ "reason": "  " })).await;
     assert_eq!(status, 400, "a blank reason: {body}");
+    // The Operations overview sees the job running and its credit held...
+    let overview = |server: &Server| {
+        let state = server.state.clone();
+        async move { fitroom_server::console::operations::overview(&state).await.expect("overview") }
+    };
+    let before = overview(&server).await;
+    let local = before.last_hour.iter().find(|p| p.provider == "local").expect("local's hour");
+    assert_eq!((local.jobs, local.unfinished, local.success_rate), (1, 1, None));
+    assert_eq!((before.open_holds, before.held_credits), (1, 1));
     let (status, body) =
         cancel(serde_json::json!({ "reason": "stuck at the provider, ticket 42" })).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("canceled")), "{body}");
     assert_eq!(server.credits().await, (3, 0), "the hold was released");
+    // ...and then nothing held; a cancel counts neither for nor against the provider.
+    let after = overview(&server).await;
+    let local = after.last_hour.iter().find(|p| p.provider == "local").expect("local's hour");
+    assert_eq!((local.jobs, local.unfinished, local.failed, local.success_rate), (1, 0, 0, None));
+    assert_eq!((after.open_holds, after.held_credits), (0, 0));
     let (status, _) = cancel(serde_json::json!({ "reason": "again" })).await;
     assert_eq!(status, 409, "already finished");
     let timeline: Value = ops

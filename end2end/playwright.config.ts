@@ -67,5 +67,6 @@ export default defineConfig({
     { name: "chromium", use: { ...devices["Desktop Chrome"] }, testIgnore: /failing-provider/ },
     { name: "failing-provider", use: { ...devices["Desktop Chrome"], baseURL: failingURL }, testMatch: /failing-provider/ },
   ],
-  webServer: [server(port, dataDir), server(failingPort, `${dataDir}/failing`, { FITROOM_LOCAL_FAILURE_RATE: "1" })],
+  // Retention other than the defaults, so that /privacy is seen to read the configuration.
+  webServer: [server(port, dataDir, { FITROOM_INPUT_RETENTION_HOURS: "6", FITROOM_RESULT_RETENTION_DAYS: "30" }), server(failingPort, `${dataDir}/failing`, { FITROOM_LOCAL_FAILURE_RATE: "1" })],
 });

@@ -18,7 +18,11 @@ pub struct SessionView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityView {
     pub email: String,
+    /// Whether the address was confirmed through a mailed link (`email_verified` of the API).
     pub email_verified: bool,
+    /// Whether this server asks for confirmed addresses (`FITROOM_VERIFY_EMAIL` is not `off`):
+    /// when it does not, the page does not ask the shopper to confirm theirs.
+    pub verification_asked: bool,
     pub sessions: Vec<SessionView>,
 }
 
@@ -26,6 +30,8 @@ pub struct SecurityView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivacyView {
     pub input_retention_hours: u64,
+    /// How long a garment taken from a product link is kept after it was fetched.
+    pub garment_retention_hours: u64,
     pub result_retention_days: u64,
     pub session_idle_days: i64,
     pub session_max_days: i64,
@@ -67,6 +73,8 @@ pub async fn security() -> Result<SecurityView, ServerFnError> {
     Ok(SecurityView {
         email: account.email,
         email_verified: state.accounts.email_verified(&user).await.map_err(failure)?,
+        verification_asked: state.accounts.verify_mode()
+            != fitroom_server::accounts::VerifyEmail::Off,
         sessions: sessions
             .into_iter()
             .map(|s| SessionView {
@@ -171,6 +179,7 @@ pub async fn privacy_facts() -> Result<PrivacyView, ServerFnError> {
     let policy = state.accounts.policy;
     Ok(PrivacyView {
         input_retention_hours: state.config.input_retention_hours,
+        garment_retention_hours: fitroom_server::garments::retention_hours(&state.config),
         result_retention_days: state.config.result_retention_days,
         session_idle_days: policy.idle_secs / 86_400,
         session_max_days: policy.absolute_secs / 86_400,

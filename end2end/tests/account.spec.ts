@@ -4,7 +4,8 @@ import * as path from "path";
 import { e2eDataDir, png, signUp } from "./helpers";
 
 // The account's life: a forgotten password replaced through the mailed link (the outbox, as the
-// embedded default keeps mail without SMTP), sessions, and deleting the account.
+// embedded default keeps mail without SMTP), the password changed, sessions, deleting the
+// account, and what /privacy says is kept.
 
 /** The newest mail in the outbox addressed to `email`, waited for. */
 async function mailTo(email: string): Promise<string> {
@@ -106,4 +107,72 @@ test("a shopper sees their sessions, signs one out, and deletes the account", as
   await signIn(page, email, "correct horse battery");
   await expect(page.getByRole("alert")).toContainText(/email or password/i);
   await signUp(page, email);
+});
+
+test("changing the password signs every other device out, and only the new one works", async ({ page, browser }) => {
+  const email = `changing-${Date.now()}@example.com`;
+  await signUp(page, email);
+  const other = await (await browser.newContext()).newPage();
+  await signIn(other, email, "correct horse battery");
+  await expect(other).toHaveURL(/\/$/);
+
+  await page.goto("/account/security");
+  // FITROOM_VERIFY_EMAIL is off here: the page does not ask to confirm the address.
+  await expect(page.getByRole("region", { name: "Email address" })).toContainText(email);
+  await expect(page.getByText("not confirmed yet")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Send the confirmation link again" })).toHaveCount(0);
+
+  const form = page.getByRole("region", { name: "Change password" });
+  await form.getByLabel("Current password").fill("not my password");
+  await form.getByLabel("New password").fill("a brand new secret");
+  await form.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: /password/i })).toBeVisible();
+  await page.getByRole("region", { name: "Change password" }).getByLabel("Current password").fill("correct horse battery");
+  await page.getByRole("region", { name: "Change password" }).getByLabel("New password").fill("a brand new secret");
+  await page.getByRole("region", { name: "Change password" }).getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password is changed");
+
+  // This device stays signed in; the other one is sent to sign in.
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/account$/);
+  await other.goto("/account");
+  await expect(other).toHaveURL(/\/login/);
+  await signIn(other, email, "correct horse battery");
+  await expect(other.getByRole("alert")).toContainText(/email or password/i);
+  await signIn(other, email, "a brand new secret");
+  await expect(other).toHaveURL(/\/$/);
+});
+
+test("signing out everywhere ends every session, this one too", async ({ page, browser }) => {
+  const email = `everywhere-${Date.now()}@example.com`;
+  await signUp(page, email);
+  const phone = await (await browser.newContext({ userAgent: "PhoneBrowser/2.0" })).newPage();
+  await signIn(phone, email, "correct horse battery");
+  await expect(phone).toHaveURL(/\/$/);
+
+  await page.goto("/account/security");
+  await expect(page.getByTestId("session")).toHaveCount(2);
+  await page.getByRole("button", { name: "Sign out everywhere" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/login/);
+  await phone.goto("/account");
+  await expect(phone).toHaveURL(/\/login/);
+  await signIn(phone, email, "correct horse battery");
+  await expect(phone).toHaveURL(/\/$/);
+});
+
+test("the privacy page states what this server keeps, from its configuration", async ({ page }) => {
+  // As the server renders it, before any script runs (the browser tests' server keeps input
+  // photos 6 hours and results 30 days).
+  const html = (await (await page.request.get("/privacy")).text()).replace(/<!--.*?-->/g, "");
+  expect(html).toContain("deleted 6 hours after the try-on ends");
+  expect(html).toContain("for 30 days after the try-on");
+  expect(html).toContain("deleted 6 hours after it was fetched");
+
+  await page.goto("/privacy");
+  await expect(page.getByTestId("inputs-kept")).toContainText("deleted 6 hours after the try-on ends");
+  await expect(page.getByTestId("results-kept")).toContainText("Kept for 30 days after the try-on");
+  await expect(page.getByTestId("saved-kept")).toContainText("until you delete your account");
+  await expect(page.getByTestId("garments-kept")).toContainText("deleted 6 hours after it was fetched");
 });

@@ -118,7 +118,8 @@ impl AppState {
 
 impl AppState {
     /// Upkeep no request should pay for: recorded durations folded into their histograms every
-    /// ten seconds, limits forgotten once their budget is whole again every minute.
+    /// ten seconds, limits forgotten once their budget is whole again and garments from links
+    /// past their retention deleted every minute.
     pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
@@ -131,6 +132,11 @@ impl AppState {
                     && let Err(e) = state.limits.prune().await
                 {
                     tracing::warn!(error = %e, "pruning the rate limits failed");
+                }
+                if tick % 6 == 0
+                    && let Err(e) = crate::garments::sweep_expired(&state).await
+                {
+                    tracing::warn!(error = %e, "deleting the garments past their retention failed");
                 }
             }
         })

@@ -29,15 +29,20 @@ pub fn PrivacyPage() -> impl IntoView {
     }
 }
 
+/// "one hour", "6 hours".
+fn hours(n: u64) -> String {
+    if n == 1 { "one hour".to_owned() } else { format!("{n} hours") }
+}
+
 #[component]
 fn Facts(facts: PrivacyView) -> impl IntoView {
     let inputs = match facts.input_retention_hours {
         0 => "as soon as the try-on ends".to_owned(),
-        1 => "one hour after the try-on ends".to_owned(),
-        h => format!("{h} hours after the try-on ends"),
+        h => format!("{} after the try-on ends", hours(h)),
     };
     let results = match facts.result_retention_days {
         0 => "until you delete the try-on (or your account)".to_owned(),
+        1 => "for one day after the try-on, then deleted (the try-on stays in your history without its picture)".to_owned(),
         d => format!(
             "for {d} days after the try-on, then deleted (the try-on stays in your history without its picture)"
         ),
@@ -45,8 +50,12 @@ fn Facts(facts: PrivacyView) -> impl IntoView {
     view! {
         <h2 class="mt-6 text-xl font-semibold">"What we keep, and for how long"</h2>
         <dl class="mt-3 space-y-3">
-            <div><dt class="font-medium">"Your photos and garment photos"</dt>
-                <dd class="text-stone-700" data-testid="inputs-kept">{format!("Deleted {inputs}. They are sent to the AI provider that makes the picture only through a link that expires within the hour.")}</dd></div>
+            <div><dt class="font-medium">"The photos of a try-on"</dt>
+                <dd class="text-stone-700" data-testid="inputs-kept">{format!("Your photo and the garment photo sent with a try-on (also the copies made when a try-on uses a saved photo or a garment from a link) are deleted {inputs}. They are sent to the AI provider that makes the picture only through a link that expires within the hour.")}</dd></div>
+            <div><dt class="font-medium">"Photos you save"</dt>
+                <dd class="text-stone-700" data-testid="saved-kept">"A photo of you saved with “Save this photo for next time” is kept, to try on again, until you delete your account (apps using the Fitroom API can also delete one saved photo). The photos of the try-ons made with it still go as above."</dd></div>
+            <div><dt class="font-medium">"Garments from a product link"</dt>
+                <dd class="text-stone-700" data-testid="garments-kept">{format!("The picture taken from a shop’s product page is deleted {} after it was fetched (or with your account, if that comes first). We keep the page’s address and the product’s name with it, and nothing else from the shop.", hours(facts.garment_retention_hours))}</dd></div>
             <div><dt class="font-medium">"The pictures made for you"</dt>
                 <dd class="text-stone-700" data-testid="results-kept">{format!("Kept {results}. Only you can open them.")}</dd></div>
             <div><dt class="font-medium">"Your account"</dt>
@@ -58,8 +67,8 @@ fn Facts(facts: PrivacyView) -> impl IntoView {
         </dl>
         <h2 class="mt-6 text-xl font-semibold">"Your rights"</h2>
         <ul class="mt-3 list-disc space-y-2 pl-6 text-stone-700">
-            <li>"A copy of everything: “Download my data” on the security page gives a zip of your account, try-ons, credit history and pictures."</li>
-            <li>"Erasure: “Delete account” on the security page deletes every picture of you at once and frees your address."</li>
+            <li>"A copy of everything: “Download my data” on the security page gives a zip of your account, try-ons, credit history and every picture we still keep: the photos of your try-ons, your saved photos, your garments from links and the pictures made for you."</li>
+            <li>"Erasure: “Delete account” on the security page stops your running try-ons, deletes every picture of you at once (try-on photos, saved photos, garments, results) and frees your address."</li>
         </ul>
     }
 }

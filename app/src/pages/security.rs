@@ -58,10 +58,15 @@ fn Details(view: SecurityView) -> impl IntoView {
     view! {
         <section class=CARD aria-labelledby="address-heading">
             <h2 id="address-heading" class="text-lg font-semibold">"Email address"</h2>
-            <p class="mt-1">{view.email.clone()}" · "
-                {if view.email_verified { "confirmed" } else { "not confirmed yet" }}
+            // Confirming is asked for only where this server needs it (`FITROOM_VERIFY_EMAIL`).
+            <p class="mt-1">{view.email.clone()}
+                {match (view.email_verified, view.verification_asked) {
+                    (true, _) => " · confirmed",
+                    (false, true) => " · not confirmed yet",
+                    (false, false) => "",
+                }}
             </p>
-            {(!view.email_verified).then(|| view! {
+            {(!view.email_verified && view.verification_asked).then(|| view! {
                 <ActionForm action=resend>
                     <button type="submit" class=QUIET>"Send the confirmation link again"</button>
                 </ActionForm>

@@ -2,7 +2,8 @@
 //! provider's output (no private addresses unless `FITROOM_FETCH_ALLOW_PRIVATE`, redirects
 //! checked, size-capped, timed out), its product picture found (`product_page`), downloaded the
 //! same way, re-encoded without metadata like every upload, and kept as the shopper's garment
-//! for `garment_id`.
+//! for `garment_id` for a while (`retention_hours`): a try-on that uses it takes its own copy,
+//! which goes with that try-on's photos.
 
 pub mod product_page;
 
@@ -14,6 +15,16 @@ use crate::ids::{GarmentId, UserId};
 use crate::jobs::download::{self, DownloadError, DownloadPolicy};
 use crate::media::{self, NormalizedImage};
 use crate::storage::StorageError;
+
+/// Garments go after at most this many at a time, so that one sweep stays short.
+const SWEEP_BATCH: i64 = 100;
+
+/// How long a garment taken from a link is kept after it was fetched: as long as a try-on's
+/// photos (`FITROOM_INPUT_RETENTION_HOURS`), and at least an hour, so that a garment just fetched
+/// can still be tried on when the photos of finished try-ons go at once.
+pub fn retention_hours(config: &crate::Config) -> u64 {
+    config.input_retention_hours.max(1)
+}
 
 /// The most of a product page that is read.
 const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
@@ -164,4 +175,24 @@ pub async fn erase_all(state: &AppState, user: &UserId) -> Result<usize, Garment
         .execute(state.db.pool())
         .await?;
     Ok(garments.len())
+}
+
+/// Deletes the garments fetched more than `retention_hours` ago, oldest first, a batch per call
+/// (run by `AppState::spawn_housekeeping`); answers how many went. The object goes first: a
+/// failure leaves the row, and the next sweep tries again.
+pub async fn sweep_expired(state: &AppState) -> Result<usize, GarmentError> {
+    let hours = i64::try_from(retention_hours(&state.config)).unwrap_or(i64::MAX / 3_600_000);
+    let cutoff = state.clock.now().plus_millis(-hours.saturating_mul(3_600_000));
+    let due: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, storage_key FROM garments WHERE created_at <= $1 ORDER BY created_at LIMIT $2",
+    )
+    .bind(cutoff.millis())
+    .bind(SWEEP_BATCH)
+    .fetch_all(state.db.pool())
+    .await?;
+    for (id, key) in &due {
+        state.storage.delete(key).await?;
+        sqlx::query("DELETE FROM garments WHERE id = $1").bind(id).execute(state.db.pool()).await?;
+    }
+    Ok(due.len())
 }

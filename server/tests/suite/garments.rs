@@ -123,7 +123,58 @@ async fn a_shop_on_a_private_address_is_refused_by_default(t: TestDb) {
     assert_eq!(server.t.count("garments").await, 0);
 }
 
+/// A shopper who fetched one garment, on a server keeping inputs `retention_hours`.
+async fn a_shopper_with_a_garment(t: TestDb, retention_hours: &str) -> (Server, Value) {
+    let shop = shop().await;
+    let settings = [
+        ("FITROOM_FETCH_ALLOW_PRIVATE", "true"),
+        ("FITROOM_INPUT_RETENTION_HOURS", retention_hours),
+    ];
+    let server = Server::start(t, &settings).await;
+    server.sign_up("ann@example.com").await;
+    let (status, garment) =
+        fetch(&server.http, &server, &format!("{shop}/products/linen-shirt")).await;
+    assert_eq!(status, 200, "{garment}");
+    (server, garment)
+}
+
+async fn sweep(server: &Server) -> usize {
+    fitroom_server::garments::sweep_expired(&server.state).await.expect("sweep")
+}
+
+async fn a_garment_from_a_link_is_deleted_the_input_retention_after_it_was_fetched(t: TestDb) {
+    let (server, garment) = a_shopper_with_a_garment(t, "6").await;
+    let url = garment["image_url"].as_str().expect("url").to_owned();
+    let (key,): (String,) = sqlx::query_as("SELECT storage_key FROM garments")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("a garment");
+    let picture = |server: &Server| {
+        let request = server.http.get(&url);
+        async move { request.send().await.expect("picture").status().as_u16() }
+    };
+
+    server.t.clock.advance_millis(6 * 3_600_000 - 60_000);
+    assert_eq!(sweep(&server).await, 0);
+    assert_eq!(picture(&server).await, 200, "kept a minute before");
+    server.t.clock.advance_millis(60_000);
+    assert_eq!(sweep(&server).await, 1);
+    assert_eq!(picture(&server).await, 404);
+    assert!(server.state.storage.get(&key).await.expect("get").is_none(), "the object is gone");
+    assert_eq!(server.t.count("garments").await, 0);
+}
+
+async fn with_no_input_retention_a_garment_is_still_kept_an_hour_to_try_it_on(t: TestDb) {
+    let (server, _) = a_shopper_with_a_garment(t, "0").await;
+    server.t.clock.advance_millis(3_600_000 - 60_000);
+    assert_eq!(sweep(&server).await, 0);
+    server.t.clock.advance_millis(60_000);
+    assert_eq!(sweep(&server).await, 1);
+}
+
 crate::on_both_databases!(
     a_product_link_becomes_the_shoppers_garment,
     a_shop_on_a_private_address_is_refused_by_default,
+    a_garment_from_a_link_is_deleted_the_input_retention_after_it_was_fetched,
+    with_no_input_retention_a_garment_is_still_kept_an_hour_to_try_it_on,
 );

@@ -247,8 +247,11 @@ async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
     ws.user("ann@example.com").await;
     let db = ws.db().await;
     let now = now_ms();
-    // Two jobs ended at local in the window: one succeeded after 1.2 s, one failed.
-    for (id, status, took) in [("job_a", "succeeded", 1200), ("job_b", "failed", 300)] {
+    // Three tasks local was sent ended in the window: one succeeded after 1.2 s, one failed,
+    // one was canceled (which says nothing about the provider and is not counted).
+    for (id, status, took) in
+        [("job_a", "succeeded", 1200), ("job_b", "failed", 300), ("job_c", "canceled", 100)]
+    {
         sqlx::query(
             "INSERT INTO jobs (id, user_id, status, cost, provider, created_at, updated_at, submitted_at, finished_at) \
              VALUES ($1, 'usr_ann@example.com', $2, 1, 'local', $3, $3, $3, $4)",
@@ -261,15 +264,26 @@ async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
         .await
         .expect("job");
     }
-    sqlx::query(
-        "INSERT INTO provider_tasks (id, job_id, provider, task_key, estimate_micros, cost_micros, state, period, period_start, created_at) \
-         VALUES ('t1', 'job_a', 'local', 'k', 10000, 10000, 'settled', 'day', $1, $2)",
-    )
-    .bind(now - now.rem_euclid(86_400_000))
-    .bind(now - 5_000)
-    .execute(db.pool())
-    .await
-    .expect("task");
+    for (id, job, state, cost, took) in [
+        ("t1", "job_a", "settled", Some(10000), 1200),
+        ("t2", "job_b", "released", None, 300),
+        ("t3", "job_c", "released", None, 100),
+    ] {
+        sqlx::query(
+            "INSERT INTO provider_tasks (id, job_id, provider, task_key, estimate_micros, cost_micros, state, period, period_start, created_at, resolved_at) \
+             VALUES ($1, $2, 'local', $1, 10000, $3, $4, 'day', $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(job)
+        .bind(cost)
+        .bind(state)
+        .bind(now - now.rem_euclid(86_400_000))
+        .bind(now - 5_000)
+        .bind(now - 5_000 + took)
+        .execute(db.pool())
+        .await
+        .expect("task");
+    }
     sqlx::query("INSERT INTO provider_budgets (provider, period, period_start, committed_micros) VALUES ('local', 'day', $1, 10000)")
         .bind(now - now.rem_euclid(86_400_000))
         .execute(db.pool())
@@ -284,7 +298,27 @@ async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
     let out = ws.fitroom_with(&["providers", "--json"], &vars);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
     let row = &body["providers"][0];
+    // The contract's fields, and `cooling_until` (docs/api.md, beyond API.md).
+    let mut keys: Vec<&str> = row.as_object().expect("a row").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "budget",
+            "cooling_until",
+            "jobs",
+            "name",
+            "p50_ms",
+            "p95_ms",
+            "period",
+            "price",
+            "spend",
+            "state",
+            "success_rate"
+        ]
+    );
     assert_eq!(row["name"], "local");
     assert_eq!(row["state"], "ok");
     assert_eq!(row["price"], 0.01);
@@ -294,6 +328,39 @@ async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
     assert_eq!(row["jobs"], 2);
     assert_eq!(row["success_rate"], 0.5);
     assert_eq!((row["p50_ms"].as_i64(), row["p95_ms"].as_i64()), (Some(1200), Some(1200)));
+    assert_eq!(row["cooling_until"], serde_json::Value::Null);
+
+    // Without a budget, `budget` and `period` are null and the spend is the UTC day's.
+    let unbudgeted = [("FITROOM_PROVIDERS", "local"), ("FITROOM_PROVIDER_PRICES", "local=0.01")];
+    let out = ws.fitroom_with(&["providers", "--json"], &unbudgeted);
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = &body["providers"][0];
+    assert_eq!(
+        (&row["budget"], &row["period"], &row["spend"]),
+        (&serde_json::Value::Null, &serde_json::Value::Null, &serde_json::json!(0.01))
+    );
+    // A budget the next task would pass, then a cool-down every process sees.
+    let tight = [
+        ("FITROOM_PROVIDERS", "local"),
+        ("FITROOM_PROVIDER_PRICES", "local=0.01"),
+        ("FITROOM_PROVIDER_BUDGETS", "local=0.015/day"),
+    ];
+    let state = |vars: &[(&str, &str)]| {
+        let out = ws.fitroom_with(&["providers", "--json"], vars);
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        body["providers"][0]["state"].as_str().map(str::to_owned)
+    };
+    assert_eq!(state(&tight).as_deref(), Some("over_budget"));
+    sqlx::query("INSERT INTO provider_health (provider, consecutive_failures, cooling_until, updated_at) VALUES ('local', 3, $1, $2)")
+        .bind(now + 3_600_000)
+        .bind(now)
+        .execute(db.pool())
+        .await
+        .expect("health");
+    assert_eq!(state(&vars).as_deref(), Some("cooling"));
+    let table = ws.fitroom_with(&["providers"], &vars);
+    assert!(text(&table.stdout).lines().any(|l| l.starts_with("local") && l.contains("cooling")));
+    sqlx::query("DELETE FROM provider_health").execute(db.pool()).await.expect("healthy");
 
     let table = ws.fitroom_with(&["providers"], &vars);
     let table = text(&table.stdout);
@@ -305,6 +372,22 @@ async fn providers_prints_each_providers_figures_as_the_contract_names_them() {
     let bad = ws.fitroom_with(&["providers"], &[("FITROOM_PROVIDER_BUDGETS", "local=2/week")]);
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("hour, day or month"), "{}", text(&bad.stderr));
+    // A provider name no enabled provider has is refused, not ignored: it names the variable and
+    // the name.
+    for (key, value) in [
+        ("FITROOM_PROVIDER_BUDGETS", "local=2/day,replicat=5/day"),
+        ("FITROOM_PROVIDER_PRICES", "fal=0.04"),
+    ] {
+        let unknown =
+            ws.fitroom_with(&["providers"], &[("FITROOM_PROVIDERS", "local"), (key, value)]);
+        assert!(!unknown.status.success());
+        let stderr = text(&unknown.stderr);
+        let name = if key == "FITROOM_PROVIDER_PRICES" { "fal" } else { "replicat" };
+        assert!(
+            stderr.contains(key) && stderr.contains(&format!("{name} is not an enabled provider")),
+            "{stderr}"
+        );
+    }
 
     // The spend ledger is verified beside the credits ledger, and each run is kept.
     sqlx::query("UPDATE provider_budgets SET committed_micros = 99")

@@ -34,7 +34,8 @@ const THREE: &[(&str, &str)] = &[
     ("FITROOM_PROVIDER_BUDGETS", "replicate=100/day,fashn=100/day"),
 ];
 
-/// Ended jobs in the window, spread over the three providers, as measured strategies read them.
+/// Ended jobs in the window, spread over the three providers, each with the task its provider
+/// was sent (what measured strategies read).
 async fn history(state: &AppState) {
     let now = state.clock.now().millis();
     sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ('usr_hist', 'hist@example.com', 'x', 0)")
@@ -57,6 +58,21 @@ async fn history(state: &AppState) {
         .execute(state.db.pool())
         .await
         .expect("job");
+        let state_of_task = if status == "failed" { "released" } else { "settled" };
+        sqlx::query(
+            "INSERT INTO provider_tasks (id, job_id, provider, task_key, estimate_micros, cost_micros, state, created_at, resolved_at) \
+             VALUES ($1, $2, $3, $1, 0, $4, $5, $6, $7)",
+        )
+        .bind(format!("task_hist_{i}"))
+        .bind(format!("job_hist_{i}"))
+        .bind(provider)
+        .bind((status == "succeeded").then_some(0_i64))
+        .bind(state_of_task)
+        .bind(started)
+        .bind(started + 800 + (i as i64 % 11) * 300)
+        .execute(state.db.pool())
+        .await
+        .expect("task");
     }
 }
 

@@ -357,6 +357,16 @@ impl Config {
             value: String::new(),
             reason,
         })?;
+        if let Some((key, name)) = spend.unknown_name(&providers) {
+            return Err(ConfigError {
+                key,
+                value: r.string(key).unwrap_or_default(),
+                reason: format!(
+                    "{name} is not an enabled provider (FITROOM_PROVIDERS={})",
+                    providers.join(",")
+                ),
+            });
+        }
         let routing_window_secs = duration_secs(&r, "FITROOM_ROUTING_WINDOW", 3600)?;
         let verify_text = r.or("FITROOM_VERIFY_EMAIL", "off");
         let verify_email =

@@ -110,7 +110,8 @@ pub struct ProviderRow {
     pub budget: Option<f64>,
     /// `hour`, `day` or `month`; the spend is over the current UTC day without a budget.
     pub period: Option<String>,
-    /// Jobs that ended (succeeded or failed) at this provider within the routing window.
+    /// Tasks this provider was sent that ended within the routing window, succeeded or failed
+    /// (submission failures included; cancels not counted).
     pub jobs: i64,
     pub success_rate: Option<f64>,
     /// Submission to result of the window's successes.

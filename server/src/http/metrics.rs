@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::http::ApiError;
 use crate::http::client::ClientAddr;
 use crate::jobs::{JobStatus, UNFINISHED};
+use crate::spend::Usd;
 
 /// Who may read `/metrics` (docs/api.md, Conventions): with `FITROOM_METRICS_TOKEN` set, a
 /// request that shows it as a bearer token; without, loopback clients only (a scraper on the
@@ -74,12 +75,13 @@ pub async fn metrics(
     for row in crate::console::providers::rows(&state).await.map_err(ApiError::from)? {
         let labels = [("provider", row.name.as_str())];
         metrics.gauge("fitroom_provider_spend_usd", &labels, row.spend);
-        if let Some(budget) = row.budget {
-            metrics.gauge(
-                "fitroom_provider_budget_remaining_usd",
-                &labels,
-                (budget - row.spend).max(0.0),
-            );
+        if let Some(budget) = state.config.spend.budget(&row.name) {
+            // In micro-dollars, as the ledger keeps them: the row's spend is a whole number of
+            // them, so rounding recovers it exactly, and a float subtraction would print
+            // 9.499999999999998 for $9.50.
+            let spent = (row.spend * 1_000_000.0).round() as i64;
+            let remaining = Usd::from_micros((budget.limit.micros() - spent).max(0));
+            metrics.gauge("fitroom_provider_budget_remaining_usd", &labels, remaining.as_f64());
         }
         if let Some(rate) = row.success_rate {
             metrics.gauge("fitroom_provider_success_rate", &labels, rate);

@@ -7,7 +7,8 @@
 //! is recorded" (fault point `submit:after_accepted`): the job is still queued when the lease
 //! runs out, and the reconciler submits it again. The provider then runs two tasks; the first
 //! one's reports name a task no job recorded, so they change nothing, and the shopper is charged
-//! once, for the task that was recorded.
+//! once, for the task that was recorded. The second submission's reservation releases the first
+//! one's hold on the provider's spend: a job holds one task's cost at a time.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use crate::providers::{CALL_TIMEOUT, SubmitError, TaskInput, callback};
 use crate::spend::figures::{Unusable, availability};
 use crate::spend::health;
 use crate::spend::routing::{Candidate, decide};
-use crate::spend::tasks::{self, Reservation, TaskCharge};
+use crate::spend::tasks::{self, Reservation, SubmitFailure, TaskCharge};
 
 /// How long a shopper's image URL handed to a provider stays valid.
 const INPUT_URL_TTL_SECS: i64 = 3600;
@@ -69,15 +70,26 @@ impl Jobs {
             let now = self.clock.now();
             let estimate = self.config.spend.price(name);
             let budget = self.config.spend.budget(name);
-            // The task's cost is held against the provider's budget before it is called.
+            // The transaction that holds the task's cost against the provider's budget is the one
+            // that decides the provider may take it: the job still queued, no cool-down, room in
+            // the budget. The plan above only ordered the candidates.
             let charge = match tasks::reserve(&self.db, &job.id, name, estimate, budget, now)
                 .await?
             {
                 Reservation::Reserved(charge) => charge,
                 Reservation::OverBudget { committed } => {
                     tracing::warn!(provider = name, %committed, "provider over budget; trying the next");
-                    self.note_submit_failure(job, name, "over_budget").await?;
+                    self.note_submit_failure(job, name, "over_budget", None).await?;
                     continue;
+                }
+                Reservation::Cooling => {
+                    tracing::warn!(provider = name, "provider cooling down; trying the next");
+                    self.note_submit_failure(job, name, "cooling_down", None).await?;
+                    continue;
+                }
+                Reservation::JobMovedOn => {
+                    tracing::info!(provider = name, "the job moved on before its task was sent");
+                    return Ok(());
                 }
             };
             let task = TaskInput {
@@ -121,18 +133,21 @@ impl Jobs {
                     }
                     return Ok(());
                 }
-                Err(SubmitError::Unavailable(reason)) => {
-                    tracing::warn!(provider = name, %reason, "provider unavailable; trying the next");
-                    tasks::release(&self.db, &charge, self.clock.now()).await?;
+                Err(error @ SubmitError::Unavailable(_)) => {
+                    tracing::warn!(provider = name, %error, "provider unavailable; trying the next");
+                    let failure = Some(SubmitFailure::Unavailable);
+                    tasks::release(&self.db, &charge, failure, self.clock.now()).await?;
                     if health::record_failure(&self.db, name, self.clock.now()).await? {
                         tracing::warn!(provider = name, "provider cooling down");
                     }
-                    self.note_submit_failure(job, name, "unavailable").await?;
+                    self.note_submit_failure(job, name, "unavailable", Some(error.answer()))
+                        .await?;
                 }
-                Err(SubmitError::Rejected(reason)) => {
-                    tracing::warn!(provider = name, %reason, "provider rejected the task");
-                    tasks::release(&self.db, &charge, self.clock.now()).await?;
-                    self.note_submit_failure(job, name, "rejected").await?;
+                Err(error @ SubmitError::Rejected(_)) => {
+                    tracing::warn!(provider = name, %error, "provider rejected the task");
+                    let failure = Some(SubmitFailure::Rejected);
+                    tasks::release(&self.db, &charge, failure, self.clock.now()).await?;
+                    self.note_submit_failure(job, name, "rejected", Some(error.answer())).await?;
                     break;
                 }
             }
@@ -158,6 +173,10 @@ impl Jobs {
                 .await?;
         if moved {
             tasks::accepted_in(&mut tx, charge, task_key).await?;
+        } else {
+            // The job ended (or was taken over) while the provider was answering: nothing will
+            // settle this hold, so it goes now rather than outlive the job.
+            tasks::release_charge_in(&mut tx, charge, now).await?;
         }
         tx.commit().await?;
         self.statuses.forget(&job.id);
@@ -173,8 +192,11 @@ impl Jobs {
         Ok(plan.order.iter().filter_map(|name| self.registry.get(name).cloned()).collect())
     }
 
-    /// The usable providers (not cooling down, within budget) ranked by `FITROOM_ROUTING`, a
-    /// `requested` one first, and why, in words: what one submission decides.
+    /// The order to offer the task in, and why, in words: the providers usable as the plan reads
+    /// them (not cooling down, within budget) ranked by `FITROOM_ROUTING`, a `requested` one
+    /// first, then the unusable ones in the configured order. The plan only orders: each
+    /// provider's reservation decides whether it may take the task (a hold of this very job's
+    /// crashed submission, which that reservation replaces, may make its provider look full here).
     pub async fn plan_route(&self, requested: Option<&str>) -> Result<RoutePlan, JobError> {
         let now = self.clock.now();
         let names = self.registry.names();
@@ -213,16 +235,25 @@ impl Jobs {
                 None => {}
             }
         }
-        Ok(RoutePlan { order: route.order, reason })
+        let mut order = route.order;
+        let everyone = self.registry.failover_order(None, &HashSet::new());
+        order.extend(everyone.iter().map(|p| p.name()).filter(|name| skip.contains(*name)));
+        Ok(RoutePlan { order, reason })
     }
 
+    /// A `submit_failed` step: the provider, what became of the task, and the provider's answer
+    /// when it gave one, e.g. `replicate unavailable (HTTP 503)`.
     async fn note_submit_failure(
         &self,
         job: &Job,
         provider: &str,
         outcome: &str,
+        answer: Option<&str>,
     ) -> Result<(), JobError> {
-        let detail = format!("{provider} {outcome}");
+        let detail = match answer {
+            Some(answer) => format!("{provider} {outcome} ({answer})"),
+            None => format!("{provider} {outcome}"),
+        };
         events::append(
             self.db.pool(),
             &job.id,

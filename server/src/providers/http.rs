@@ -23,7 +23,7 @@ pub(crate) fn client() -> reqwest::Client {
 /// What a failed call was, in the words of the trait.
 pub(crate) fn classify(status: StatusCode, body: &str) -> SubmitError {
     let detail: String = body.chars().take(ERROR_BODY_CHARS).collect();
-    let message = format!("{status}: {detail}");
+    let message = format!("HTTP {}: {detail}", status.as_u16());
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         SubmitError::Unavailable(message)
     } else {
@@ -34,16 +34,27 @@ pub(crate) fn classify(status: StatusCode, body: &str) -> SubmitError {
 /// Sends a request and reads its JSON answer, classifying every way it can fail.
 pub(crate) async fn send_json(request: RequestBuilder) -> Result<Value, SubmitError> {
     // Connection refused, DNS, TLS and timeouts all land here: the provider is unreachable.
-    let response = request.send().await.map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+    let response = request.send().await.map_err(|e| {
+        let answer = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "no connection"
+        } else {
+            "no answer"
+        };
+        SubmitError::Unavailable(format!("{answer}: {e}"))
+    })?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| SubmitError::Unavailable(format!("HTTP {} unread: {e}", status.as_u16())))?;
     if !status.is_success() {
         return Err(classify(status, &text));
     }
     // A 2xx that is not JSON is a broken provider, not a refusal of this task.
-    serde_json::from_str(&text).map_err(|e| {
-        SubmitError::Unavailable(format!("{status} with a body that is not JSON: {e}"))
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| SubmitError::Unavailable(format!("HTTP {} not JSON: {e}", status.as_u16())))
 }
 
 /// The same call for a status query, where the distinction does not matter: the reconciler
@@ -93,11 +104,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_failed_call_answers_with_its_status_and_never_its_body() {
+        let failed = classify(StatusCode::SERVICE_UNAVAILABLE, "token r8_secret is over quota");
+        assert_eq!(failed.answer(), "HTTP 503");
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_unavailable() {
         // Port 9 (discard) is closed on loopback in any test environment we run in.
         let result = send_json(client().get("http://127.0.0.1:9/")).await;
         assert!(matches!(result, Err(SubmitError::Unavailable(_))), "{result:?}");
+        assert_eq!(result.err().map(|e| e.answer().to_owned()).as_deref(), Some("no connection"));
     }
 
     #[test]

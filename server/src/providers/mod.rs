@@ -96,6 +96,8 @@ pub enum WebhookError {
     Malformed(String),
 }
 
+/// Each message starts with the provider's answer in a few words (`HTTP 503`, `timed out`,
+/// `no connection`, …), then `: ` and the detail, which may quote its body or a URL.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     /// Down, overloaded, timed out, 5xx or 429: another provider may take the task.
@@ -104,6 +106,15 @@ pub enum SubmitError {
     /// The provider refused this task (4xx): trying elsewhere would not help it.
     #[error("provider rejected the task: {0}")]
     Rejected(String),
+}
+
+impl SubmitError {
+    /// The provider's answer without the detail, which may quote its body or a URL carrying a
+    /// callback token: what a job's timeline keeps.
+    pub fn answer(&self) -> &str {
+        let (SubmitError::Unavailable(message) | SubmitError::Rejected(message)) = self;
+        message.split_once(": ").map_or(message.as_str(), |(answer, _)| answer)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

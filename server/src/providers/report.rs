@@ -98,8 +98,9 @@ pub(crate) fn from_query(
 pub(crate) fn created_id(answer: &Value) -> Result<String, SubmitError> {
     match answer["id"].as_str().filter(|id| !id.is_empty()) {
         Some(id) => Ok(id.to_owned()),
-        None => Err(SubmitError::Rejected(
-            error_text(&answer["error"]).unwrap_or_else(|| format!("no task id in {answer}")),
-        )),
+        None => Err(SubmitError::Rejected(format!(
+            "no task id: {}",
+            error_text(&answer["error"]).unwrap_or_else(|| answer.to_string())
+        ))),
     }
 }

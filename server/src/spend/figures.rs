@@ -1,6 +1,6 @@
 //! Each provider's figures over the routing window, read from the database so that every process
-//! sees the same: jobs ended, success rate, time from submission to result, spend against budget,
-//! and whether it is usable now.
+//! sees the same: tasks ended, success rate, time from submission to result, spend against
+//! budget, and whether it is usable now.
 
 use fitroom_types::admin::ProviderRow;
 
@@ -41,20 +41,30 @@ impl Measured {
     }
 }
 
+/// What `provider` did with the tasks it was sent that ended since `since`, from the spend
+/// ledger's task rows rather than from the provider a job named at creation: a success is a
+/// settled task; a failure is a task it was sent and did not take (unavailable or rejected) or
+/// one it took whose job failed. Tasks that ended otherwise (a cancel, a crashed submission's
+/// hold) say nothing about the provider and are not counted. Durations run from the job's
+/// submission to its result.
 pub async fn measure(db: &Db, provider: &str, since: Timestamp) -> Result<Measured, sqlx::Error> {
     let counts: (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-         FROM jobs WHERE provider = $1 AND finished_at >= $2",
+        "SELECT CAST(COALESCE(SUM(CASE WHEN t.state = 'settled' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(CASE WHEN t.submit_failure IS NOT NULL \
+                  OR (t.state = 'released' AND t.task_key IS NOT NULL AND j.status = 'failed') \
+                  THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM provider_tasks t JOIN jobs j ON j.id = t.job_id \
+         WHERE t.provider = $1 AND t.resolved_at >= $2",
     )
     .bind(provider)
     .bind(since.millis())
     .fetch_one(db.pool())
     .await?;
     let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT finished_at - submitted_at FROM jobs \
-         WHERE provider = $1 AND finished_at >= $2 AND status = 'succeeded' AND submitted_at IS NOT NULL \
-         ORDER BY finished_at DESC LIMIT $3",
+        "SELECT j.finished_at - j.submitted_at FROM provider_tasks t JOIN jobs j ON j.id = t.job_id \
+         WHERE t.provider = $1 AND t.resolved_at >= $2 AND t.state = 'settled' \
+         AND j.submitted_at IS NOT NULL AND j.finished_at IS NOT NULL \
+         ORDER BY t.resolved_at DESC LIMIT $3",
     )
     .bind(provider)
     .bind(since.millis())
@@ -196,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn the_success_rate_counts_ended_jobs_only() {
+    fn the_success_rate_counts_ended_tasks_only() {
         let m = Measured { succeeded: 3, failed: 1, durations_ms: vec![] };
         assert_eq!(m.success_rate(), Some(0.75));
         assert_eq!(Measured::default().success_rate(), None);

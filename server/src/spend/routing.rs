@@ -1,10 +1,12 @@
 //! Which provider a task goes to first (`FITROOM_ROUTING`), from figures every process reads
-//! alike: prices from the configuration, success and speed from the jobs of the routing window.
+//! alike: prices from the configuration, success and speed from the tasks each provider was sent
+//! that ended in the routing window (`figures::measure`).
 //!
 //! - `ordered`: the `FITROOM_PROVIDERS` order.
 //! - `cheapest`: lowest price first (ties keep the configured order).
 //! - `fastest`: lowest median time from submission to result over the window's successes.
-//! - `reliable`: highest success rate over the window's ended jobs.
+//! - `reliable`: highest success rate over the window's ended tasks, submission failures
+//!   included.
 //! - `balanced`: the highest score `0.4 × success rate + 0.3 × speed + 0.3 × thrift`, where speed
 //!   is the fastest median divided by this provider's (1 for the fastest) and thrift the lowest
 //!   price divided by this one's (1 for the cheapest, and for a free one).
@@ -20,7 +22,7 @@ use std::fmt::Write as _;
 use super::Usd;
 use super::figures::Measured;
 
-/// Below this many ended jobs in the window a provider counts as unmeasured.
+/// Below this many ended tasks in the window a provider counts as unmeasured.
 pub const MIN_SAMPLES: i64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -96,9 +96,18 @@ impl SpendSettings {
         self.budgets.get(provider).copied()
     }
 
-    /// Names the settings mention, to check against the enabled providers.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.prices.keys().chain(self.budgets.keys()).map(String::as_str)
+    /// The first provider the settings name that `enabled` does not list, with the variable that
+    /// names it: a misspelt name would otherwise leave its price unused or its budget unenforced
+    /// without a word.
+    pub fn unknown_name(&self, enabled: &[String]) -> Option<(&'static str, &str)> {
+        let mut named: Vec<(&'static str, &str)> = self
+            .prices
+            .keys()
+            .map(|name| ("FITROOM_PROVIDER_PRICES", name.as_str()))
+            .chain(self.budgets.keys().map(|name| ("FITROOM_PROVIDER_BUDGETS", name.as_str())))
+            .collect();
+        named.sort_unstable();
+        named.into_iter().find(|(_, name)| !enabled.iter().any(|e| e == name))
     }
 }
 
@@ -145,6 +154,17 @@ mod tests {
         assert!(SpendSettings::parse(Some("replicate=-1"), None).is_err());
         assert!(SpendSettings::parse(None, Some("replicate=25")).is_err());
         assert!(SpendSettings::parse(None, Some("replicate=25/week")).is_err());
+    }
+
+    #[test]
+    fn a_name_no_enabled_provider_has_is_found_with_its_variable() {
+        let enabled = ["replicate".to_owned(), "fal".to_owned()];
+        let fine = SpendSettings::parse(Some("replicate=0.01"), Some("fal=5/day")).unwrap();
+        assert_eq!(fine.unknown_name(&enabled), None);
+        let price = SpendSettings::parse(Some("replicate=0.01,replicat=0.02"), None).unwrap();
+        assert_eq!(price.unknown_name(&enabled), Some(("FITROOM_PROVIDER_PRICES", "replicat")));
+        let budget = SpendSettings::parse(None, Some("fashn=5/day")).unwrap();
+        assert_eq!(budget.unknown_name(&enabled), Some(("FITROOM_PROVIDER_BUDGETS", "fashn")));
     }
 
     #[test]

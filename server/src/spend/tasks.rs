@@ -29,9 +29,21 @@ pub enum Reservation {
     OverBudget {
         committed: Usd,
     },
+    /// The provider is cooling down after consecutive submission failures.
+    Cooling,
+    /// The job is no longer queued (canceled, failed, or submitted by someone else meanwhile):
+    /// nothing is held, and its task must not be sent.
+    JobMovedOn,
 }
 
-/// Reserves `estimate` for a task of `job` at `provider`, against `budget` when it has one.
+/// Decides whether a task of `job` may go to `provider` now and, when it may, reserves
+/// `estimate` against `budget` (when it has one), in one transaction: the job is still queued,
+/// the provider is not cooling down, and the budget has room, as that transaction reads them.
+///
+/// A queued job holds one task's cost at a time: a hold its earlier submission left behind (a
+/// crash between the provider's answer and its record) is released here. A retry of this
+/// transaction after a commit that reported an error finds its own hold and reserves nothing
+/// twice.
 pub async fn reserve(
     db: &Db,
     job: &JobId,
@@ -40,12 +52,48 @@ pub async fn reserve(
     budget: Option<Budget>,
     now: Timestamp,
 ) -> Result<Reservation, sqlx::Error> {
+    let id = uuid::Uuid::now_v7().to_string();
     with_retry(|| async {
-        let id = uuid::Uuid::now_v7().to_string();
         let mut tx = db.pool().begin().await?;
+        // A write first, so that SQLite takes its write lock before reading anything; on
+        // PostgreSQL it locks the job's row, so that a cancel or a failure of the job either
+        // waits for this hold (and releases it) or is seen here, and no hold outlives its job.
+        let queued = sqlx::query(
+            "UPDATE jobs SET lease_until = lease_until WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(job.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if queued == 0 {
+            tx.rollback().await?;
+            return Ok(Reservation::JobMovedOn);
+        }
+        let held: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM provider_tasks WHERE job_id = $1 AND state = 'held'")
+                .bind(job.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        if held.iter().any(|(h,)| *h == id) {
+            tx.rollback().await?;
+            return Ok(Reservation::Reserved(TaskCharge(id.clone())));
+        }
+        let cooling: Option<(i64,)> = sqlx::query_as(
+            "SELECT cooling_until FROM provider_health WHERE provider = $1 AND cooling_until > $2",
+        )
+        .bind(provider)
+        .bind(now.millis())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if cooling.is_some() {
+            tx.rollback().await?;
+            return Ok(Reservation::Cooling);
+        }
+        for (stale,) in &held {
+            release_in(&mut tx, stale, None, now).await?;
+        }
         let period = budget.map(|b| (b.period.as_str(), b.period.start(now).millis()));
         if let (Some(budget), Some((period, start))) = (budget, period) {
-            // A write first, so that SQLite takes its write lock before reading anything.
             sqlx::query(
                 "INSERT INTO provider_budgets (provider, period, period_start, committed_micros) \
                  VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
@@ -78,6 +126,8 @@ pub async fn reserve(
                 .bind(start)
                 .fetch_one(&mut *tx)
                 .await?;
+                // The stale holds stay until the job ends or the next reservation: nothing here
+                // is written.
                 tx.rollback().await?;
                 return Ok(Reservation::OverBudget { committed: Usd::from_micros(committed) });
             }
@@ -96,7 +146,7 @@ pub async fn reserve(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Reservation::Reserved(TaskCharge(id)))
+        Ok(Reservation::Reserved(TaskCharge(id.clone())))
     })
     .await
 }
@@ -182,25 +232,71 @@ pub async fn resolve_job_in(
     Ok(())
 }
 
-/// Releases one hold whose submission failed; nothing when it was already resolved.
-pub async fn release(db: &Db, charge: &TaskCharge, now: Timestamp) -> Result<(), sqlx::Error> {
+/// How a provider answered a task it was sent and did not take: what its success rate counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitFailure {
+    Unavailable,
+    Rejected,
+}
+
+impl SubmitFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmitFailure::Unavailable => "unavailable",
+            SubmitFailure::Rejected => "rejected",
+        }
+    }
+}
+
+/// Releases one hold whose task was not taken: the provider refused it or could not take it
+/// (`failure`, which its success rate counts), or the job moved on before the acceptance was
+/// recorded (`None`). Nothing when it was already resolved.
+pub async fn release(
+    db: &Db,
+    charge: &TaskCharge,
+    failure: Option<SubmitFailure>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
     with_retry(|| async {
         let mut tx = db.pool().begin().await?;
-        let row: Option<(String, i64, Option<String>, Option<i64>)> = sqlx::query_as(
-            "UPDATE provider_tasks SET state = 'released', resolved_at = $1 \
-             WHERE id = $2 AND state = 'held' \
-             RETURNING provider, estimate_micros, period, period_start",
-        )
-        .bind(now.millis())
-        .bind(charge.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((provider, estimate, period, start)) = row {
-            adjust_budget(&mut tx, &provider, period.as_deref(), start, -estimate).await?;
-        }
+        release_in(&mut tx, charge.as_str(), failure, now).await?;
         tx.commit().await
     })
     .await
+}
+
+/// `release`, inside the caller's transaction.
+pub async fn release_charge_in(
+    conn: &mut AnyConnection,
+    charge: &TaskCharge,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    release_in(conn, charge.as_str(), None, now).await
+}
+
+/// A released hold: its provider, estimate and budget period.
+type HoldRow = (String, i64, Option<String>, Option<i64>);
+
+async fn release_in(
+    conn: &mut AnyConnection,
+    id: &str,
+    failure: Option<SubmitFailure>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let row: Option<HoldRow> = sqlx::query_as(
+        "UPDATE provider_tasks SET state = 'released', resolved_at = $1, submit_failure = $2 \
+         WHERE id = $3 AND state = 'held' \
+         RETURNING provider, estimate_micros, period, period_start",
+    )
+    .bind(now.millis())
+    .bind(failure.map(SubmitFailure::as_str))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((provider, estimate, period, start)) = row {
+        adjust_budget(conn, &provider, period.as_deref(), start, -estimate).await?;
+    }
+    Ok(())
 }
 
 async fn adjust_budget(

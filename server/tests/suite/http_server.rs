@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
+use fitroom_server::clock::Clock;
 use fitroom_server::{AppState, Config};
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 use reqwest::multipart::{Form, Part};
@@ -156,8 +157,8 @@ impl Server {
 async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t: TestDb) {
     let settings = [
         ("FITROOM_LOCAL_WEBHOOK_COPIES", "3"),
-        ("FITROOM_PROVIDER_PRICES", "local=0.5"),
-        ("FITROOM_PROVIDER_BUDGETS", "local=10/day"),
+        ("FITROOM_PROVIDER_PRICES", "local=0.1"),
+        ("FITROOM_PROVIDER_BUDGETS", "local=0.3/day"),
     ];
     let server = Server::start(t, &settings).await;
     server.sign_up("ann@example.com").await;
@@ -220,8 +221,9 @@ async fn a_generation_goes_from_upload_to_a_stored_result_and_is_charged_once(t:
     );
     // The provider's economics, from the database: one task settled at its price.
     for line in [
-        "fitroom_provider_spend_usd{provider=\"local\"} 0.5",
-        "fitroom_provider_budget_remaining_usd{provider=\"local\"} 9.5",
+        "fitroom_provider_spend_usd{provider=\"local\"} 0.1",
+        // Exactly: 0.3 - 0.1 in floating point is 0.19999999999999998.
+        "fitroom_provider_budget_remaining_usd{provider=\"local\"} 0.2\n",
         "fitroom_provider_success_rate{provider=\"local\"} 1",
         "fitroom_provider_cooling_down{provider=\"local\"} 0",
         "fitroom_provider_latency_seconds{provider=\"local\",quantile=\"0.5\"}",
@@ -358,6 +360,50 @@ async fn without_credits_nothing_is_created(t: TestDb) {
     assert_eq!(server.t.count("holds").await, 0);
 }
 
+async fn readiness_and_generations_answer_503_while_no_provider_is_usable(t: TestDb) {
+    let budget =
+        [("FITROOM_PROVIDER_PRICES", "local=1"), ("FITROOM_PROVIDER_BUDGETS", "local=1/day")];
+    let server = Server::start(t, &budget).await;
+    server.sign_up("ann@example.com").await;
+    let ready = || async {
+        let r = server.http.get(format!("{}/readyz", server.base)).send().await.expect("readyz");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.expect("json");
+        (
+            status,
+            body["checks"]["providers"]["status"].clone(),
+            body["providers"]["local"]["status"].clone(),
+        )
+    };
+    let refused_writing_nothing = || async {
+        let before = (server.t.snapshot().await, server.t.count("provider_tasks").await);
+        let (status, body) = server.generate(None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("no_provider_available")));
+        assert_eq!((server.t.snapshot().await, server.t.count("provider_tasks").await), before);
+    };
+    assert_eq!(ready().await, (200, json!("ok"), json!("ok")));
+
+    // Cooling down, as the database says for every process.
+    let now = server.t.clock.now();
+    for _ in 0..fitroom_server::spend::health::FAILURES_BEFORE_COOL_DOWN {
+        fitroom_server::spend::health::record_failure(&server.state.db, "local", now)
+            .await
+            .expect("failure");
+    }
+    assert_eq!(ready().await, (503, json!("unavailable"), json!("cooling_down")));
+    refused_writing_nothing().await;
+
+    // Over budget once the cool-down is over: the day's one task is spent.
+    server.t.clock.advance_millis(fitroom_server::spend::health::COOL_DOWN_MS + 1);
+    assert_eq!(ready().await.0, 200);
+    let (status, created) = server.generate(None).await;
+    assert_eq!(status, 202, "{created}");
+    server.wait_finished(created["id"].as_str().expect("id")).await;
+    assert_eq!(ready().await, (503, json!("unavailable"), json!("over_budget")));
+    refused_writing_nothing().await;
+    server.t.assert_verified().await;
+}
+
 /// Every step of the flow where a crash can happen: after it, a restarted process's reconciler
 /// finishes every job (either way), no hold stays open, and the ledger verifies.
 const CRASH_POINTS: &[&str] = fitroom_server::jobs::FAULT_POINTS;
@@ -491,4 +537,5 @@ crate::on_both_databases!(
     a_signed_webhook_cannot_be_pointed_at_another_job_by_its_url,
     the_same_idempotency_key_makes_one_generation,
     without_credits_nothing_is_created,
+    readiness_and_generations_answer_503_while_no_provider_is_usable,
 );

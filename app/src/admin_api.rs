@@ -17,14 +17,24 @@ mod guard {
 
     use crate::api::server::{failure, state, user};
 
-    /// The signed-in admin; `not_found` for anyone else, as the REST console answers.
-    pub async fn admin() -> Result<Admin, ServerFnError> {
+    /// The signed-in admin, if the session is an admin's.
+    pub async fn admin_if_any() -> Result<Option<Admin>, ServerFnError> {
         let state = state()?;
-        let user = user().await?.ok_or_else(|| failure(ApiError::not_found()))?;
-        Admin::of(&state, user)
-            .await
-            .map_err(failure)?
-            .ok_or_else(|| failure(ApiError::not_found()))
+        match user().await? {
+            Some(user) => Admin::of(&state, user).await.map_err(failure),
+            None => Ok(None),
+        }
+    }
+
+    /// The signed-in admin; `not_found` for anyone else, as the REST console answers, with its
+    /// status: a console function is as absent to them as the console's pages.
+    pub async fn admin() -> Result<Admin, ServerFnError> {
+        admin_if_any().await?.ok_or_else(|| {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::NOT_FOUND);
+            }
+            failure(ApiError::not_found())
+        })
     }
 
     /// Back to `page` with the outcome of a write: done, or the API's message for what failed.
@@ -40,10 +50,7 @@ mod guard {
 /// The admin's address when the session is an admin's, else `None`.
 #[server(prefix = "/_fn")]
 pub async fn console_admin() -> Result<Option<String>, ServerFnError> {
-    match guard::admin().await {
-        Ok(admin) => Ok(Some(admin.email)),
-        Err(_) => Ok(None),
-    }
+    Ok(guard::admin_if_any().await.ok().flatten().map(|admin| admin.email))
 }
 
 #[server(prefix = "/_fn")]

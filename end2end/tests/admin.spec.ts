@@ -36,6 +36,20 @@ test("every console page is 404 for a visitor and for a shopper", async ({ brows
   }
   await page.goto("/admin");
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+
+  // The console's server functions, whose addresses any admin page shows in its forms, are as
+  // absent: 404, and nothing changes.
+  const admin = await newAdmin(browser, false);
+  const me = await (await page.request.get("/api/me")).json();
+  await admin.goto(`/admin/users/${me.id}`);
+  const action = await admin.locator("form", { has: admin.getByRole("button", { name: "Grant credits" }) }).getAttribute("action");
+  expect(action).toMatch(/^\/_fn\//);
+  const form = { user_id: me.id, amount: "50", expires_in_days: "", reason: "not an admin" };
+  for (const [who, client] of [["a visitor", (await browser.newContext()).request], ["a shopper", page.request]] as const) {
+    const r = await client.post(action!, { form, maxRedirects: 0 });
+    expect(r.status(), `a console function as ${who}`).toBe(404);
+  }
+  expect((await (await page.request.get("/api/credits")).json()).available).toBe(3);
 });
 
 test("an admin grants credits with a reason, without JavaScript, and the audit log keeps it", async ({ browser }) => {

@@ -117,9 +117,10 @@ impl AppState {
 }
 
 impl AppState {
-    /// Upkeep no request should pay for: recorded durations folded into their histograms every
-    /// ten seconds, limits forgotten once their budget is whole again and garments from links
-    /// past their retention deleted every minute.
+    /// Upkeep no request should pay for: recorded durations folded into their histograms and
+    /// deleted accounts whose erasure was cut off finished every ten seconds, limits forgotten
+    /// once their budget is whole again and garments from links past their retention deleted
+    /// every minute.
     pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
@@ -128,6 +129,10 @@ impl AppState {
             for tick in 0u64.. {
                 every.tick().await;
                 state.jobs.metrics.upkeep();
+                let erasures = crate::privacy::erasure::finish_pending(&state).await;
+                if erasures != Default::default() {
+                    tracing::info!(?erasures, "pending account erasures");
+                }
                 if tick % 6 == 0
                     && let Err(e) = state.limits.prune().await
                 {

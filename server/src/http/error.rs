@@ -238,6 +238,7 @@ impl From<JobError> for ApiError {
                 format!("You already have {n} generations running. Wait for one to finish."),
             ),
             JobError::NotFound => ApiError::not_found(),
+            JobError::AccountClosed => ApiError::unauthenticated(),
             JobError::NoProviderAvailable => ApiError::new(
                 ErrorCode::NoProviderAvailable,
                 "No provider can take a try-on right now. Please try again in a minute.",

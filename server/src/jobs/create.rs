@@ -111,6 +111,17 @@ impl Jobs {
             let mut tx = LedgerTx::begin(&self.ledger, &request.user).await?;
             let result = async {
                 let conn = tx.conn().await?;
+                // Read under the user's lock, which the deletion's mark also takes: either this
+                // job commits first and the erasure finds it, or the mark does and nothing is
+                // written (another process may trust the ended session for a moment).
+                let open: Option<(i64,)> =
+                    sqlx::query_as("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL")
+                        .bind(request.user.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if open.is_none() {
+                    return Err(JobError::AccountClosed);
+                }
                 if let Some(key) = &request.idempotency_key {
                     let found: Option<(String, Option<String>)> = sqlx::query_as("SELECT id, request_digest FROM jobs WHERE user_id = $1 AND idempotency_key = $2")
                         .bind(request.user.as_str())
@@ -231,12 +242,23 @@ impl Jobs {
             self.fail_for_missing_inputs(&id, [Some(&person_key), garment_key.as_deref()]).await?;
             return Ok(Created::New(self.load(&id).await?.ok_or(JobError::NotFound)?));
         }
-        sqlx::query("UPDATE jobs SET person_key = $1, garment_key = $2 WHERE id = $3")
-            .bind(&person_key)
-            .bind(garment_key.as_deref())
-            .bind(id.as_str())
-            .execute(self.db.pool())
-            .await?;
+        // Named only while the generation is not deleted: an account erased while the inputs
+        // were on their way has already deleted every key of this job, so they go here.
+        let named = sqlx::query(
+            "UPDATE jobs SET person_key = $1, garment_key = $2 WHERE id = $3 AND deleted_at IS NULL",
+        )
+        .bind(&person_key)
+        .bind(garment_key.as_deref())
+        .bind(id.as_str())
+        .execute(self.db.pool())
+        .await?;
+        if named.rows_affected() == 0 {
+            tracing::info!(job = %id, "the generation was deleted while its inputs were stored; deleting them");
+            for key in std::iter::once(&person_key).chain(&garment_key) {
+                self.storage.delete(key).await?;
+            }
+            return Err(JobError::NotFound);
+        }
         self.faults.check("create:after_inputs")?;
 
         let job = self.load(&id).await?.ok_or(JobError::NotFound)?;

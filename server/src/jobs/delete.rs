@@ -2,6 +2,7 @@
 //! had in storage goes, including a result copied after the job had already ended.
 
 use crate::ids::{JobId, UserId};
+use crate::jobs::erase::FORGET_PROVIDER_LINKS;
 use crate::jobs::mirror::result_keys;
 use crate::jobs::{JobError, Jobs};
 
@@ -14,7 +15,9 @@ impl Jobs {
         }
         // Marked first, then emptied: a crash in between leaves objects nothing references,
         // which the storage sweep removes, never a generation whose images are gone.
-        sqlx::query("UPDATE jobs SET deleted_at = $1 WHERE id = $2 AND user_id = $3")
+        sqlx::query(&format!(
+            "UPDATE jobs SET deleted_at = $1, {FORGET_PROVIDER_LINKS} WHERE id = $2 AND user_id = $3"
+        ))
             .bind(self.clock.now().millis())
             .bind(id.as_str())
             .bind(user.as_str())

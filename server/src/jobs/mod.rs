@@ -11,6 +11,7 @@
 //! | one process at a time on a job (submission, copy, poll) | `lease.rs` |
 //! | overdue jobs and holds are finished | `reconciler.rs` |
 //! | input photos are deleted once the retention has passed | `retention.rs` |
+//! | an account's generations are erased with it | `erase.rs` |
 //! | the shopper cancels or deletes | `cancel.rs`, `delete.rs` |
 //! | the timeline of every step | `events.rs` |
 //! | outputs are downloaded under address and size rules | `download.rs` |
@@ -40,6 +41,7 @@ use std::sync::Arc;
 
 pub use create::{Created, NewGeneration};
 pub use download::DownloadPolicy;
+pub use erase::ErasedJobs;
 pub use events::{EventKind, JobEvent};
 pub use failure::FailureCode;
 pub use mirror::MAX_OUTPUT_BYTES;
@@ -83,6 +85,8 @@ pub enum JobError {
     TooManyJobs(u32),
     #[error("no such generation")]
     NotFound,
+    #[error("the account is deleted")]
+    AccountClosed,
     #[error("every provider is cooling down or over budget")]
     NoProviderAvailable,
     #[error("the Idempotency-Key was used for a different request")]

@@ -1,29 +1,81 @@
 //! A shopper's photos are kept only while a generation needs them: their input photos are
 //! deleted from storage `FITROOM_INPUT_RETENTION_HOURS` after the job ends (0: at the next
-//! sweep), and the job forgets their keys (docs/api.md, Configuration). Results go after
-//! `FITROOM_RESULT_RETENTION_DAYS` when that is set, else when the shopper deletes the generation.
+//! sweep), and the job forgets their keys and the provider's links to its images (docs/api.md,
+//! Configuration). Results go after `FITROOM_RESULT_RETENTION_DAYS` when that is set, else when
+//! the shopper deletes the generation.
 //!
-//! Safe with several processes sweeping at once: deleting an object that is gone is not an
-//! error, and clearing the keys twice changes nothing.
+//! Safe with several processes sweeping at once: each row is claimed before its objects are
+//! deleted (`sweep_after`, like the reconciler's leases), so two processes split a batch
+//! instead of both working all of it. A row whose deletion fails is left alone for a back-off
+//! that doubles with each failure, so rows that keep failing never head every batch.
 
+use crate::clock::Timestamp;
 use crate::ids::JobId;
-use crate::jobs::Jobs;
+use crate::jobs::erase::FORGET_PROVIDER_LINKS;
 use crate::jobs::reconciler::Pass;
+use crate::jobs::{JobError, Jobs};
 
 const BATCH: i64 = 100;
+/// How long a sweep may work on a row before another process may take it over.
+const LEASE_SECS: i64 = 300;
+/// The wait after a row's first failure; it doubles with each further one, up to `MAX_BACKOFF_SECS`.
+const BACKOFF_SECS: i64 = 60;
+const MAX_BACKOFF_SECS: i64 = 6 * 3_600;
+
+/// Jobs that keep input photos, or the provider's link to an image.
+const KEEPING_INPUTS: &str =
+    "(person_key IS NOT NULL OR garment_key IS NOT NULL OR output_url IS NOT NULL)";
+/// Jobs that keep a result.
+const KEEPING_RESULT: &str = "result_key IS NOT NULL";
+
+/// Rows nobody works on and that are not backing off, at `$1`.
+const UNCLAIMED: &str = "(sweep_after IS NULL OR sweep_after <= $1)";
+
+/// How long a row waits after its `failures`-th failure in a row.
+fn backoff_secs(failures: i64) -> i64 {
+    let doublings = u32::try_from(failures.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    BACKOFF_SECS.saturating_mul(1 << doublings).min(MAX_BACKOFF_SECS)
+}
 
 /// A job whose photos are due: its id and its two input keys.
-type Due = (String, Option<String>, Option<String>);
+type InputsRow = (String, Option<String>, Option<String>);
 
-/// The rows a sweep found due, or `None` when reading them failed (logged and counted: the
-/// next pass tries again).
-fn due_rows<T>(rows: Result<Vec<T>, sqlx::Error>, what: &str, pass: &mut Pass) -> Option<Vec<T>> {
-    match rows {
-        Ok(rows) => Some(rows),
-        Err(e) => {
-            tracing::error!(error = %e, what, "reading the jobs whose stored images are due failed");
-            pass.failures += 1;
-            None
+/// What a sweep deletes from one due row.
+enum Due {
+    /// The input photos (either may be gone already); the provider's links go with them.
+    Inputs(Option<String>, Option<String>),
+    /// The stored result.
+    Result(String),
+}
+
+impl Due {
+    /// The rows this sweep is for: a claim matches only while the row still is one, so a row
+    /// another process swept since it was read is not swept again.
+    fn keeping(&self) -> &'static str {
+        match self {
+            Due::Inputs(..) => KEEPING_INPUTS,
+            Due::Result(_) => KEEPING_RESULT,
+        }
+    }
+
+    /// Forgets what was deleted and gives the claim back: `$1` the job, `$2` the time.
+    fn forget_sql(&self) -> String {
+        let forgotten = match self {
+            Due::Inputs(..) => "person_key = NULL, garment_key = NULL",
+            Due::Result(_) => "result_key = NULL, result_deleted_at = $2",
+        };
+        format!(
+            "UPDATE jobs SET {forgotten}, {FORGET_PROVIDER_LINKS}, sweep_after = NULL, \
+             sweep_failures = 0 WHERE id = $1"
+        )
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        match self {
+            Due::Inputs(person, garment) => {
+                [person, garment].into_iter().flatten().map(String::as_str).collect()
+            }
+            Due::Result(key) => vec![key],
         }
     }
 }
@@ -34,24 +86,14 @@ impl Jobs {
         let hours =
             i64::try_from(self.config.input_retention_hours).unwrap_or(i64::MAX / 3_600_000);
         let cutoff = self.clock.now().plus_millis(-hours.saturating_mul(3_600_000));
-        let due: Result<Vec<Due>, _> = sqlx::query_as(
-            "SELECT id, person_key, garment_key FROM jobs \
-             WHERE (person_key IS NOT NULL OR garment_key IS NOT NULL) \
-             AND finished_at IS NOT NULL AND finished_at <= $1 ORDER BY finished_at LIMIT $2",
-        )
-        .bind(cutoff.millis())
-        .bind(BATCH)
-        .fetch_all(self.db.pool())
-        .await;
-        let Some(due) = due_rows(due, "photos", pass) else { return };
+        let columns = "id, person_key, garment_key";
+        let Some(due) = self.due::<InputsRow>(columns, KEEPING_INPUTS, cutoff, pass).await else {
+            return;
+        };
         for (id, person, garment) in due {
-            let id = JobId::from_string(id);
-            match self.forget_inputs(&id, [person, garment].into_iter().flatten()).await {
-                Ok(()) => pass.deleted_inputs += 1,
-                Err(e) => {
-                    tracing::warn!(job = %id, error = %e, "deleting a job's photos failed; will try again");
-                    pass.failures += 1;
-                }
+            if self.sweep_row(&JobId::from_string(id), Due::Inputs(person, garment), pass).await {
+                pass.deleted_inputs += 1;
+                self.metrics.count("fitroom_reconciler_actions", &[("action", "delete_inputs")]);
             }
         }
     }
@@ -65,57 +107,128 @@ impl Jobs {
             return;
         }
         let cutoff = self.clock.now().plus_millis(-days.saturating_mul(86_400_000));
-        let due: Result<Vec<(String, String)>, _> = sqlx::query_as(
-            "SELECT id, result_key FROM jobs WHERE result_key IS NOT NULL \
-             AND finished_at IS NOT NULL AND finished_at <= $1 ORDER BY finished_at LIMIT $2",
-        )
-        .bind(cutoff.millis())
-        .bind(BATCH)
-        .fetch_all(self.db.pool())
-        .await;
-        let Some(due) = due_rows(due, "results", pass) else { return };
+        let columns = "id, result_key";
+        let Some(due) = self.due::<(String, String)>(columns, KEEPING_RESULT, cutoff, pass).await
+        else {
+            return;
+        };
         for (id, key) in due {
-            let id = JobId::from_string(id);
-            let forgotten = async {
-                self.storage.delete(&key).await?;
-                sqlx::query(
-                    "UPDATE jobs SET result_key = NULL, result_deleted_at = $1 WHERE id = $2",
-                )
-                .bind(self.clock.now().millis())
-                .bind(id.as_str())
-                .execute(self.db.pool())
-                .await?;
-                self.statuses.forget(&id);
-                Ok::<_, crate::jobs::JobError>(())
-            }
-            .await;
-            match forgotten {
-                Ok(()) => {
-                    pass.deleted_results += 1;
-                    self.metrics
-                        .count("fitroom_reconciler_actions", &[("action", "delete_result")]);
-                }
-                Err(e) => {
-                    tracing::warn!(job = %id, error = %e, "deleting a job's result failed; will try again");
-                    pass.failures += 1;
-                }
+            if self.sweep_row(&JobId::from_string(id), Due::Result(key), pass).await {
+                pass.deleted_results += 1;
+                self.metrics.count("fitroom_reconciler_actions", &[("action", "delete_result")]);
             }
         }
     }
 
-    async fn forget_inputs(
+    /// A batch of the rows that ended by `cutoff`, still keep what `keeping` names and that
+    /// nobody holds, oldest first; `None` when reading them failed (logged and counted: the next
+    /// pass tries again).
+    async fn due<T>(
         &self,
-        id: &JobId,
-        keys: impl Iterator<Item = String>,
-    ) -> Result<(), crate::jobs::JobError> {
-        for key in keys {
-            self.storage.delete(&key).await?;
+        columns: &str,
+        keeping: &str,
+        cutoff: Timestamp,
+        pass: &mut Pass,
+    ) -> Option<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {columns} FROM jobs WHERE {keeping} AND finished_at IS NOT NULL \
+             AND finished_at <= $2 AND {UNCLAIMED} ORDER BY finished_at LIMIT $3"
+        ))
+        .bind(self.clock.now().millis())
+        .bind(cutoff.millis())
+        .bind(BATCH)
+        .fetch_all(self.db.pool())
+        .await;
+        match rows {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                tracing::error!(error = %e, keeping, "reading the jobs whose stored images are due failed");
+                pass.failures += 1;
+                None
+            }
         }
-        sqlx::query("UPDATE jobs SET person_key = NULL, garment_key = NULL WHERE id = $1")
+    }
+
+    /// Claims the row, deletes its due objects and forgets them; true when this process did.
+    /// A row another process holds is skipped; a failure backs the row off.
+    async fn sweep_row(&self, id: &JobId, due: Due, pass: &mut Pass) -> bool {
+        match self.claim_for_sweep(id, &due).await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "claiming a job for the retention sweep failed");
+                pass.failures += 1;
+                return false;
+            }
+        }
+        let Err(e) = self.delete_due(id, &due).await else { return true };
+        tracing::warn!(job = %id, error = %e, "deleting a job's stored images failed; will try again after a back-off");
+        pass.failures += 1;
+        if let Err(e) = self.back_off_sweep(id).await {
+            // The lease runs out by itself: the row is tried again then.
+            tracing::warn!(job = %id, error = %e, "backing off a job's retention sweep failed");
+        }
+        false
+    }
+
+    async fn claim_for_sweep(&self, id: &JobId, due: &Due) -> Result<bool, JobError> {
+        let now = self.clock.now();
+        let claimed = sqlx::query(&format!(
+            "UPDATE jobs SET sweep_after = $2 WHERE id = $3 AND {UNCLAIMED} AND {}",
+            due.keeping()
+        ))
+        .bind(now.millis())
+        .bind(now.plus_secs(LEASE_SECS).millis())
+        .bind(id.as_str())
+        .execute(self.db.pool())
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn delete_due(&self, id: &JobId, due: &Due) -> Result<(), JobError> {
+        for key in due.keys() {
+            self.storage.delete(key).await?;
+        }
+        let sql = due.forget_sql();
+        let mut forget = sqlx::query(&sql).bind(id.as_str());
+        if let Due::Result(_) = due {
+            forget = forget.bind(self.clock.now().millis());
+        }
+        forget.execute(self.db.pool()).await?;
+        self.statuses.forget(id);
+        Ok(())
+    }
+
+    async fn back_off_sweep(&self, id: &JobId) -> Result<(), JobError> {
+        let (failures,): (i64,) = sqlx::query_as("SELECT sweep_failures FROM jobs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(self.db.pool())
+            .await?;
+        let failures = failures + 1;
+        let next = self.clock.now().plus_secs(backoff_secs(failures));
+        sqlx::query("UPDATE jobs SET sweep_failures = $1, sweep_after = $2 WHERE id = $3")
+            .bind(failures)
+            .bind(next.millis())
             .bind(id.as_str())
             .execute(self.db.pool())
             .await?;
-        self.metrics.count("fitroom_reconciler_actions", &[("action", "delete_inputs")]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_row_waits_longer_after_each_failure_up_to_six_hours() {
+        assert_eq!(backoff_secs(1), 60);
+        assert_eq!(backoff_secs(2), 120);
+        assert_eq!(backoff_secs(5), 960);
+        assert_eq!(backoff_secs(30), MAX_BACKOFF_SECS);
+        assert_eq!(backoff_secs(i64::MAX), MAX_BACKOFF_SECS);
     }
 }

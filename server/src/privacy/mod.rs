@@ -2,6 +2,7 @@
 //! everything Fitroom keeps about them (`export`), and erasure (`deletion`).
 
 pub mod deletion;
+pub mod erasure;
 pub mod export;
 
 use crate::accounts::AccountsError;
@@ -25,4 +26,8 @@ pub enum PrivacyError {
     Garments(#[from] crate::garments::GarmentError),
     #[error("writing the export failed: {0}")]
     Export(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Fault(#[from] crate::fault::InjectedFault),
 }

@@ -1,6 +1,6 @@
 //! An account's life (issue 19): mail over real SMTP, verification with the sign-up credits
-//! granted once, password reset by a single-use link, sessions seen and ended, export, deletion
-//! that leaves nothing in storage, retention of results and the sweep of orphans.
+//! granted once, password reset by a single-use link, sessions seen and ended, export (deletion:
+//! `account_deletion`), retention of results and the sweep of orphans.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -571,99 +571,6 @@ async fn an_export_holds_every_stored_image_byte_for_byte(t: TestDb) {
     assert!(!server.data_dir().join("tmp").exists(), "nothing written to disk");
 }
 
-/// Every object in storage whose key names one of `jobs`.
-async fn objects_of(server: &Server, jobs: &[String]) -> Vec<String> {
-    let mut found = Vec::new();
-    for prefix in ["inputs/", "results/"] {
-        for object in server.state.storage.list(prefix).await.expect("list") {
-            if jobs.iter().any(|j| object.key.contains(j.as_str())) {
-                found.push(object.key);
-            }
-        }
-    }
-    found
-}
-
-async fn deleting_an_account_leaves_none_of_its_objects_and_frees_the_address(server: Server) {
-    server.sign_up("ann@example.com").await;
-    let mut jobs = Vec::new();
-    let (_, done) = server.generate(None).await;
-    jobs.push(done["id"].as_str().expect("id").to_owned());
-    assert_eq!(server.wait_finished(&jobs[0]).await["status"], "succeeded");
-    let (_, running) = server.generate(None).await;
-    jobs.push(running["id"].as_str().expect("id").to_owned());
-    assert!(!objects_of(&server, &jobs).await.is_empty());
-
-    let wrong = server
-        .http
-        .delete(format!("{}/api/me", server.base))
-        .json(&json!({"password": "nope"}))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(wrong.status(), 401);
-    let r = server
-        .http
-        .delete(format!("{}/api/me", server.base))
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(r.status(), 204);
-    // A result the provider still sends for the canceled job is not kept.
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert_eq!(
-        objects_of(&server, &jobs).await,
-        Vec::<String>::new(),
-        "nothing of the account in storage"
-    );
-    assert_eq!(me_status(&server.http, &server).await, 401);
-    let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE state = 'open'")
-        .fetch_one(server.t.db.pool())
-        .await
-        .expect("holds");
-    assert_eq!(open, 0, "the running generation's hold was released");
-    let emails: Vec<(String,)> = sqlx::query_as("SELECT email FROM users")
-        .fetch_all(server.t.db.pool())
-        .await
-        .expect("users");
-    assert!(emails.iter().all(|(e,)| !e.contains("ann")), "{emails:?}");
-    server.t.assert_verified().await;
-    let again = cookie_client();
-    server.sign_up_as(&again, "ann@example.com").await;
-}
-
-async fn deleting_an_account_on_local_storage(t: TestDb) {
-    deleting_an_account_leaves_none_of_its_objects_and_frees_the_address(
-        Server::start(t, &[]).await,
-    )
-    .await;
-}
-
-async fn deleting_an_account_on_s3(t: TestDb) {
-    let var =
-        |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is set by scripts/test.sh"));
-    let (endpoint, bucket, key, secret) = (
-        var("FITROOM_TEST_S3_ENDPOINT"),
-        var("FITROOM_TEST_S3_BUCKET"),
-        var("FITROOM_TEST_S3_ACCESS_KEY"),
-        var("FITROOM_TEST_S3_SECRET_KEY"),
-    );
-    let server = Server::start(
-        t,
-        &[
-            ("FITROOM_STORAGE", "s3"),
-            ("S3_ENDPOINT", &endpoint),
-            ("S3_BUCKET", &bucket),
-            ("S3_REGION", "us-east-1"),
-            ("S3_ACCESS_KEY_ID", &key),
-            ("S3_SECRET_ACCESS_KEY", &secret),
-        ],
-    )
-    .await;
-    deleting_an_account_leaves_none_of_its_objects_and_frees_the_address(server).await;
-}
-
 async fn results_go_after_the_retention_and_orphans_after_an_hour(t: TestDb) {
     let server = Server::start(t, &[("FITROOM_RESULT_RETENTION_DAYS", "2")]).await;
     server.sign_up("ann@example.com").await;
@@ -738,7 +645,5 @@ crate::on_both_databases!(
     sessions_are_listed_and_ended_one_at_a_time_or_all_at_once,
     an_export_holds_the_account_its_generations_ledger_and_every_image,
     an_export_holds_every_stored_image_byte_for_byte,
-    deleting_an_account_on_local_storage,
-    deleting_an_account_on_s3,
     results_go_after_the_retention_and_orphans_after_an_hour,
 );

@@ -13,14 +13,14 @@ use fitroom_server::Config;
 use fitroom_server::clock::Timestamp;
 use fitroom_server::ids::{JobId, UserId};
 use fitroom_server::jobs::{
-    Created, Job, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport,
+    Created, Job, JobError, JobStatus, Jobs, NewGeneration, Reported, Source, TaskReport,
 };
 use fitroom_server::ledger::{Credits, Grant, HoldState};
 use fitroom_server::providers::{
     FetchError, Provider, Registry, SubmitError, TaskInput, TaskState, WebhookError, WebhookEvent,
 };
 use fitroom_server::signing::Signer;
-use fitroom_server::storage::Storage;
+use fitroom_server::storage::{ByteRange, ByteStream, Listed, Read, Storage, StorageError};
 use fitroom_types::upload::Prompt;
 
 use crate::common::TestDb;
@@ -99,6 +99,15 @@ struct World {
 
 impl World {
     async fn new(t: TestDb, names: &[&'static str]) -> World {
+        Self::with_store(t, names, |storage| storage).await
+    }
+
+    /// With the configured store seen through `wrap`.
+    async fn with_store(
+        t: TestDb,
+        names: &[&'static str],
+        wrap: impl FnOnce(Arc<dyn Storage>) -> Arc<dyn Storage>,
+    ) -> World {
         let data = tempfile::tempdir().expect("data dir");
         let mut env: HashMap<String, String> = [
             ("FITROOM_DATA_DIR", data.path().display().to_string()),
@@ -109,7 +118,7 @@ impl World {
         .collect();
         env.extend(t.database_env());
         let config = Config::from_source(&env).expect("config");
-        let storage = fitroom_server::storage::from_config(&config).await.expect("storage");
+        let storage = wrap(fitroom_server::storage::from_config(&config).await.expect("storage"));
         let providers: Vec<Arc<Scripted>> = names.iter().map(|n| Scripted::new(n)).collect();
         let registry = Registry::new(
             providers.iter().map(|p| p.clone() as Arc<dyn Provider>).collect(),
@@ -124,6 +133,24 @@ impl World {
             t.faults.clone(),
         );
         World { t, jobs, storage, providers, config, _data: data }
+    }
+
+    /// The same Fitroom in another process: a pool of its own (PostgreSQL), the same providers
+    /// and settings, and `storage`.
+    async fn another_process(&self, storage: Arc<dyn Storage>) -> Jobs {
+        let ledger = fitroom_server::ledger::Ledger::with_faults(
+            self.t.another_process().await,
+            Arc::new(self.t.clock.clone()),
+            self.t.faults.clone(),
+        );
+        Jobs::new(
+            ledger,
+            storage,
+            self.jobs.registry().clone(),
+            Signer::from_key([7; 32]),
+            Arc::new(self.config.clone()),
+            self.t.faults.clone(),
+        )
     }
 
     /// A shopper with `credits` and no generation yet.
@@ -496,6 +523,198 @@ async fn input_photos_are_deleted_once_their_retention_has_passed(t: TestDb) {
     assert_eq!(w.jobs.sweep_jobs().await.deleted_inputs, 0, "nothing twice");
 }
 
+/// The configured store, watched: it notes every key it was asked to delete, taking a moment
+/// for each (so that two sweeps overlap); it refuses to delete keys containing "unlucky" while
+/// told to; and once given a shopper, it erases their generations before storing any input (an
+/// upload still on its way when the account was deleted).
+struct Watched {
+    inner: Arc<dyn Storage>,
+    deleted: Mutex<Vec<String>>,
+    refuse: std::sync::atomic::AtomicBool,
+    erase_before_inputs: std::sync::OnceLock<(Jobs, UserId)>,
+}
+
+impl Watched {
+    fn new(inner: Arc<dyn Storage>) -> Arc<Watched> {
+        Arc::new(Watched {
+            inner,
+            deleted: Mutex::default(),
+            refuse: true.into(),
+            erase_before_inputs: Default::default(),
+        })
+    }
+
+    fn deleted(&self) -> Vec<String> {
+        self.deleted.lock().expect("deleted").clone()
+    }
+}
+
+#[async_trait]
+impl Storage for Watched {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    async fn put_stream(
+        &self,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
+        if let Some((jobs, user)) =
+            self.erase_before_inputs.get().filter(|_| key.starts_with("inputs/"))
+        {
+            jobs.erase_all(user).await.expect("erase");
+        }
+        self.inner.put_stream(key, body, content_type).await
+    }
+
+    async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Read, StorageError> {
+        self.inner.read(key, range).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        if key.contains("unlucky") && self.refuse.load(Ordering::SeqCst) {
+            return Err(StorageError::Remote(format!("refusing to delete {key}")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        self.deleted.lock().expect("deleted").push(key.to_owned());
+        self.inner.delete(key).await
+    }
+
+    async fn health(&self) -> Result<(), StorageError> {
+        self.inner.health().await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
+        self.inner.list(prefix).await
+    }
+}
+
+/// A world whose store is `Watched`.
+async fn watched_world(t: TestDb) -> (World, Arc<Watched>) {
+    let watched = std::sync::OnceLock::new();
+    let w = World::with_store(t, &["scripted"], |inner| {
+        let store = Watched::new(inner);
+        watched.set(store.clone()).ok();
+        store
+    })
+    .await;
+    let watched = watched.get().expect("the store").clone();
+    (w, watched)
+}
+
+/// A generation of `user` that ended at `finished_at` and keeps a stored input photo named
+/// `name`; answers the photo's key.
+async fn ended_keeping_a_photo(
+    w: &World,
+    user: &UserId,
+    finished_at: Timestamp,
+    name: &str,
+) -> String {
+    let id = JobId::generate();
+    let key = format!("inputs/{id}/{name}.png");
+    w.storage.put(&key, png(4, 4, [9, 9, 9]).into(), "image/png").await.expect("put");
+    sqlx::query(
+        "INSERT INTO jobs (id, user_id, status, cost, provider, created_at, updated_at, finished_at, person_key) \
+         VALUES ($1, $2, 'canceled', 1, 'scripted', $3, $3, $3, $4)",
+    )
+    .bind(id.as_str())
+    .bind(user.as_str())
+    .bind(finished_at.millis())
+    .bind(&key)
+    .execute(w.t.db.pool())
+    .await
+    .expect("insert job");
+    key
+}
+
+async fn two_processes_sweeping_at_once_split_the_due_photos_and_delete_each_once(t: TestDb) {
+    let (w, first) = watched_world(t).await;
+    let second = Watched::new(first.inner.clone());
+    let other = w.another_process(second.clone()).await;
+    let user = w.t.user().await;
+    let mut keys = Vec::new();
+    for n in 0..30 {
+        let ended = fitroom_server::clock::Clock::now(&w.t.clock).plus_millis(n);
+        keys.push(ended_keeping_a_photo(&w, &user, ended, "person").await);
+    }
+    w.t.clock.advance_days(2);
+
+    let (a, b) = tokio::join!(w.jobs.sweep_jobs(), other.sweep_jobs());
+    let (by_first, by_second) = (first.deleted(), second.deleted());
+    assert_eq!((a.failures, b.failures), (0, 0));
+    assert_eq!(a.deleted_inputs + b.deleted_inputs, 30, "{a:?} {b:?}");
+    assert_eq!((a.deleted_inputs, b.deleted_inputs), (by_first.len(), by_second.len()));
+    assert!(!by_first.is_empty() && !by_second.is_empty(), "both took a share: {a:?} {b:?}");
+    let mut together: Vec<String> = by_first.iter().chain(&by_second).cloned().collect();
+    together.sort();
+    keys.sort();
+    assert_eq!(together, keys, "every photo deleted, none twice");
+    for key in &keys {
+        assert!(!w.stored(key).await);
+    }
+}
+
+async fn a_photo_that_cannot_be_deleted_does_not_hold_up_the_rest(t: TestDb) {
+    let (w, noting) = watched_world(t).await;
+    let user = w.t.user().await;
+    let start = fitroom_server::clock::Clock::now(&w.t.clock);
+    // A whole batch of rows whose photos the store refuses, ended before three it accepts.
+    let mut unlucky = Vec::new();
+    for n in 0..100 {
+        unlucky.push(ended_keeping_a_photo(&w, &user, start.plus_millis(n), "unlucky").await);
+    }
+    let mut lucky = Vec::new();
+    for n in 0..3 {
+        lucky.push(ended_keeping_a_photo(&w, &user, start.plus_millis(1000 + n), "person").await);
+    }
+    w.t.clock.advance_days(2);
+
+    let pass = w.jobs.sweep_jobs().await;
+    assert_eq!((pass.deleted_inputs, pass.failures), (0, 100), "the first batch all failed");
+    let pass = w.jobs.sweep_jobs().await;
+    assert_eq!((pass.deleted_inputs, pass.failures), (3, 0), "the failing rows wait their turn");
+    for key in &lucky {
+        assert!(!w.stored(key).await, "{key} deleted despite the failures before it");
+    }
+    assert!(w.stored(&unlucky[0]).await);
+
+    // The store recovers: after their back-off the failed rows are swept too.
+    noting.refuse.store(false, Ordering::SeqCst);
+    assert_eq!(w.jobs.sweep_jobs().await.deleted_inputs, 0, "still backing off");
+    w.t.clock.advance_millis(61_000);
+    let pass = w.jobs.sweep_jobs().await;
+    assert_eq!((pass.deleted_inputs, pass.failures), (100, 0));
+    for key in &unlucky {
+        assert!(!w.stored(key).await);
+    }
+}
+
+async fn inputs_that_arrive_after_their_account_was_erased_are_not_kept(t: TestDb) {
+    let (w, store) = watched_world(t).await;
+    let user = w.shopper(2).await;
+    store.erase_before_inputs.set((w.jobs.clone(), user.clone())).ok();
+    let created = w.jobs.create(w.request(&user)).await;
+    assert!(
+        matches!(created, Err(JobError::NotFound)),
+        "the generation is gone: {:?}",
+        created.err()
+    );
+
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM jobs WHERE user_id = $1")
+        .bind(user.as_str())
+        .fetch_one(w.t.db.pool())
+        .await
+        .expect("the job");
+    let job = w.job(&JobId::from_string(id.clone())).await;
+    assert_eq!((job.status, job.person_key.as_deref()), (JobStatus::Canceled, None));
+    assert_eq!(w.hold_state(&job).await, HoldState::Released);
+    let left = store.inner.list(&format!("inputs/{id}/")).await.expect("list");
+    assert!(left.is_empty(), "nothing of the erased generation is stored: {left:?}");
+    w.t.assert_verified().await;
+}
+
 /// The kinds of a job's timeline, once it shows `last` (a copy into storage may still be on its
 /// way when the step that started it returns).
 async fn timeline_through(w: &World, job: &JobId, last: &str) -> Vec<String> {
@@ -593,6 +812,9 @@ async fn every_path_leaves_its_steps_in_the_timeline(t: TestDb) {
 crate::on_both_databases!(
     every_path_leaves_its_steps_in_the_timeline,
     input_photos_are_deleted_once_their_retention_has_passed,
+    two_processes_sweeping_at_once_split_the_due_photos_and_delete_each_once,
+    a_photo_that_cannot_be_deleted_does_not_hold_up_the_rest,
+    inputs_that_arrive_after_their_account_was_erased_are_not_kept,
     every_pair_of_events_in_every_order_ends_a_job_exactly_once,
     events_racing_each_other_still_end_a_job_exactly_once,
     a_report_is_bound_only_to_the_task_its_job_recorded,

@@ -1,6 +1,7 @@
 //! Fitroom's backend, specified by behaviour. Every database test runs twice: on a fresh SQLite
 //! file and on a fresh PostgreSQL database (scripts/test.sh starts a throwaway cluster).
 
+mod account_deletion;
 mod accounts_lifecycle;
 mod billing;
 mod billing_refunds;

@@ -19,7 +19,11 @@ fn saved(id: &str) -> Form {
     Form::new().text("person_photo_id", id.to_owned()).text("prompt", "a blue coat")
 }
 
-async fn generate(client: &reqwest::Client, server: &Server, form: Form) -> (u16, Value) {
+pub(crate) async fn generate(
+    client: &reqwest::Client,
+    server: &Server,
+    form: Form,
+) -> (u16, Value) {
     let r = client
         .post(format!("{}/api/generations", server.base))
         .multipart(form)

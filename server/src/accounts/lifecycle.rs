@@ -5,11 +5,12 @@
 
 use std::net::IpAddr;
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::accounts::session::{self, SessionToken};
 use crate::accounts::token::{self, Purpose};
 use crate::accounts::{Accounts, AccountsError, Client, Password};
+use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::ledger::LedgerTx;
 use crate::mail::{Mail, templates};
@@ -334,36 +335,34 @@ impl Accounts {
     }
 }
 
-impl Accounts {
-    /// What is left of a deleted account: its id (ledger rows name it) and nothing that says
-    /// whose it was. The address is free to register again; every session and link ends.
-    pub async fn anonymize(&self, user: &UserId) -> Result<(), AccountsError> {
-        let now = self.clock.now();
-        let mut tx = self.db.pool().begin().await?;
-        let changed = sqlx::query(
-            "UPDATE users SET email = $1, password_hash = '!', deleted_at = $2, email_verified_at = NULL, \
-             admin_since = NULL, suspended_at = NULL, suspended_reason = NULL \
-             WHERE id = $3 AND deleted_at IS NULL",
-        )
-        .bind(format!("deleted-{user}@deleted.invalid"))
-        .bind(now.millis())
-        .bind(user.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Err(AccountsError::NotFound);
-        }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM account_tokens WHERE user_id = $1")
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.sessions.forget_all();
-        Ok(())
+/// What is left of a deleted account, on the caller's transaction: its id (ledger rows name it)
+/// and nothing that says whose it was. The address is free to register again; every session and
+/// link ends (the caller forgets cached sessions once it has committed). `NotFound` for an
+/// account that is unknown or already deleted.
+pub async fn anonymize_in(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    now: Timestamp,
+) -> Result<(), AccountsError> {
+    let changed = sqlx::query(
+        "UPDATE users SET email = $1, password_hash = '!', deleted_at = $2, email_verified_at = NULL, \
+         admin_since = NULL, suspended_at = NULL, suspended_reason = NULL \
+         WHERE id = $3 AND deleted_at IS NULL",
+    )
+    .bind(format!("deleted-{user}@deleted.invalid"))
+    .bind(now.millis())
+    .bind(user.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(AccountsError::NotFound);
     }
+    for table in ["sessions", "account_tokens"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+            .bind(user.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }

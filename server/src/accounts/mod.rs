@@ -3,7 +3,7 @@
 
 pub mod admin;
 mod email;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod password;
 mod service;
 pub mod session;

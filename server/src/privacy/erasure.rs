@@ -52,26 +52,7 @@ pub struct ErasurePass {
 pub async fn mark(state: &AppState, user: &UserId) -> Result<(), PrivacyError> {
     let now = state.clock.now();
     let mut tx = state.db.pool().begin().await?;
-    let changed = sqlx::query(
-        "UPDATE users SET email = $1, password_hash = '!', deleted_at = $2, email_verified_at = NULL, \
-         admin_since = NULL, suspended_at = NULL, suspended_reason = NULL \
-         WHERE id = $3 AND deleted_at IS NULL",
-    )
-    .bind(format!("deleted-{user}@deleted.invalid"))
-    .bind(now.millis())
-    .bind(user.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Err(crate::accounts::AccountsError::NotFound.into());
-    }
-    for table in ["sessions", "account_tokens"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
+    crate::accounts::lifecycle::anonymize_in(&mut tx, user, now).await?;
     sqlx::query(
         "INSERT INTO account_erasures (user_id, requested_at, settle_at, next_at) VALUES ($1, $2, $3, $2)",
     )

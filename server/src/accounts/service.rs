@@ -244,15 +244,17 @@ impl Accounts {
             Backend::Postgres => " FOR SHARE",
             Backend::Sqlite => "",
         };
-        let suspended: Option<(Option<i64>,)> =
-            sqlx::query_as(&format!("SELECT suspended_at FROM users WHERE id = $1{lock}"))
-                .bind(id.as_str())
-                .fetch_optional(self.db.pool())
-                .await?;
-        let refused = match suspended {
-            Some((None,)) => None,
-            Some((Some(_),)) => Some(AccountsError::Suspended),
-            None => Some(AccountsError::InvalidCredentials),
+        // The same goes for a deletion (which also clears `suspended_at`).
+        let now: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
+            "SELECT suspended_at, deleted_at FROM users WHERE id = $1{lock}"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let refused = match now {
+            Some((None, None)) => None,
+            Some((Some(_), None)) => Some(AccountsError::Suspended),
+            Some((_, Some(_))) | None => Some(AccountsError::InvalidCredentials),
         };
         if let Some(refused) = refused {
             session::end(&self.db, &self.sessions, &token).await?;

@@ -145,10 +145,16 @@ async fn grant_recorded(
         if let Some((id,)) = granted {
             return Ok::<_, LedgerError>(PackageId::from_string(id));
         }
-        let now = state.clock.now();
-        audit::record_in(&mut tx, write, now).await?;
+        // The user's lock first, then the audit log's next place: the order of a suspension
+        // and of an operator's cancel, so that none of them waits on another in a cycle.
         let mut tx = LedgerTx::begin_in(&state.ledger, tx, &grant.user).await?;
-        let result = state.ledger.grant_in(&mut tx, grant).await;
+        let result = async {
+            let conn = tx.conn().await?;
+            let now = state.clock.now();
+            audit::record_in(conn, write, now).await?;
+            state.ledger.grant_in(&mut tx, grant).await
+        }
+        .await;
         tx.end(result).await
     })
     .await?;

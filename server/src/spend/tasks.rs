@@ -158,11 +158,32 @@ pub async fn accepted_in(
     charge: &TaskCharge,
     task_key: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE provider_tasks SET task_key = $1 WHERE id = $2 AND state = 'held'")
-        .bind(task_key)
-        .bind(charge.as_str())
-        .execute(conn)
-        .await?;
+    let held =
+        sqlx::query("UPDATE provider_tasks SET task_key = $1 WHERE id = $2 AND state = 'held'")
+            .bind(task_key)
+            .bind(charge.as_str())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    if held == 1 {
+        return Ok(());
+    }
+    // The provider answered after this submission's lease had run out, and a resubmission
+    // released this hold as a crashed one's. The task runs all the same and this job is now
+    // bound to it: its cost is held again (the resubmission's own hold goes when its acceptance
+    // finds the job moved on). The budget is not asked: the money is already being spent.
+    let row: Option<HoldRow> = sqlx::query_as(
+        "UPDATE provider_tasks SET state = 'held', task_key = $1, resolved_at = NULL, \
+         submit_failure = NULL WHERE id = $2 AND state = 'released' \
+         RETURNING provider, estimate_micros, period, period_start",
+    )
+    .bind(task_key)
+    .bind(charge.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((provider, estimate, period, start)) = row {
+        adjust_budget(conn, &provider, period.as_deref(), start, estimate).await?;
+    }
     Ok(())
 }
 

@@ -527,8 +527,38 @@ async fn a_sign_in_racing_a_suspension_never_outlives_it(t: TestDb) {
     }
 }
 
+/// The same for a sign-in whose password check overlaps the account's deletion.
+async fn a_sign_in_racing_the_accounts_deletion_never_outlives_it(t: TestDb) {
+    let app = TestApp::new(t).await;
+    for delay_ms in [0, 5, 20, 60] {
+        let email = format!("ann{delay_ms}@example.com");
+        let ann = app.signed_up(&email).await;
+        let id = app.get("/api/me", Some(&ann)).await.body["id"].as_str().expect("id").to_owned();
+        let login = serde_json::json!({ "email": email, "password": "correct horse battery" });
+        let sign_in = app.post_json("/api/auth/login", login, None);
+        let delete = async {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            let request = Request::delete("/api/me")
+                .header(header::COOKIE, &ann)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"password":"correct horse battery"}"#))
+                .expect("request");
+            app.send(request).await
+        };
+        let (signed_in, deleted) = tokio::join!(sign_in, delete);
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+        let live: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(&id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .expect("count");
+        assert_eq!(live.0, 0, "after {delay_ms} ms: the sign-in answered {}", signed_in.status);
+    }
+}
+
 crate::on_both_databases!(
     audit_entries_removed_from_the_end_since_a_verification_are_seen,
+    a_sign_in_racing_the_accounts_deletion_never_outlives_it,
     concurrent_grants_each_land_once_with_their_audit_entry,
     a_sign_in_racing_a_suspension_never_outlives_it,
     an_admin_sees_each_providers_figures_and_resets_a_cool_down,

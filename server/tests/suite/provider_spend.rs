@@ -30,12 +30,14 @@ use crate::http_server::png;
 
 /// A provider that counts the tasks it was sent, and can be told to be down, or to hold each
 /// call open (`gated`): it says when it was called, waits to be let go, then answers that it is
-/// unavailable. What happens meanwhile is what the test does.
+/// unavailable (or, with `accept_when_let_go`, accepts the task). What happens meanwhile is what
+/// the test does.
 struct Counting {
     name: &'static str,
     sent: AtomicU64,
     down: AtomicBool,
     gated: AtomicBool,
+    accept_when_let_go: AtomicBool,
     called: tokio::sync::Notify,
     go: tokio::sync::Notify,
 }
@@ -47,6 +49,7 @@ impl Counting {
             sent: AtomicU64::new(0),
             down: AtomicBool::new(false),
             gated: AtomicBool::new(false),
+            accept_when_let_go: AtomicBool::new(false),
             called: tokio::sync::Notify::new(),
             go: tokio::sync::Notify::new(),
         })
@@ -67,7 +70,9 @@ impl Provider for Counting {
         if self.gated.load(Ordering::SeqCst) {
             self.called.notify_one();
             self.go.notified().await;
-            return Err(SubmitError::Unavailable("HTTP 503: down".into()));
+            if !self.accept_when_let_go.load(Ordering::SeqCst) {
+                return Err(SubmitError::Unavailable("HTTP 503: down".into()));
+            }
         }
         if self.down.load(Ordering::SeqCst) {
             return Err(SubmitError::Unavailable("503".into()));
@@ -444,6 +449,39 @@ async fn a_resubmission_after_a_crash_replaces_the_jobs_stale_hold(t: TestDb) {
     t.assert_verified().await;
 }
 
+/// A provider that answers only after the submission's lease ran out: the reconciler has
+/// submitted again meanwhile (releasing the first hold as a crashed one's), and the first
+/// answer wins the job. Its task runs, so its cost is held again; the second is released.
+async fn a_task_accepted_after_its_lease_ran_out_keeps_its_cost_held(t: TestDb) {
+    let settings =
+        [("FITROOM_PROVIDER_PRICES", "gated=1"), ("FITROOM_PROVIDER_BUDGETS", "gated=10/day")];
+    let p = Arc::new(Process::start(&t, &["gated"], &settings).await);
+    p.providers[0].accept_when_let_go.store(true, Ordering::SeqCst);
+    let user = shopper(&t, 1).await;
+    let first = a_submission_held_open(&p, &user).await;
+    let id = the_queued_job(&t).await;
+    t.clock.advance_millis(p.jobs.registry().names().len() as i64 * 30_000 + 31_000);
+    let second = tokio::spawn({
+        let p = p.clone();
+        async move { p.jobs.reconcile_once().await }
+    });
+    p.providers[0].called.notified().await;
+    assert_eq!(held_tasks(&t).await, 1, "the resubmission replaced the first hold");
+
+    // The calls are let go in the order they came: the first answer wins the job.
+    p.providers[0].go.notify_one();
+    assert_eq!(first.await.expect("task").expect("submit").status, JobStatus::Processing);
+    p.providers[0].go.notify_one();
+    second.await.expect("task").expect("reconcile");
+
+    let job = p.jobs.load_job(&id).await.expect("load").expect("the job");
+    assert!(job.task_key.as_deref().is_some_and(|k| k.starts_with("gated-1-")), "{job:?}");
+    assert_eq!(p.providers[0].sent(), 2, "both tasks were sent");
+    assert_eq!(held_tasks(&t).await, 1, "the task that runs is held, the other released");
+    assert_eq!(p.rows(&t).await[0].spend, 1.0);
+    t.assert_verified().await;
+}
+
 async fn a_cool_down_that_begins_during_a_submission_stops_its_failover(t: TestDb) {
     let p = Arc::new(Process::start(&t, &["gated", "backup"], &[]).await);
     let user = shopper(&t, 1).await;
@@ -589,6 +627,7 @@ crate::on_both_databases!(
     a_providers_submission_failures_lower_its_own_success_rate_only,
     a_job_canceled_before_its_failover_reserves_holds_nothing_and_sends_nothing,
     a_resubmission_after_a_crash_replaces_the_jobs_stale_hold,
+    a_task_accepted_after_its_lease_ran_out_keeps_its_cost_held,
     a_cool_down_that_begins_during_a_submission_stops_its_failover,
     each_strategy_routes_by_what_the_database_measured,
     a_budget_holds_exactly_when_two_processes_submit_at_once,

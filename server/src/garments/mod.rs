@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use crate::AppState;
 use crate::ids::{GarmentId, UserId};
 use crate::jobs::download::{self, DownloadError, DownloadPolicy};
+use crate::jobs::retention;
 use crate::media::{self, NormalizedImage};
 use crate::storage::StorageError;
 
@@ -178,21 +179,58 @@ pub async fn erase_all(state: &AppState, user: &UserId) -> Result<usize, Garment
 }
 
 /// Deletes the garments fetched more than `retention_hours` ago, oldest first, a batch per call
-/// (run by `AppState::spawn_housekeeping`); answers how many went. The object goes first: a
-/// failure leaves the row, and the next sweep tries again.
+/// (run by `AppState::spawn_housekeeping`); answers how many went. Each row is claimed first, as
+/// the job retention sweeps claim theirs, so that processes sweeping at once split the batch;
+/// the object goes before the row, and a failure backs the row off (longer after each) instead
+/// of stopping the sweep, so one garment that cannot be deleted never holds up the rest.
 pub async fn sweep_expired(state: &AppState) -> Result<usize, GarmentError> {
     let hours = i64::try_from(retention_hours(&state.config)).unwrap_or(i64::MAX / 3_600_000);
-    let cutoff = state.clock.now().plus_millis(-hours.saturating_mul(3_600_000));
-    let due: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, storage_key FROM garments WHERE created_at <= $1 ORDER BY created_at LIMIT $2",
+    let now = state.clock.now();
+    let cutoff = now.plus_millis(-hours.saturating_mul(3_600_000));
+    let due: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, storage_key, sweep_failures FROM garments WHERE created_at <= $1 \
+         AND (sweep_after IS NULL OR sweep_after <= $2) ORDER BY created_at LIMIT $3",
     )
     .bind(cutoff.millis())
+    .bind(now.millis())
     .bind(SWEEP_BATCH)
     .fetch_all(state.db.pool())
     .await?;
-    for (id, key) in &due {
-        state.storage.delete(key).await?;
-        sqlx::query("DELETE FROM garments WHERE id = $1").bind(id).execute(state.db.pool()).await?;
+    let mut deleted = 0;
+    for (id, key, failures) in &due {
+        let claimed = sqlx::query(
+            "UPDATE garments SET sweep_after = $1 WHERE id = $2 \
+             AND (sweep_after IS NULL OR sweep_after <= $3)",
+        )
+        .bind(now.plus_secs(retention::LEASE_SECS).millis())
+        .bind(id)
+        .bind(now.millis())
+        .execute(state.db.pool())
+        .await?;
+        if claimed.rows_affected() == 0 {
+            continue; // another process has it
+        }
+        match delete_one(state, id, key).await {
+            Ok(()) => deleted += 1,
+            Err(e) => {
+                tracing::warn!(garment = %id, error = %e, "deleting an expired garment failed; backing off");
+                let failures = failures + 1;
+                sqlx::query(
+                    "UPDATE garments SET sweep_failures = $1, sweep_after = $2 WHERE id = $3",
+                )
+                .bind(failures)
+                .bind(now.plus_secs(retention::backoff_secs(failures)).millis())
+                .bind(id)
+                .execute(state.db.pool())
+                .await?;
+            }
+        }
     }
-    Ok(due.len())
+    Ok(deleted)
+}
+
+async fn delete_one(state: &AppState, id: &str, key: &str) -> Result<(), GarmentError> {
+    state.storage.delete(key).await?;
+    sqlx::query("DELETE FROM garments WHERE id = $1").bind(id).execute(state.db.pool()).await?;
+    Ok(())
 }

@@ -30,7 +30,7 @@ mod mirror;
 mod reconciler;
 mod record;
 mod report;
-mod retention;
+pub(crate) mod retention;
 mod status;
 mod status_cache;
 mod submit;

@@ -17,7 +17,7 @@ use crate::jobs::{JobError, Jobs};
 
 const BATCH: i64 = 100;
 /// How long a sweep may work on a row before another process may take it over.
-const LEASE_SECS: i64 = 300;
+pub(crate) const LEASE_SECS: i64 = 300;
 /// The wait after a row's first failure; it doubles with each further one, up to `MAX_BACKOFF_SECS`.
 const BACKOFF_SECS: i64 = 60;
 const MAX_BACKOFF_SECS: i64 = 6 * 3_600;
@@ -32,7 +32,7 @@ const KEEPING_RESULT: &str = "result_key IS NOT NULL";
 const UNCLAIMED: &str = "(sweep_after IS NULL OR sweep_after <= $1)";
 
 /// How long a row waits after its `failures`-th failure in a row.
-fn backoff_secs(failures: i64) -> i64 {
+pub(crate) fn backoff_secs(failures: i64) -> i64 {
     let doublings = u32::try_from(failures.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
     BACKOFF_SECS.saturating_mul(1 << doublings).min(MAX_BACKOFF_SECS)
 }

@@ -172,7 +172,47 @@ async fn with_no_input_retention_a_garment_is_still_kept_an_hour_to_try_it_on(t:
     assert_eq!(sweep(&server).await, 1);
 }
 
+/// A garment whose deletion keeps failing (here a key the store refuses) backs off, and never
+/// keeps the sweep from the ones behind it.
+async fn a_garment_that_cannot_be_deleted_does_not_hold_up_the_others(t: TestDb) {
+    let (server, _) = a_shopper_with_a_garment(t, "6").await;
+    let (user,): (String,) = sqlx::query_as("SELECT user_id FROM garments")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("a garment");
+    // Older than the real one, so the sweep meets it first.
+    sqlx::query(
+        "INSERT INTO garments (id, user_id, storage_key, content_type, source_url, created_at) \
+         VALUES ('gar_unlucky', $1, '../unlucky.png', 'image/png', 'https://shop.example', 0)",
+    )
+    .bind(&user)
+    .execute(server.t.db.pool())
+    .await
+    .expect("insert");
+    server.t.clock.advance_millis(6 * 3_600_000);
+    assert_eq!(sweep(&server).await, 1, "the real garment went");
+    let left: (String, i64) = sqlx::query_as("SELECT id, sweep_failures FROM garments")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("the unlucky one is left");
+    assert_eq!(left, ("gar_unlucky".to_owned(), 1));
+    assert_eq!(sweep(&server).await, 0, "backing off: not tried again at once");
+    let (failures,): (i64,) = sqlx::query_as("SELECT sweep_failures FROM garments")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("row");
+    assert_eq!(failures, 1);
+    server.t.clock.advance_millis(61_000);
+    assert_eq!(sweep(&server).await, 0);
+    let (failures,): (i64,) = sqlx::query_as("SELECT sweep_failures FROM garments")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("row");
+    assert_eq!(failures, 2, "tried again once its back-off passed");
+}
+
 crate::on_both_databases!(
+    a_garment_that_cannot_be_deleted_does_not_hold_up_the_others,
     a_product_link_becomes_the_shoppers_garment,
     a_shop_on_a_private_address_is_refused_by_default,
     a_garment_from_a_link_is_deleted_the_input_retention_after_it_was_fetched,

@@ -60,9 +60,13 @@ pub(crate) mod server {
     use fitroom_server::ids::UserId;
     use leptos::prelude::*;
 
+    /// The server's state, provided to every page render and server function. A resource whose
+    /// source settles after its page was sent (a route's params, read during the render) fetches
+    /// once more after the request's owner is gone: that answer is read by nobody, so it fails
+    /// quietly rather than as an internal error in the log.
     pub fn state() -> Result<AppState, ServerFnError> {
         use_context::<AppState>()
-            .ok_or_else(|| failure(ApiError::internal("the server state is missing")))
+            .ok_or_else(|| ServerFnError::new("internal: the request has ended"))
     }
 
     /// A failure as the browser sees it: the API's code and plain message, the same as the REST

@@ -87,14 +87,17 @@ impl Accounts {
     }
 
     /// A new verification link to the user's address, a few an hour at most
-    /// (`limits::VERIFICATION_MAILS_PER_HOUR`). Earlier links keep working until used or expired.
+    /// (`limits::VERIFICATION_MAILS_PER_HOUR`); past that, nothing is sent and the answer is the
+    /// same (202, as the contract has it, like a password reset's). Earlier links keep working
+    /// until used or expired.
     pub async fn send_verification(&self, user: &UserId) -> Result<(), AccountsError> {
         let Some(account) = self.user(user).await? else { return Err(AccountsError::NotFound) };
         if self.email_verified(user).await? {
             return Ok(());
         }
         if !self.limits.verification_by_user.allow(user.as_str()).await? {
-            return Err(AccountsError::TooManyMails);
+            tracing::info!(user = %user, "verification mail not sent: over the hourly limit");
+            return Ok(());
         }
         let token =
             token::issue(self.db.pool(), user, Purpose::VerifyEmail, self.clock.now()).await?;

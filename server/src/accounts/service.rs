@@ -32,8 +32,6 @@ pub enum AccountsError {
     Suspended,
     #[error("too many sign-ups from this address")]
     TooManySignUps,
-    #[error("too many mails asked for")]
-    TooManyMails,
     #[error("password hashing failed: {0}")]
     Hashing(String),
     #[error("the link is unknown, used or expired")]

@@ -216,10 +216,6 @@ impl From<AccountsError> for ApiError {
                 ErrorCode::RateLimited,
                 "Too many new accounts from your network. Try again later.",
             ),
-            AccountsError::TooManyMails => ApiError::new(
-                ErrorCode::RateLimited,
-                "Too many confirmation mails were sent. Try again in an hour.",
-            ),
             AccountsError::Ledger(e) => e.into(),
             other => ApiError::internal(other),
         }

@@ -40,6 +40,13 @@ pub enum Source {
 }
 
 impl Source {
+    fn event_kind(self) -> EventKind {
+        match self {
+            Source::Webhook | Source::TokenWebhook => EventKind::Webhook,
+            Source::Poll => EventKind::Polled,
+        }
+    }
+
     /// How the timeline says where a report came from and how it was verified.
     fn describe(self) -> &'static str {
         match self {
@@ -90,8 +97,7 @@ impl Jobs {
                 if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
                     // The task is the job's, so the refusal belongs in its timeline. (A bad
                     // signature names no job that can be trusted: it is only counted and logged.)
-                    let detail = "not verified: the callback token did not match; ignored";
-                    self.note(&job.id, EventKind::Webhook, detail).await?;
+                    self.note_refusal(&job.id).await?;
                     return Err(JobError::InvalidWebhookToken);
                 }
                 if job.status.is_finished() {
@@ -134,10 +140,7 @@ impl Jobs {
             tracing::info!("a report about a task no job has recorded");
             return Ok(Reported::Unbound);
         };
-        let kind = match report.source {
-            Source::Webhook | Source::TokenWebhook => EventKind::Webhook,
-            Source::Poll => EventKind::Polled,
-        };
+        let kind = report.source.event_kind();
         let said = describe(&report.state);
         if job.status.is_finished() {
             let detail =
@@ -163,7 +166,7 @@ impl Jobs {
                     self.finish(&job.id, Step::Failed(FailureCode::NoOutput)).await?;
                     return Ok(Reported::Ended);
                 };
-                self.record_output(&job, output, *cost, kind, &detail).await?;
+                self.record_output(&job, output, *cost, report.source, &said).await?;
                 Ok(Reported::OutputRecorded(job.id))
             }
         }
@@ -205,8 +208,8 @@ impl Jobs {
         job: &Job,
         output: &str,
         cost: Option<crate::spend::Usd>,
-        kind: EventKind,
-        detail: &str,
+        source: Source,
+        said: &str,
     ) -> Result<(), JobError> {
         let now = self.clock.now();
         let mut tx = self.db.pool().begin().await?;
@@ -222,17 +225,48 @@ impl Jobs {
         .bind(job.id.as_str())
         .execute(&mut *tx)
         .await?;
-        // Another delivery of the same result recorded it first: say so rather than let the
-        // timeline show two first deliveries.
+        // Nothing recorded: another delivery of the result came first, or the job ended
+        // meanwhile. Say which, rather than let the timeline show a first delivery.
+        let how = source.describe();
         let detail = if recorded.rows_affected() == 1 {
-            detail.to_owned()
+            format!("{how}: {said}")
         } else {
-            format!("duplicate: the output was already recorded; {detail}")
+            let status: Option<(String,)> = sqlx::query_as("SELECT status FROM jobs WHERE id = $1")
+                .bind(job.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            match status {
+                Some((status,)) if status != "processing" => {
+                    format!("{how}, ignored: the job had ended ({status}): {said}")
+                }
+                _ => format!("{how}, duplicate: the output was already recorded: {said}"),
+            }
         };
-        events::append(&mut *tx, &job.id, now, kind, Some(&detail)).await?;
+        events::append(&mut *tx, &job.id, now, source.event_kind(), Some(&detail)).await?;
         tx.commit().await?;
         self.statuses.forget(&job.id);
         self.faults.check("report:after_output_recorded")?;
+        Ok(())
+    }
+
+    /// A delivery with the wrong callback token, in the job's timeline. Anyone who learns a task
+    /// id can post one: one such step a minute per job shows that it happens without letting
+    /// them fill the table (each is counted in `/metrics` and logged all the same).
+    async fn note_refusal(&self, job: &JobId) -> Result<(), JobError> {
+        const REFUSED: &str = "not verified: the callback token did not match; ignored";
+        let now = self.clock.now();
+        let recent: Option<(i64,)> = sqlx::query_as(
+            "SELECT at FROM job_events WHERE job_id = $1 AND kind = 'webhook' AND detail = $2 \
+             AND at > $3 LIMIT 1",
+        )
+        .bind(job.as_str())
+        .bind(REFUSED)
+        .bind(now.plus_secs(-60).millis())
+        .fetch_optional(self.db.pool())
+        .await?;
+        if recent.is_none() {
+            self.note(job, EventKind::Webhook, REFUSED).await?;
+        }
         Ok(())
     }
 

@@ -118,6 +118,53 @@ async fn a_fashn_generation_is_finished_through_its_token_and_a_status_query(t: 
         fake.core.requests().iter().any(|r| r.path.starts_with("/v1/status/")),
         "the webhook was checked with the API"
     );
+
+    // The timeline says how each delivery proved itself, and which were duplicates.
+    let (id, task): (String, String) = sqlx::query_as("SELECT id, provider_task_id FROM jobs")
+        .fetch_one(server.t.db.pool())
+        .await
+        .expect("job");
+    let job = JobId::from_string(id);
+    let webhooks = |server: &Server| {
+        let (jobs, job) = (server.state.jobs.clone(), job.clone());
+        async move {
+            let events = jobs.timeline(&job).await.expect("timeline");
+            events
+                .into_iter()
+                .filter(|e| e.kind == "webhook")
+                .map(|e| e.detail.unwrap_or_default())
+                .collect::<Vec<_>>()
+        }
+    };
+    let details = webhooks(&server).await;
+    assert!(
+        details.iter().all(|d| d.starts_with("callback token verified")),
+        "every delivery was checked by its token: {details:?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("state read from the API: succeeded")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().skip(1).all(|d| d.contains(", duplicate: ") || d.contains(", ignored: ")),
+        "the later deliveries changed nothing, and say so: {details:?}"
+    );
+
+    // Wrong tokens are refused, and noted once a minute, however many come.
+    let forged = serde_json::json!({ "id": task, "status": "completed", "output": [] }).to_string();
+    for _ in 0..5 {
+        let posted = server
+            .http
+            .post(format!("{}/webhooks/fashn?job={job}&token=not-the-token", server.base))
+            .body(forged.clone())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(posted.status(), 401);
+    }
+    let refused: Vec<String> =
+        webhooks(&server).await.into_iter().filter(|d| d.starts_with("not verified")).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
 }
 
 async fn an_evolink_generation_is_finished_through_its_token_and_a_task_query(t: TestDb) {

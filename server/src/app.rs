@@ -43,6 +43,8 @@ pub struct Services {
     pub local_provider: Option<LocalProvider>,
     pub catalog: Arc<Catalog>,
     pub stripe: Stripe,
+    /// Exports being written by this process (`privacy::export`).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -112,6 +114,9 @@ impl AppState {
             local_provider,
             catalog,
             stripe,
+            exports: Arc::new(tokio::sync::Semaphore::new(
+                crate::privacy::export::MAX_EXPORTS_AT_ONCE,
+            )),
         })))
     }
 }

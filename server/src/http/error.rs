@@ -303,6 +303,10 @@ impl From<PrivacyError> for ApiError {
             PrivacyError::Accounts(e) => e.into(),
             PrivacyError::Jobs(e) => e.into(),
             PrivacyError::Ledger(e) => e.into(),
+            PrivacyError::ExportsBusy => ApiError::new(
+                ErrorCode::RateLimited,
+                "Too many exports are being written right now. Try again in a minute.",
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -162,6 +162,10 @@ const QUEUE: usize = 4;
 /// The size of the chunks sent to the client.
 const CHUNK: usize = 64 * 1024;
 
+/// How many exports a process writes at once (`AppState::exports`); past that, 429 until one
+/// ends.
+pub const MAX_EXPORTS_AT_ONCE: usize = 8;
+
 /// The zip being written, as a stream of chunks for the response body.
 pub type ExportStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
@@ -170,10 +174,16 @@ pub type ExportStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 /// writes the zip (stored entries with data descriptors, zip64 where needed) into the response
 /// body. Nothing is written to disk. A client that goes away stops both.
 pub async fn stream(state: &AppState, user: &UserId) -> Result<ExportStream, PrivacyError> {
+    // The writer holds a blocking thread for as long as its client takes to read: a few slow
+    // or stalled downloads must not take the threads password checks need.
+    let slot = state.exports.clone().try_acquire_owned().map_err(|_| PrivacyError::ExportsBusy)?;
     let Contents { files, images } = contents(state, user).await?;
     let (pieces, receive_pieces) = mpsc::channel::<Piece>(QUEUE);
     let (chunks, receive_chunks) = mpsc::channel::<Result<Bytes, std::io::Error>>(QUEUE);
-    tokio::task::spawn_blocking(move || write_zip(receive_pieces, Outlet::new(chunks)));
+    tokio::task::spawn_blocking(move || {
+        write_zip(receive_pieces, Outlet::new(chunks));
+        drop(slot);
+    });
     let storage = state.storage.clone();
     tokio::spawn(async move {
         let send = |piece| pieces.send(piece);

@@ -26,6 +26,8 @@ pub enum PrivacyError {
     Garments(#[from] crate::garments::GarmentError),
     #[error("writing the export failed: {0}")]
     Export(String),
+    #[error("every export slot is taken")]
+    ExportsBusy,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]

@@ -632,7 +632,44 @@ async fn results_go_after_the_retention_and_orphans_after_an_hour(t: TestDb) {
     assert!(server.state.storage.get("results/orphan.png").await.expect("get").is_none());
 }
 
+/// Each export being written holds a blocking thread until its client has read it: a process
+/// writes a few at once, refuses more with 429, and a client that goes away frees its place.
+async fn exports_written_at_once_are_capped_and_a_client_that_leaves_frees_its_place(t: TestDb) {
+    use fitroom_server::privacy::export::{MAX_EXPORTS_AT_ONCE, stream};
+    let server = Server::start(t, &[]).await;
+    server.sign_up("ann@example.com").await;
+    // An image far larger than what the writer may buffer: an unread export stays unwritten.
+    let big = Form::new()
+        .part("person_image", Part::bytes(noise_png(1000, 1000)).file_name("me.png"))
+        .part("garment_image", Part::bytes(png(40, 40, [20, 40, 200])).file_name("shirt.png"))
+        .text("save_photo", "true");
+    submit(&server, big).await;
+    let me = server.get_json("/api/me").await;
+    let user = fitroom_server::ids::UserId::from_string(me["id"].as_str().expect("id").to_owned());
+    let mut unread = Vec::new();
+    for _ in 0..MAX_EXPORTS_AT_ONCE {
+        unread.push(stream(&server.state, &user).await.expect("a place"));
+    }
+    let export = || server.http.get(format!("{}/api/me/export", server.base)).send();
+    let refused = export().await.expect("export");
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    drop(unread.pop());
+    let mut status = 429;
+    for _ in 0..100 {
+        status = export().await.expect("export").status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200, "the place of the client that left is free again");
+}
+
 crate::on_both_databases!(
+    exports_written_at_once_are_capped_and_a_client_that_leaves_frees_its_place,
     a_reset_link_arrives_over_smtp_works_once_and_ends_every_session,
     a_reset_link_expires_after_an_hour,
     asking_for_reset_links_never_locks_the_shopper_out_of_signing_in,

@@ -28,19 +28,23 @@ fn view(public_url: &str, id: &str, created_at: i64) -> SavedPhoto {
     }
 }
 
-/// Keeps `image` (already normalised, metadata stripped) as one of `user`'s photos.
+/// Keeps `image` (already normalised, metadata stripped) as one of `user`'s photos. `Ok(None)`
+/// when the account was deleted meanwhile (its request had signed in before): the row is written
+/// only for an account that still exists, and the object goes with a row that was not.
 pub async fn save(
     db: &Db,
     storage: &dyn Storage,
     user: &UserId,
     image: &NormalizedImage,
     now: Timestamp,
-) -> Result<PhotoId, PhotoError> {
+) -> Result<Option<PhotoId>, PhotoError> {
     let id = PhotoId::generate();
     let key = format!("photos/{user}/{id}.{}", image.kind.extension());
     storage.put(&key, bytes::Bytes::from(image.bytes.clone()), image.kind.content_type()).await?;
     let written = sqlx::query(
-        "INSERT INTO saved_photos (id, user_id, storage_key, content_type, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO saved_photos (id, user_id, storage_key, content_type, created_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+         (SELECT 1 FROM users WHERE id = $2 AND deleted_at IS NULL)",
     )
     .bind(id.as_str())
     .bind(user.as_str())
@@ -49,12 +53,18 @@ pub async fn save(
     .bind(now.millis())
     .execute(db.pool())
     .await;
-    if let Err(e) = written {
-        // Nothing may outlive a failed save: the object goes too.
-        let _ = storage.delete(&key).await;
-        return Err(e.into());
+    match written {
+        Ok(done) if done.rows_affected() == 1 => Ok(Some(id)),
+        // Nothing may outlive a save that did not happen: the object goes too.
+        Ok(_) => {
+            storage.delete(&key).await?;
+            Ok(None)
+        }
+        Err(e) => {
+            let _ = storage.delete(&key).await;
+            Err(e.into())
+        }
     }
-    Ok(id)
 }
 
 /// The user's saved photos, newest first.

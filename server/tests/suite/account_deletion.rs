@@ -336,7 +336,26 @@ on_both_stores! {
         retention_on_local_disk, retention_on_s3;
 }
 
+/// A photo saved by a request that signed in before its account's deletion, landing after the
+/// erasure: no row is written for the deleted account and the object goes with it.
+async fn a_photo_saved_after_its_accounts_deletion_is_not_kept(t: TestDb) {
+    let (server, _s3) = server_on(t, Store::Local, &[]).await;
+    server.sign_up("ann@example.com").await;
+    let ann = user_id(&server, "ann@example.com").await;
+    assert_eq!(delete_me(&server).await, 204);
+    let image = fitroom_server::media::normalize(&png(30, 40, [200, 170, 150])).expect("an image");
+    let storage = server.state.storage.as_ref();
+    let now = fitroom_server::clock::Clock::now(&server.t.clock);
+    let saved = fitroom_server::photos::save(&server.t.db, storage, &ann, &image, now).await;
+    assert_eq!(saved.expect("saves nothing"), None);
+    assert_eq!(server.t.count("saved_photos").await, 0);
+    let left: Vec<String> =
+        bucket(&server).await.into_iter().filter(|k| k.starts_with("photos/")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 crate::on_both_databases!(
+    a_photo_saved_after_its_accounts_deletion_is_not_kept,
     deleting_an_account_on_local_disk,
     deleting_an_account_on_s3,
     a_cut_off_deletion_is_finished_on_local_disk,

@@ -28,9 +28,6 @@ const KEEPING_INPUTS: &str =
 /// Jobs that keep a result.
 const KEEPING_RESULT: &str = "result_key IS NOT NULL";
 
-/// Rows nobody works on and that are not backing off, at `$1`.
-const UNCLAIMED: &str = "(sweep_after IS NULL OR sweep_after <= $1)";
-
 /// How long a row waits after its `failures`-th failure in a row.
 pub(crate) fn backoff_secs(failures: i64) -> i64 {
     let doublings = u32::try_from(failures.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
@@ -48,13 +45,44 @@ enum Due {
     Result(String),
 }
 
-impl Due {
+/// Which sweep: each claims and backs off a row on columns of its own, so that one failing
+/// (a result that cannot be deleted) never holds up the other (that job's input photos).
+#[derive(Clone, Copy)]
+enum Sweep {
+    Inputs,
+    Results,
+}
+
+impl Sweep {
     /// The rows this sweep is for: a claim matches only while the row still is one, so a row
     /// another process swept since it was read is not swept again.
-    fn keeping(&self) -> &'static str {
+    fn keeping(self) -> &'static str {
         match self {
-            Due::Inputs(..) => KEEPING_INPUTS,
-            Due::Result(_) => KEEPING_RESULT,
+            Sweep::Inputs => KEEPING_INPUTS,
+            Sweep::Results => KEEPING_RESULT,
+        }
+    }
+
+    /// Until when the row is claimed or backing off, and how many failures in a row it had.
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Sweep::Inputs => ("sweep_after", "sweep_failures"),
+            Sweep::Results => ("result_sweep_after", "result_sweep_failures"),
+        }
+    }
+
+    /// Rows nobody works on for this sweep and that are not backing off, at `$1`.
+    fn unclaimed(self) -> String {
+        let (after, _) = self.columns();
+        format!("({after} IS NULL OR {after} <= $1)")
+    }
+}
+
+impl Due {
+    fn sweep(&self) -> Sweep {
+        match self {
+            Due::Inputs(..) => Sweep::Inputs,
+            Due::Result(_) => Sweep::Results,
         }
     }
 
@@ -64,9 +92,10 @@ impl Due {
             Due::Inputs(..) => "person_key = NULL, garment_key = NULL",
             Due::Result(_) => "result_key = NULL, result_deleted_at = $2",
         };
+        let (after, failures) = self.sweep().columns();
         format!(
-            "UPDATE jobs SET {forgotten}, {FORGET_PROVIDER_LINKS}, sweep_after = NULL, \
-             sweep_failures = 0 WHERE id = $1"
+            "UPDATE jobs SET {forgotten}, {FORGET_PROVIDER_LINKS}, {after} = NULL, \
+             {failures} = 0 WHERE id = $1"
         )
     }
 
@@ -87,7 +116,7 @@ impl Jobs {
             i64::try_from(self.config.input_retention_hours).unwrap_or(i64::MAX / 3_600_000);
         let cutoff = self.clock.now().plus_millis(-hours.saturating_mul(3_600_000));
         let columns = "id, person_key, garment_key";
-        let Some(due) = self.due::<InputsRow>(columns, KEEPING_INPUTS, cutoff, pass).await else {
+        let Some(due) = self.due::<InputsRow>(columns, Sweep::Inputs, cutoff, pass).await else {
             return;
         };
         for (id, person, garment) in due {
@@ -108,7 +137,7 @@ impl Jobs {
         }
         let cutoff = self.clock.now().plus_millis(-days.saturating_mul(86_400_000));
         let columns = "id, result_key";
-        let Some(due) = self.due::<(String, String)>(columns, KEEPING_RESULT, cutoff, pass).await
+        let Some(due) = self.due::<(String, String)>(columns, Sweep::Results, cutoff, pass).await
         else {
             return;
         };
@@ -126,16 +155,17 @@ impl Jobs {
     async fn due<T>(
         &self,
         columns: &str,
-        keeping: &str,
+        sweep: Sweep,
         cutoff: Timestamp,
         pass: &mut Pass,
     ) -> Option<Vec<T>>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
+        let (keeping, unclaimed) = (sweep.keeping(), sweep.unclaimed());
         let rows = sqlx::query_as(&format!(
             "SELECT {columns} FROM jobs WHERE {keeping} AND finished_at IS NOT NULL \
-             AND finished_at <= $2 AND {UNCLAIMED} ORDER BY finished_at LIMIT $3"
+             AND finished_at <= $2 AND {unclaimed} ORDER BY finished_at LIMIT $3"
         ))
         .bind(self.clock.now().millis())
         .bind(cutoff.millis())
@@ -167,7 +197,7 @@ impl Jobs {
         let Err(e) = self.delete_due(id, &due).await else { return true };
         tracing::warn!(job = %id, error = %e, "deleting a job's stored images failed; will try again after a back-off");
         pass.failures += 1;
-        if let Err(e) = self.back_off_sweep(id).await {
+        if let Err(e) = self.back_off_sweep(id, due.sweep()).await {
             // The lease runs out by itself: the row is tried again then.
             tracing::warn!(job = %id, error = %e, "backing off a job's retention sweep failed");
         }
@@ -176,9 +206,12 @@ impl Jobs {
 
     async fn claim_for_sweep(&self, id: &JobId, due: &Due) -> Result<bool, JobError> {
         let now = self.clock.now();
+        let sweep = due.sweep();
+        let (after, _) = sweep.columns();
         let claimed = sqlx::query(&format!(
-            "UPDATE jobs SET sweep_after = $2 WHERE id = $3 AND {UNCLAIMED} AND {}",
-            due.keeping()
+            "UPDATE jobs SET {after} = $2 WHERE id = $3 AND {} AND {}",
+            sweep.unclaimed(),
+            sweep.keeping()
         ))
         .bind(now.millis())
         .bind(now.plus_secs(LEASE_SECS).millis())
@@ -202,14 +235,16 @@ impl Jobs {
         Ok(())
     }
 
-    async fn back_off_sweep(&self, id: &JobId) -> Result<(), JobError> {
-        let (failures,): (i64,) = sqlx::query_as("SELECT sweep_failures FROM jobs WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(self.db.pool())
-            .await?;
+    async fn back_off_sweep(&self, id: &JobId, sweep: Sweep) -> Result<(), JobError> {
+        let (after, count) = sweep.columns();
+        let (failures,): (i64,) =
+            sqlx::query_as(&format!("SELECT {count} FROM jobs WHERE id = $1"))
+                .bind(id.as_str())
+                .fetch_one(self.db.pool())
+                .await?;
         let failures = failures + 1;
         let next = self.clock.now().plus_secs(backoff_secs(failures));
-        sqlx::query("UPDATE jobs SET sweep_failures = $1, sweep_after = $2 WHERE id = $3")
+        sqlx::query(&format!("UPDATE jobs SET {count} = $1, {after} = $2 WHERE id = $3"))
             .bind(failures)
             .bind(next.millis())
             .bind(id.as_str())

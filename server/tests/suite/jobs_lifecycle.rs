@@ -691,6 +691,43 @@ async fn a_photo_that_cannot_be_deleted_does_not_hold_up_the_rest(t: TestDb) {
     }
 }
 
+/// Each sweep claims and backs off a row on its own: a result the store refuses to delete does
+/// not keep that job's input photos past their retention.
+async fn a_result_that_cannot_be_deleted_does_not_hold_up_its_jobs_photos(t: TestDb) {
+    let (w, _refusing) = watched_world(t).await;
+    let mut config = w.config.clone();
+    config.input_retention_hours = 48;
+    config.result_retention_days = 1;
+    let jobs = Jobs::new(
+        w.t.ledger(),
+        w.storage.clone(),
+        w.jobs.registry().clone(),
+        Signer::from_key([7; 32]),
+        Arc::new(config),
+        w.t.faults.clone(),
+    );
+    let user = w.t.user().await;
+    let ended = fitroom_server::clock::Clock::now(&w.t.clock);
+    let photo = ended_keeping_a_photo(&w, &user, ended, "person").await;
+    let result = "results/unlucky.png";
+    w.storage.put(result, png(4, 4, [1, 2, 3]).into(), "image/png").await.expect("put");
+    sqlx::query("UPDATE jobs SET result_key = $1 WHERE person_key = $2")
+        .bind(result)
+        .bind(&photo)
+        .execute(w.t.db.pool())
+        .await
+        .expect("a result");
+
+    w.t.clock.advance_millis(48 * 3_600_000 - 10_000);
+    let pass = jobs.sweep_jobs().await;
+    assert_eq!((pass.deleted_inputs, pass.deleted_results, pass.failures), (0, 0, 1));
+    w.t.clock.advance_millis(20_000);
+    let pass = jobs.sweep_jobs().await;
+    assert_eq!(pass.deleted_inputs, 1, "the photos go on time, the result backing off: {pass:?}");
+    assert!(!w.stored(&photo).await);
+    assert!(w.stored(result).await);
+}
+
 async fn inputs_that_arrive_after_their_account_was_erased_are_not_kept(t: TestDb) {
     let (w, store) = watched_world(t).await;
     let user = w.shopper(2).await;
@@ -814,6 +851,7 @@ crate::on_both_databases!(
     input_photos_are_deleted_once_their_retention_has_passed,
     two_processes_sweeping_at_once_split_the_due_photos_and_delete_each_once,
     a_photo_that_cannot_be_deleted_does_not_hold_up_the_rest,
+    a_result_that_cannot_be_deleted_does_not_hold_up_its_jobs_photos,
     inputs_that_arrive_after_their_account_was_erased_are_not_kept,
     every_pair_of_events_in_every_order_ends_a_job_exactly_once,
     events_racing_each_other_still_end_a_job_exactly_once,

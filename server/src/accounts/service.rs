@@ -287,7 +287,7 @@ impl Accounts {
                 return Ok::<_, sqlx::Error>(false);
             }
             if reason.is_some() {
-                session::end_all_in(&mut tx, user).await?;
+                session::end_all_in(&mut *tx, user).await?;
             }
             audit::record_in(&mut tx, by, now).await?;
             tx.commit().await?;

@@ -7,7 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
 
 use crate::cache::TtlCache;
 use crate::clock::Timestamp;
@@ -181,9 +180,12 @@ pub async fn user_of(
 
 /// Ends every session of `user` (a suspension). Other processes' caches keep a session for at
 /// most their one-second lifetime.
-/// Ends every session of `user` on the caller's transaction; the caller forgets the cache
-/// (`SessionCache::forget_all`) once it has committed.
-pub async fn end_all_in(conn: &mut AnyConnection, user: &UserId) -> Result<(), sqlx::Error> {
+/// Ends every session of `user`, on the caller's transaction when given one; the caller forgets
+/// the cache (`SessionCache::forget_all`) once it has committed.
+pub async fn end_all_in<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    user: &UserId,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user.as_str())
         .execute(conn)
@@ -192,10 +194,7 @@ pub async fn end_all_in(conn: &mut AnyConnection, user: &UserId) -> Result<(), s
 }
 
 pub async fn end_all(db: &Db, cache: &SessionCache, user: &UserId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user.as_str())
-        .execute(db.pool())
-        .await?;
+    end_all_in(db.pool(), user).await?;
     cache.0.forget_all();
     Ok(())
 }

@@ -80,11 +80,6 @@ pub async fn record_success(db: &Db, provider: &str, now: Timestamp) -> Result<(
     .await
 }
 
-/// The operator's reset: the provider is tried again at once.
-pub async fn reset(db: &Db, provider: &str, now: Timestamp) -> Result<(), sqlx::Error> {
-    record_success(db, provider, now).await
-}
-
 /// The operator's reset, on the caller's transaction (the console audits it in the same one):
 /// the provider is tried again at once.
 pub async fn reset_in(

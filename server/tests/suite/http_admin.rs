@@ -229,14 +229,11 @@ async fn an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it(t: Test
     assert_eq!((after.open_holds, after.held_credits), (0, 0));
     let (status, _) = cancel(serde_json::json!({ "reason": "again" })).await;
     assert_eq!(status, 409, "already finished");
-    let timeline: Value = ops
-        .get(format!("{}/api/admin/jobs/{id}", server.base))
-        .send()
-        .await
-        .expect("timeline")
-        .json()
-        .await
-        .expect("json");
+    let read = |path: String| {
+        let request = ops.get(format!("{}{path}", server.base));
+        async move { request.send().await.expect("get").json::<Value>().await.expect("json") }
+    };
+    let timeline = read(format!("/api/admin/jobs/{id}")).await;
     let canceled: Vec<&Value> = timeline["events"]
         .as_array()
         .expect("events")
@@ -246,14 +243,7 @@ async fn an_admin_cancels_a_job_with_a_reason_and_the_audit_log_keeps_it(t: Test
     assert_eq!(canceled.len(), 1, "{timeline}");
     assert_eq!(canceled[0]["detail"], "by ops@example.com: stuck at the provider, ticket 42");
 
-    let log: Value = ops
-        .get(format!("{}/api/admin/audit?limit=10", server.base))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("json");
+    let log = read("/api/admin/audit?limit=10".to_owned()).await;
     let entries = log["entries"].as_array().expect("entries");
     assert_eq!(entries.len(), 2, "{log}");
     assert_eq!(
